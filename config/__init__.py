@@ -1,0 +1,1 @@
+"""rhcli.config: the manifest (runhouse.yaml) and where rhcli keeps its state."""

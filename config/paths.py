@@ -1,0 +1,84 @@
+"""Where a daemon keeps its state: everything under one root, so daemons never collide.
+
+The root is ``$RHCLI_HOME`` when set, else ``~/.rhcli``. Two daemons with two roots (a test
+session, a local and an "SSH" daemon on one machine) share nothing: not their token, pid
+file, log, run store nor Ray's temp dir.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+HOME_ENV = "RHCLI_HOME"
+DEFAULT_HOME = "~/.rhcli"
+
+
+def rhcli_home() -> Path:
+    """The root of this machine's rhcli state: ``$RHCLI_HOME`` or ``~/.rhcli`` (absolute)."""
+    return Path(os.environ.get(HOME_ENV) or DEFAULT_HOME).expanduser().resolve()
+
+
+@dataclass(frozen=True)
+class DaemonPaths:
+    """The files of one daemon under its root. Pure naming: creates nothing."""
+
+    root: Path
+
+    @property
+    def token(self) -> Path:
+        """The daemon's secret, mode 0600, written anew at every start."""
+        return self.root / "token"
+
+    @property
+    def state(self) -> Path:
+        """JSON written once the daemon serves: pid, port, version, start time."""
+        return self.root / "daemon.json"
+
+    @property
+    def pid(self) -> Path:
+        return self.root / "daemon.pid"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "daemon.log"
+
+    @property
+    def start_lock(self) -> Path:
+        """Held by a client while it starts the daemon, so two clients never start two."""
+        return self.root / "start.lock"
+
+    @property
+    def run_db(self) -> Path:
+        return self.root / "runs.sqlite"
+
+    @property
+    def runs_dir(self) -> Path:
+        """One folder per run for values too large for the run store (results, logs)."""
+        return self.root / "runs"
+
+    @property
+    def reqs_dir(self) -> Path:
+        """Fingerprints of requirement sets already installed."""
+        return self.root / "reqs"
+
+    @property
+    def ray_temp_dir(self) -> Path:
+        """Ray's session folder for this root.
+
+        Short and under /tmp on purpose: Ray puts unix sockets there, and a socket path
+        longer than about 107 bytes fails, which a deep root (a pytest tmp dir) would hit.
+        """
+        digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:10]
+        return Path("/tmp") / f"rhcli-ray-{digest}"  # noqa: S108 - a private, per-root name
+
+    @property
+    def owner_marker(self) -> str:
+        """A value put in the environment of every process the daemon's Ray starts.
+
+        Ray leaves some helper processes behind when its driver is killed; they carry no
+        readable command line, so they are found by this marker and stopped.
+        """
+        return hashlib.sha256(str(self.root).encode()).hexdigest()[:16]

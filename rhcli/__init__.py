@@ -1,0 +1,77 @@
+"""rhcli: run Python functions from a git repository on a cluster as if they were local.
+
+    import rhcli as rh
+    generate = rh.function("models.sd:generate", system="local")
+    images = generate("A dog.", steps=50)
+
+Importing rhcli is cheap: it imports neither Ray nor gRPC until a call needs them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rhcli._version import __version__
+from rhcli.errors import (
+    AuthError,
+    RemoteError,
+    RhcliError,
+    RunError,
+    RunTimeoutError,
+    UnreachableError,
+    UsageError,
+    VersionMismatchError,
+    WorkerDiedError,
+)
+
+if TYPE_CHECKING:
+    from rhcli.clusters import Cluster, LocalCluster
+    from rhcli.remote_function import Function
+
+__all__ = [
+    "AuthError",
+    "Cluster",
+    "Function",
+    "LocalCluster",
+    "RemoteError",
+    "RhcliError",
+    "RunError",
+    "RunTimeoutError",
+    "UnreachableError",
+    "UsageError",
+    "VersionMismatchError",
+    "WorkerDiedError",
+    "__version__",
+    "cluster",
+    "function",
+    "here",
+]
+
+
+def cluster(name: str | None = None, *, manifest: str | None = None) -> Cluster:
+    """The cluster called name in runhouse.yaml; "local" (or rh.here) is this machine."""
+    from rhcli.clusters import cluster as _cluster
+
+    return _cluster(name, manifest=manifest)
+
+
+def function(*args: Any, **kwargs: Any) -> Function:
+    """A remote function; see rhcli.remote_function.function for the forms it takes."""
+    from rhcli.remote_function import function as _function
+
+    return _function(*args, **kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    # rh.here and the classes resolve lazily, keeping `import rhcli` light.
+    if name == "here":
+        return cluster("local")
+    if name in ("Cluster", "LocalCluster"):
+        from rhcli import clusters as _cluster_module
+
+        return getattr(_cluster_module, name)
+    if name == "Function":
+        from rhcli.remote_function import Function
+
+        return Function
+    raise AttributeError(f"module 'rhcli' has no attribute {name!r}")

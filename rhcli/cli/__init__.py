@@ -1,0 +1,1 @@
+"""rhcli.cli: the Typer command line, thin over the library."""

@@ -1,0 +1,159 @@
+"""`rhcli up/down/status/restart/install/sync/ssh [CLUSTER]`."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from typing import Annotated, Any
+
+import typer
+
+from rhcli.cli import context
+from rhcli.errors import ExitCode
+
+ClusterArg = Annotated[
+    str | None, typer.Argument(help="cluster name (default: -c, or the manifest's default)")
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("up", help="Bring the cluster up: start its daemon, install its reqs.")(up)
+    app.command("down", help="Stop the cluster's daemon (and its Ray).")(down)
+    app.command("status", help="Cluster, daemon version, uptime, Ray resources.")(status)
+    app.command("restart", help="Restart the cluster's daemon (picks up a new rhcli).")(restart)
+    app.command(
+        "install",
+        help="Install REQS (default: the manifest's reqs, else "
+        "requirements.txt) into the cluster's environment.",
+    )(install)
+    app.command("sync", help="Sync the repository to the cluster.")(sync)
+    app.command("ssh", help="Open a shell on the cluster.")(ssh)
+
+
+def _cluster(name: str | None) -> Any:
+    from rhcli.clusters import cluster
+
+    return cluster(name or context.current.cluster, manifest=context.current.file)
+
+
+def up(cluster: ClusterArg = None) -> None:
+    target = _cluster(cluster)
+    target.up()
+    _install_default_reqs(target)
+    _print_status(target.status())
+
+
+def down(
+    cluster: ClusterArg = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
+) -> None:
+    target = _cluster(cluster)
+    stopped = target.down()
+    if context.current.json:
+        context.emit_json({"cluster": target.name, "stopped": stopped})
+    else:
+        print(
+            f"{target.name}: daemon stopped" if stopped else f"{target.name}: no daemon was running"
+        )
+
+
+def status(cluster: ClusterArg = None) -> None:
+    target = _cluster(cluster)
+    state = target.status()
+    _print_status(state)
+    if not state.up:
+        raise typer.Exit(int(ExitCode.UNREACHABLE))
+
+
+def restart(cluster: ClusterArg = None) -> None:
+    target = _cluster(cluster)
+    target.restart_server()
+    _print_status(target.status())
+
+
+def install(
+    cluster: ClusterArg = None,
+    reqs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--req", "-r", help="a pip spec, local path or requirements file (repeatable)"
+        ),
+    ] = None,
+) -> None:
+    target = _cluster(cluster)
+    if reqs:
+        changed = target.install_packages(list(reqs))
+    else:
+        changed = _install_default_reqs(target)
+    if context.current.json:
+        context.emit_json({"cluster": target.name, "installed": changed})
+    else:
+        print(
+            f"{target.name}: "
+            + ("requirements installed" if changed else "requirements already satisfied")
+        )
+
+
+def sync(cluster: ClusterArg = None) -> None:
+    target = _cluster(cluster)
+    target.sync()
+    if context.current.json:
+        context.emit_json({"cluster": target.name, "synced": True})
+    elif target.type == "local":
+        print(f"{target.name}: runs the repository in place; nothing to sync")
+
+
+def ssh(cluster: ClusterArg = None) -> None:
+    _cluster(cluster).ssh()
+
+
+def _install_default_reqs(target: Any) -> bool:
+    from rhcli.config.manifest import load
+    from rhcli.function_ref import project_root
+
+    manifest = load(context.current.file)
+    root = project_root()
+    reqs = manifest.reqs
+    if reqs is None:
+        reqs = ("requirements.txt",) if (root / "requirements.txt").is_file() else ()
+    if not reqs:
+        return False
+    return bool(target.install_packages(list(reqs), local_root=root))
+
+
+def _print_status(state: Any) -> None:
+    if context.current.json:
+        context.emit_json(asdict(state))
+        return
+    if not state.up:
+        print(
+            f"{state.name} ({state.type}): down - no daemon running (root {state.home}); "
+            f"start it with `rhcli up {state.name}`"
+        )
+        return
+    resources = state.resources
+    lines = [
+        f"{state.name} ({state.type}): up",
+        f"  daemon     rhcli {state.version}, pid {state.pid}, up {_duration(state.uptime_s)}",
+        f"  address    {state.address}",
+        f"  root       {state.home}",
+        f"  python     {state.python}",
+        f"  ray        CPU {_amount(resources, 'CPU')} "
+        f"(free {_amount(state.available, 'CPU')}), GPU {_amount(resources, 'GPU')} "
+        f"(free {_amount(state.available, 'GPU')}), memory "
+        f"{resources.get('memory', 0) / 2**30:.1f} GiB",
+        f"  runs       {state.runs_running} running; {state.workers} warm workers",
+    ]
+    print("\n".join(lines))
+
+
+def _amount(resources: dict[str, float], name: str) -> str:
+    return f"{resources.get(name, 0.0):g}"
+
+
+def _duration(seconds: float) -> str:
+    return (
+        time.strftime("%H:%M:%S", time.gmtime(seconds))
+        if seconds < 86400
+        else (f"{seconds / 86400:.1f} days")
+    )

@@ -1,0 +1,88 @@
+"""The gRPC client of one daemon: one channel per daemon, every RPC with its token.
+
+This is the only module that speaks gRPC; it turns transport failures into rhcli errors
+(unreachable, refused, timed out) so nothing above it sees a grpc.RpcError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, NoReturn
+
+import grpc
+
+from rhcli.errors import AuthError, DaemonNotRunningError, RhcliError, UnreachableError
+from rhcli.server.auth import TOKEN_METADATA_KEY
+from rhcli.server.proto import daemon_pb2 as pb
+from rhcli.server.proto import daemon_pb2_grpc as pb_grpc
+
+MAX_MESSAGE_BYTES = 1024 * 1024 * 1024
+HEALTH_TIMEOUT_S = 10.0
+
+_CHANNEL_OPTIONS = [
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    # Ping the daemon while a long call waits, so a dead or frozen daemon (or a dropped
+    # tunnel) ends the call with an error within seconds instead of hanging forever.
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.enable_retries", 0),
+]
+
+
+class DaemonClient:
+    """Calls one daemon at address (host:port) with token; describe names it in errors."""
+
+    def __init__(self, *, address: str, token: str, describe: str, restart_hint: str) -> None:
+        self.address = address
+        self._describe = describe
+        self._restart_hint = restart_hint
+        self._channel = grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
+        self._stub = pb_grpc.DaemonStub(self._channel)
+        self._metadata = ((TOKEN_METADATA_KEY, token),)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def health(self, *, timeout: float = HEALTH_TIMEOUT_S) -> pb.HealthReply:
+        return self._unary(self._stub.Health, pb.HealthRequest(), timeout)  # type: ignore[no-any-return]
+
+    def call(self, request: pb.CallRequest, *, timeout: float | None) -> pb.CallReply:
+        """Run a call; blocks until it ends. timeout=None waits as long as the run does."""
+        return self._unary(self._stub.Call, request, timeout)  # type: ignore[no-any-return]
+
+    def install_reqs(self, reqs: list[str], code_root: str) -> Iterator[pb.InstallEvent]:
+        try:
+            yield from self._stub.InstallReqs(
+                pb.InstallRequest(reqs=reqs, code_root=code_root), metadata=self._metadata
+            )
+        except grpc.RpcError as exc:
+            self._raise(exc)
+
+    def _unary(self, method: Any, request: Any, timeout: float | None) -> Any:
+        try:
+            return method(request, metadata=self._metadata, timeout=timeout)
+        except grpc.RpcError as exc:
+            self._raise(exc)
+
+    def _raise(self, exc: grpc.RpcError) -> NoReturn:
+        raise translate(exc, describe=self._describe, restart_hint=self._restart_hint) from None
+
+
+def translate(exc: grpc.RpcError, *, describe: str, restart_hint: str) -> RhcliError:
+    """The rhcli error for a failed RPC."""
+    code = exc.code() if hasattr(exc, "code") else None
+    details = exc.details() if hasattr(exc, "details") else str(exc)
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        return AuthError(f"{describe} refused the call: {details}. {restart_hint}")
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return DaemonNotRunningError(f"{describe} is not answering ({details}). {restart_hint}")
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return UnreachableError(f"{describe} did not answer in time. {restart_hint}")
+    if code == grpc.StatusCode.ALREADY_EXISTS:
+        from rhcli.errors import UsageError
+
+        return UsageError(details or "run id exists already")
+    return UnreachableError(f"{describe} failed the request ({code}: {details})")

@@ -1,0 +1,116 @@
+"""Arguments out, results and exceptions back: the client's half of the call payload.
+
+Arguments are pickled here, before anything is sent, so an argument that cannot travel is
+refused by name. A run's outcome becomes the result, or the remote exception raised as its
+own type (with the run id and the remote traceback attached), or an rhcli error that says
+why the run ended without one.
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+import secrets
+import time
+from typing import Any, NoReturn
+
+import cloudpickle
+
+from rhcli.errors import (
+    ArgumentNotSerializableError,
+    EntrypointNotFoundError,
+    RemoteError,
+    ResourcesUnavailableError,
+    ResultNotSerializableError,
+    RunError,
+    RunTimeoutError,
+    WorkerDiedError,
+)
+from rhcli.server.proto import daemon_pb2 as pb
+
+_PICKLE_PROTOCOL = 5
+
+
+def new_run_id(function_name: str) -> str:
+    """Readable and unique: function name, UTC time, random suffix."""
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", function_name).strip("-")[:40] or "run"
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return f"{name}-{stamp}-{secrets.token_hex(3)}"
+
+
+def dump_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
+    """Pickle (args, kwargs); raises ArgumentNotSerializableError naming the culprit."""
+    try:
+        payload: bytes = cloudpickle.dumps((args, kwargs), protocol=_PICKLE_PROTOCOL)
+        return payload
+    except Exception as whole:
+        for index, value in enumerate(args):
+            _check_one(f"#{index + 1} ({type(value).__name__})", value)
+        for key, value in kwargs.items():
+            _check_one(f"{key}= ({type(value).__name__})", value)
+        raise ArgumentNotSerializableError("list", whole) from whole
+
+
+def _check_one(label: str, value: Any) -> None:
+    try:
+        cloudpickle.dumps(value, protocol=_PICKLE_PROTOCOL)
+    except Exception as exc:
+        raise ArgumentNotSerializableError(label, exc) from exc
+
+
+def unwrap(run_id: str, outcome: pb.RunOutcome) -> Any:
+    """The run's result; raises what the run ended with otherwise."""
+    if outcome.status == pb.SUCCEEDED:
+        return pickle.loads(outcome.result)
+    raise_failure(run_id, outcome)
+
+
+def raise_failure(run_id: str, outcome: pb.RunOutcome) -> NoReturn:
+    failure = outcome.failure
+    if failure == pb.RAISED:
+        raise rebuild_exception(run_id, outcome.error)
+    message = f"run {run_id}: {outcome.reason}"
+    if failure == pb.ENTRYPOINT_NOT_FOUND:
+        raise EntrypointNotFoundError(
+            message, entrypoint="", run_id=run_id, remote_traceback=outcome.error.traceback
+        )
+    if failure == pb.TIMEOUT or outcome.status == pb.TIMED_OUT:
+        raise RunTimeoutError(message, run_id=run_id)
+    if failure == pb.WORKER_DIED:
+        raise WorkerDiedError(message, run_id=run_id)
+    if failure == pb.RESULT_NOT_SERIALIZABLE:
+        raise ResultNotSerializableError(message, run_id=run_id)
+    if failure == pb.RESOURCES_UNAVAILABLE:
+        raise ResourcesUnavailableError(message)
+    raise RunError(message, run_id=run_id)
+
+
+def rebuild_exception(run_id: str, error: pb.RemoteException) -> BaseException:
+    """The remote exception as its own type when it unpickles here, else RemoteError.
+
+    Its message gains the run id; the remote traceback is attached as
+    ``remote_traceback`` and as a note, so a local traceback print shows it.
+    """
+    exc: BaseException | None = None
+    if error.pickled:
+        try:
+            exc = pickle.loads(error.pickled)
+        except Exception:  # its class is not importable here
+            exc = None
+    if not isinstance(exc, BaseException):
+        return RemoteError(
+            type_name=error.type_name,
+            message=error.message,
+            remote_traceback=error.traceback,
+            run_id=run_id,
+        )
+    if exc.args and isinstance(exc.args[0], str):
+        exc.args = (f"{exc.args[0]} (run {run_id})", *exc.args[1:])
+    exc.run_id = run_id  # type: ignore[attr-defined]
+    exc.remote_traceback = error.traceback  # type: ignore[attr-defined]
+    note = f"Remote traceback of run {run_id}:\n{error.traceback.rstrip()}"
+    if hasattr(exc, "add_note"):
+        exc.add_note(note)
+    else:  # Python 3.10: kept for callers, not printed by the interpreter
+        exc.__notes__ = [note]  # type: ignore[attr-defined]
+    return exc

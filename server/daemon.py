@@ -1,0 +1,224 @@
+"""The daemon process: `python -m rhcli.server [--home ROOT] [--port N]`.
+
+Start-up order matters and is what clients rely on:
+1. refuse a non-loopback address, take the root (mode 0700), refuse if a live daemon holds
+   it, write the pid file;
+2. create a new token (0600), stop Ray processes a dead predecessor left, start Ray;
+3. mark runs the predecessor left in flight as failed, start serving gRPC on 127.0.0.1;
+4. only then write daemon.json (pid, port, version): a client that reads it can connect.
+SIGTERM or SIGINT stops serving (in-flight calls get a grace period), stops Ray, and removes
+daemon.json and the pid file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+
+from rhcli._version import __version__
+from rhcli.config.paths import DaemonPaths, rhcli_home
+from rhcli.server import ray_runtime
+from rhcli.server.auth import TokenInterceptor, create_token
+from rhcli.server.proto import daemon_pb2_grpc as pb_grpc
+from rhcli.server.reqs import ReqsInstaller
+from rhcli.server.runstore import RunStore
+
+log = logging.getLogger("rhcli.server")
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+MAX_MESSAGE_BYTES = 1024 * 1024 * 1024
+GRPC_OPTIONS = [
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    # Clients ping idle connections to notice a dead or frozen daemon; allow it.
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", 5000),
+    ("grpc.http2.max_ping_strikes", 0),
+    ("grpc.so_reuseport", 0),
+]
+
+
+class StartupError(Exception):
+    """The daemon cannot start; the message says why and what to do."""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m rhcli.server", description=__doc__)
+    parser.add_argument(
+        "--home",
+        type=Path,
+        default=None,
+        help="root of all daemon state (default: $RHCLI_HOME or ~/.rhcli)",
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on; loopback only (default: 127.0.0.1)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("RHCLI_PORT", "0")),
+        help="port to listen on; 0 picks a free one (default: $RHCLI_PORT or 0)",
+    )
+    parser.add_argument(
+        "--ray-address",
+        default="local",
+        help="Ray to drive: 'local' starts a private instance (default)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.umask(0o077)  # results, logs and the run store are the user's data: owner only
+    paths = DaemonPaths((args.home or rhcli_home()).expanduser().resolve())
+    try:
+        _take_root(paths, args.host)
+    except StartupError as exc:
+        print(f"rhcli daemon: {exc}", file=sys.stderr)
+        return 2
+    _configure_logging(paths.log)
+    try:
+        return _serve(paths, args)
+    except StartupError as exc:
+        log.error("%s", exc)
+        print(f"rhcli daemon: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for path in (paths.state, paths.pid):
+            _remove_if_ours(path)
+
+
+def _take_root(paths: DaemonPaths, host: str) -> None:
+    if host not in LOOPBACK:
+        raise StartupError(
+            f"refusing to listen on {host}: the daemon serves without TLS, so it listens on "
+            "loopback only; remote clients reach it through an SSH tunnel"
+        )
+    paths.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    other = _live_pid(paths.pid)
+    if other is not None:
+        raise StartupError(
+            f"a daemon (pid {other}) already runs for {paths.root}; "
+            "stop it first (`rhcli down local`)"
+        )
+    paths.pid.write_text(str(os.getpid()))
+
+
+def _serve(paths: DaemonPaths, args: argparse.Namespace) -> int:
+    log.info("starting rhcli daemon %s (pid %d) in %s", __version__, os.getpid(), paths.root)
+    token = create_token(paths.token)
+    ray_runtime.sweep_leftovers(paths.owner_marker)
+    ray_runtime.start_ray(
+        address=args.ray_address, temp_dir=paths.ray_temp_dir, owner_marker=paths.owner_marker
+    )
+    # After ray.init, which installs handlers of its own that would exit without cleanup.
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    from rhcli.server.executor import Executor  # imports ray: only after Ray is up
+    from rhcli.server.servicer import DaemonServicer
+
+    store = RunStore(paths.run_db, paths.runs_dir)
+    failed = store.fail_in_flight()
+    if failed:
+        log.warning(
+            "marked %d runs left in flight by the previous daemon as failed: %s",
+            len(failed),
+            ", ".join(failed),
+        )
+    executor = Executor()
+    servicer = DaemonServicer(
+        home=paths.root, store=store, executor=executor, installer=ReqsInstaller(paths.reqs_dir)
+    )
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="rpc"),
+        interceptors=[TokenInterceptor(token)],
+        options=GRPC_OPTIONS,
+    )
+    pb_grpc.add_DaemonServicer_to_server(servicer, server)
+    try:
+        port = server.add_insecure_port(f"{_bind_host(args.host)}:{args.port}")
+    except RuntimeError as exc:
+        raise StartupError(f"cannot listen on {args.host}:{args.port}: {exc}") from exc
+    server.start()
+    _write_state(paths, port)
+    log.info("serving on %s:%d", args.host, port)
+
+    while not stop.wait(timeout=1.0):
+        pass
+    log.info("stopping: finishing in-flight calls (up to 5 s)")
+    server.stop(grace=5).wait()
+    executor.shutdown()
+    store.close()
+    ray_runtime.stop_ray()
+    ray_runtime.sweep_leftovers(paths.owner_marker)
+    log.info("stopped")
+    return 0
+
+
+def _bind_host(host: str) -> str:
+    return "[::1]" if host == "::1" else "127.0.0.1"
+
+
+def _write_state(paths: DaemonPaths, port: int) -> None:
+    state = {
+        "pid": os.getpid(),
+        "port": port,
+        "host": "127.0.0.1",
+        "version": __version__,
+        "started_at": time.time(),
+        "python": sys.executable,
+    }
+    tmp = paths.state.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state))
+    os.replace(tmp, paths.state)
+
+
+def _live_pid(pid_file: Path) -> int | None:
+    """The pid in pid_file if that process is alive and is an rhcli daemon."""
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if pid != os.getpid() and is_daemon_process(pid) else None
+
+
+def is_daemon_process(pid: int) -> bool:
+    """True when pid is alive and runs `rhcli.server` (a reused pid is not ours)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"rhcli.server" in cmdline
+
+
+def _remove_if_ours(path: Path) -> None:
+    try:
+        if path.name == "daemon.pid":
+            if path.read_text().strip() != str(os.getpid()):
+                return
+        elif json.loads(path.read_text()).get("pid") != os.getpid():
+            return
+        path.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def _configure_logging(log_path: Path) -> None:
+    handler = logging.FileHandler(log_path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)

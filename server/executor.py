@@ -1,0 +1,157 @@
+"""Runs one call on a warm Ray worker and turns whatever happens into a RunOutcome.
+
+Calls never run in the daemon's own threads: a worker process runs them, so user code
+cannot stall or crash the daemon. A worker that times out is killed (and replaced on the
+next call); one that dies (segfault, os._exit, out-of-memory kill) fails its run with that
+reason, and the pool forgets it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from rhcli.server.pool import PoolKey, Unsatisfiable, WorkerPool, shape_of
+from rhcli.server.proto import daemon_pb2 as pb
+from rhcli.server.worker import Worker, WorkerOutcome
+
+log = logging.getLogger(__name__)
+
+_FAILURES = {
+    "raised": pb.RAISED,
+    "entrypoint_not_found": pb.ENTRYPOINT_NOT_FOUND,
+    "result_not_serializable": pb.RESULT_NOT_SERIALIZABLE,
+}
+
+_CAPACITY_TTL_S = 5.0
+
+
+class Executor:
+    """Owns the worker pool; run() is safe to call from many threads at once."""
+
+    def __init__(self) -> None:
+        import ray
+
+        self._ray = ray
+        self._actor_class = ray.remote(Worker)
+        self._capacity: dict[str, float] = {}
+        self._capacity_at = 0.0
+        self._capacity_lock = threading.Lock()
+        self.pool = WorkerPool(create=self._create, kill=self._kill, capacity=self.capacity)
+
+    def capacity(self) -> Mapping[str, float]:
+        """Ray's total cluster resources, cached for a few seconds."""
+        with self._capacity_lock:
+            if time.monotonic() - self._capacity_at > _CAPACITY_TTL_S:
+                self._capacity = dict(self._ray.cluster_resources())
+                self._capacity_at = time.monotonic()
+            return self._capacity
+
+    def available(self) -> Mapping[str, float]:
+        return dict(self._ray.available_resources())
+
+    def run(self, request: pb.CallRequest) -> pb.RunOutcome:
+        """Run the call and return how it ended; never raises for a failing call."""
+        key = PoolKey(request.function.code_root, shape_of(ray_resources(request.resources)))
+        try:
+            slot = self.pool.acquire(key)
+        except Unsatisfiable as exc:
+            return pb.RunOutcome(
+                status=pb.FAILED,
+                failure=pb.RESOURCES_UNAVAILABLE,
+                reason=str(exc),
+                ended_at=time.time(),
+            )
+        started = time.time()
+        fn = request.function
+        ref = slot.handle.run.remote(
+            entrypoint=fn.entrypoint,
+            pickled_fn=fn.pickled,
+            args=request.args,
+            want_json=request.want_json,
+        )
+        if request.timeout_s > 0:
+            ready, _ = self._ray.wait([ref], timeout=request.timeout_s)
+            if not ready:
+                self.pool.discard(slot)
+                return pb.RunOutcome(
+                    status=pb.TIMED_OUT,
+                    failure=pb.TIMEOUT,
+                    started_at=started,
+                    ended_at=time.time(),
+                    reason=f"timed out after {request.timeout_s:g} s; the worker was stopped",
+                )
+        try:
+            outcome: WorkerOutcome = self._ray.get(ref)
+        except self._ray.exceptions.RayError as exc:
+            self.pool.discard(slot)
+            return pb.RunOutcome(
+                status=pb.FAILED,
+                failure=pb.WORKER_DIED,
+                started_at=started,
+                ended_at=time.time(),
+                reason=_death_reason(exc),
+            )
+        self.pool.release(slot)
+        return to_proto(outcome)
+
+    def _create(self, key: PoolKey) -> Any:
+        resources = dict(key.shape)
+        options: dict[str, Any] = {
+            "num_cpus": resources.pop("CPU", 0.0),
+            "num_gpus": resources.pop("GPU", 0.0),
+            "max_restarts": 0,
+        }
+        if "memory" in resources:
+            options["memory"] = resources.pop("memory")
+        if resources:
+            options["resources"] = resources
+        return self._actor_class.options(**options).remote(key.code_root)
+
+    def _kill(self, handle: Any) -> None:
+        try:
+            self._ray.kill(handle, no_restart=True)
+        except Exception:  # already dead: nothing to stop
+            log.debug("worker already gone", exc_info=True)
+
+    def shutdown(self) -> None:
+        self.pool.reset()
+
+
+def ray_resources(resources: pb.Resources) -> dict[str, float]:
+    """Ray's resource names for a call's request; one CPU unless it says otherwise."""
+    wanted = {"CPU": resources.num_cpus if resources.HasField("num_cpus") else 1.0}
+    if resources.HasField("num_gpus"):
+        wanted["GPU"] = resources.num_gpus
+    if resources.HasField("memory"):
+        wanted["memory"] = resources.memory
+    wanted.update(resources.custom)
+    return wanted
+
+
+def to_proto(outcome: WorkerOutcome) -> pb.RunOutcome:
+    message = pb.RunOutcome(
+        status=pb.SUCCEEDED if outcome.succeeded else pb.FAILED,
+        failure=_FAILURES.get(outcome.failure, pb.FAILURE_KIND_UNSPECIFIED),
+        result=outcome.result,
+        result_repr=outcome.result_repr,
+        reason=outcome.reason,
+        started_at=outcome.started_at,
+        ended_at=outcome.ended_at,
+    )
+    if outcome.result_json is not None:
+        message.result_json = outcome.result_json
+    if outcome.error:
+        message.error.CopyFrom(pb.RemoteException(**outcome.error))
+    return message
+
+
+def _death_reason(exc: BaseException) -> str:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return (
+        "the worker process died while running the call (a crash, os._exit, or a kill "
+        f"for memory); Ray says: {first}"
+    )

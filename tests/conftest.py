@@ -1,0 +1,91 @@
+"""Shared fixtures: one real daemon (and its Ray) per test session, on a private root.
+
+RHCLI_HOME points at a temporary root for the whole session, so nothing here touches the
+user's ~/.rhcli, and every daemon the library starts (it outlives the client) is stopped at
+the end; the session then checks that no daemon or Ray process of that root is left.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Set before anything imports rhcli's paths, so every cluster of this session uses it.
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="rhcli-test-home-"))
+os.environ["RHCLI_HOME"] = str(_SESSION_HOME)
+os.environ.pop("RHCLI_FILE", None)
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+
+def processes_of_root(root: Path) -> list[int]:
+    """Pids of daemons and Ray processes that belong to root (by their environment)."""
+    from rhcli.config.paths import DaemonPaths
+    from rhcli.server.ray_runtime import OWNER_ENV
+
+    paths = DaemonPaths(root)
+    needles = {f"{OWNER_ENV}={paths.owner_marker}".encode(), f"RHCLI_HOME={root}".encode()}
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = set((entry / "environ").read_bytes().split(b"\0"))
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"pytest" in cmdline:
+            continue
+        if environ & needles:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture(scope="session")
+def session_home() -> Iterator[Path]:
+    yield _SESSION_HOME
+
+
+@pytest.fixture(scope="session")
+def local(session_home: Path) -> Iterator[object]:
+    """The local cluster with its daemon running; stopped (and checked) after the session."""
+    import rhcli as rh
+
+    cluster = rh.cluster("local")
+    cluster.up()
+    yield cluster
+    cluster.down()
+    left = processes_of_root(session_home)
+    shutil.rmtree(session_home, ignore_errors=True)
+    assert not left, f"processes left behind by the session's daemon: {left}"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """An empty git repository, as a user's project on this machine."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    return tmp_path
+
+
+def run_cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run the real `rhcli` console script as a separate process."""
+    rhcli = Path(sys.executable).parent / "rhcli"
+    return subprocess.run(
+        [str(rhcli), *args],
+        cwd=cwd or REPO,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
