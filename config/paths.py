@@ -60,6 +60,11 @@ class DaemonPaths:
         return self.root / "runs"
 
     @property
+    def blobs_dir(self) -> Path:
+        """Large call arguments, uploaded in chunks before their call."""
+        return self.root / "blobs"
+
+    @property
     def reqs_dir(self) -> Path:
         """Fingerprints of requirement sets already installed."""
         return self.root / "reqs"

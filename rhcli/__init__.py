@@ -27,6 +27,7 @@ from rhcli.errors import (
 if TYPE_CHECKING:
     from rhcli.clusters import Cluster, LocalCluster
     from rhcli.remote_function import Function
+    from rhcli.runref import RunRef
 
 __all__ = [
     "AuthError",
@@ -36,15 +37,19 @@ __all__ = [
     "RemoteError",
     "RhcliError",
     "RunError",
+    "RunRef",
     "RunTimeoutError",
     "UnreachableError",
     "UsageError",
     "VersionMismatchError",
     "WorkerDiedError",
     "__version__",
+    "cancel",
     "cluster",
     "function",
+    "get",
     "here",
+    "runs",
 ]
 
 
@@ -62,6 +67,27 @@ def function(*args: Any, **kwargs: Any) -> Function:
     return _function(*args, **kwargs)
 
 
+def get(ref: str, *, cluster: Any = None, timeout: float | None = None) -> Any:
+    """Wait for a run (a RunRef or run id) and return its result, or raise its error."""
+    from rhcli.runs_api import get as _get
+
+    return _get(ref, cluster=cluster, timeout=timeout)
+
+
+def cancel(ref: str, *, cluster: Any = None) -> Any:
+    """Stop a queued or running run; cancelling an ended run changes nothing."""
+    from rhcli.runs_api import cancel as _cancel
+
+    return _cancel(ref, cluster=cluster)
+
+
+def runs(*, cluster: Any = None, limit: int = 50) -> list[Any]:
+    """The newest runs on a cluster, newest first."""
+    from rhcli.runs_api import runs as _runs
+
+    return _runs(cluster=cluster, limit=limit)
+
+
 def __getattr__(name: str) -> Any:
     # rh.here and the classes resolve lazily, keeping `import rhcli` light.
     if name == "here":
@@ -74,4 +100,8 @@ def __getattr__(name: str) -> Any:
         from rhcli.remote_function import Function
 
         return Function
+    if name == "RunRef":
+        from rhcli.runref import RunRef
+
+        return RunRef
     raise AttributeError(f"module 'rhcli' has no attribute {name!r}")

@@ -18,6 +18,10 @@ from rhcli.server.proto import daemon_pb2_grpc as pb_grpc
 
 MAX_MESSAGE_BYTES = 1024 * 1024 * 1024
 HEALTH_TIMEOUT_S = 10.0
+CHUNK_BYTES = 1024 * 1024
+# Extra seconds a client waits past a timeout the daemon enforces itself: the daemon
+# answers first; this only bounds waiting on a daemon that stopped answering.
+DEADLINE_GRACE_S = 30.0
 
 _CHANNEL_OPTIONS = [
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -53,6 +57,66 @@ class DaemonClient:
         """Run a call; blocks until it ends. timeout=None waits as long as the run does."""
         return self._unary(self._stub.Call, request, timeout)  # type: ignore[no-any-return]
 
+    def submit(self, request: pb.CallRequest) -> pb.RunInfo:
+        """Record and start (or queue) a call; answers at once."""
+        return self._unary(self._stub.Submit, request, HEALTH_TIMEOUT_S * 3)  # type: ignore[no-any-return]
+
+    def wait(self, run_id: str, *, timeout: float | None) -> pb.RunOutcome:
+        """The run's outcome once it ends, or (after timeout) an outcome still in flight."""
+        deadline = timeout + DEADLINE_GRACE_S if timeout else None
+        reply = self._unary(
+            self._stub.Wait, pb.WaitRequest(run_id=run_id, timeout_s=timeout or 0), deadline
+        )
+        return reply.outcome  # type: ignore[no-any-return]
+
+    def read_result(self, run_id: str) -> bytearray:
+        """A result too large to travel inline, streamed in chunks into one buffer (sized
+        once from the first chunk, so the payload is never copied whole)."""
+        buffer = bytearray()
+        filled = 0
+        try:
+            for chunk in self._stub.ReadResult(
+                pb.RunRequest(run_id=run_id), metadata=self._metadata
+            ):
+                if chunk.total_size:
+                    buffer = bytearray(chunk.total_size)
+                buffer[filled : filled + len(chunk.data)] = chunk.data
+                filled += len(chunk.data)
+        except grpc.RpcError as exc:
+            self._raise(exc)
+        return buffer
+
+    def put_blob(self, data: bytes) -> str:
+        """Upload data in chunks; returns the blob id a call can name."""
+        view = memoryview(data)
+
+        def chunks() -> Iterator[pb.Chunk]:
+            for offset in range(0, len(view), CHUNK_BYTES):
+                yield pb.Chunk(
+                    data=bytes(view[offset : offset + CHUNK_BYTES]),
+                    total_size=len(view) if offset == 0 else 0,
+                )
+
+        ref = self._unary(self._stub.PutBlob, chunks(), None)
+        return ref.blob_id  # type: ignore[no-any-return]
+
+    def map(self, requests: Iterator[pb.MapRequest]) -> Iterator[pb.MapReply]:
+        """Stream map items in; stream batches of item outcomes back as they end."""
+        try:
+            yield from self._stub.Map(requests, metadata=self._metadata)
+        except grpc.RpcError as exc:
+            self._raise(exc)
+
+    def get_run(self, run_id: str) -> pb.RunInfo:
+        return self._unary(self._stub.GetRun, pb.RunRequest(run_id=run_id), HEALTH_TIMEOUT_S)  # type: ignore[no-any-return]
+
+    def list_runs(self, request: pb.ListRunsRequest) -> list[pb.RunInfo]:
+        reply = self._unary(self._stub.ListRuns, request, HEALTH_TIMEOUT_S)
+        return list(reply.runs)
+
+    def cancel(self, run_id: str) -> pb.RunInfo:
+        return self._unary(self._stub.Cancel, pb.RunRequest(run_id=run_id), HEALTH_TIMEOUT_S * 3)  # type: ignore[no-any-return]
+
     def install_reqs(self, reqs: list[str], code_root: str) -> Iterator[pb.InstallEvent]:
         try:
             yield from self._stub.InstallReqs(
@@ -81,8 +145,16 @@ def translate(exc: grpc.RpcError, *, describe: str, restart_hint: str) -> RhcliE
         return DaemonNotRunningError(f"{describe} is not answering ({details}). {restart_hint}")
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return UnreachableError(f"{describe} did not answer in time. {restart_hint}")
-    if code == grpc.StatusCode.ALREADY_EXISTS:
+    if code == grpc.StatusCode.NOT_FOUND:
+        from rhcli.errors import UnknownRunError
+
+        return UnknownRunError(details or "no such run")
+    if code in (
+        grpc.StatusCode.ALREADY_EXISTS,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.FAILED_PRECONDITION,
+    ):
         from rhcli.errors import UsageError
 
-        return UsageError(details or "run id exists already")
+        return UsageError(f"{describe}: {details}")
     return UnreachableError(f"{describe} failed the request ({code}: {details})")

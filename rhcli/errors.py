@@ -169,6 +169,20 @@ class RunTimeoutError(RunError, TimeoutError):
     exit_code = ExitCode.TIMED_OUT
 
 
+class WaitTimeoutError(RunError, TimeoutError):
+    """rh.get gave up waiting; the run itself goes on."""
+
+    exit_code = ExitCode.TIMED_OUT
+
+
+class RunCancelledError(RunError):
+    """The run was cancelled before it ended."""
+
+
+class UnknownRunError(UsageError):
+    """No run of this id on the cluster (never made, or past its retention)."""
+
+
 class WorkerDiedError(RunError):
     """The worker process running the call died (segfault, os._exit, out of memory)."""
 

@@ -12,7 +12,8 @@ import pickle
 import re
 import secrets
 import time
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import cloudpickle
 
@@ -22,11 +23,18 @@ from rhcli.errors import (
     RemoteError,
     ResourcesUnavailableError,
     ResultNotSerializableError,
+    RhcliError,
+    RunCancelledError,
     RunError,
     RunTimeoutError,
+    WaitTimeoutError,
     WorkerDiedError,
 )
+from rhcli.runref import sending_to
 from rhcli.server.proto import daemon_pb2 as pb
+
+if TYPE_CHECKING:
+    from rhcli.clusters import Cluster
 
 _PICKLE_PROTOCOL = 5
 
@@ -38,11 +46,22 @@ def new_run_id(function_name: str) -> str:
     return f"{name}-{stamp}-{secrets.token_hex(3)}"
 
 
-def dump_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
-    """Pickle (args, kwargs); raises ArgumentNotSerializableError naming the culprit."""
+def dump_args(
+    args: tuple[Any, ...], kwargs: dict[str, Any], target: Cluster | None = None
+) -> tuple[bytes, list[str]]:
+    """Pickle (args, kwargs) for target: (payload, run ids of the RunRefs among them).
+
+    Raises ArgumentNotSerializableError naming the culprit, and UsageError for a RunRef
+    of another cluster.
+    """
     try:
-        payload: bytes = cloudpickle.dumps((args, kwargs), protocol=_PICKLE_PROTOCOL)
-        return payload
+        if target is None:
+            return cloudpickle.dumps((args, kwargs), protocol=_PICKLE_PROTOCOL), []
+        with sending_to(target) as depends_on:
+            payload: bytes = cloudpickle.dumps((args, kwargs), protocol=_PICKLE_PROTOCOL)
+        return payload, sorted(depends_on)
+    except RhcliError:
+        raise
     except Exception as whole:
         for index, value in enumerate(args):
             _check_one(f"#{index + 1} ({type(value).__name__})", value)
@@ -58,10 +77,25 @@ def _check_one(label: str, value: Any) -> None:
         raise ArgumentNotSerializableError(label, exc) from exc
 
 
-def unwrap(run_id: str, outcome: pb.RunOutcome) -> Any:
-    """The run's result; raises what the run ended with otherwise."""
+def unwrap(
+    run_id: str, outcome: pb.RunOutcome, fetch: Callable[[str], bytes | bytearray] | None = None
+) -> Any:
+    """The run's result; raises what the run ended with otherwise.
+
+    fetch(run_id) streams a result too large to have travelled inline.
+    """
     if outcome.status == pb.SUCCEEDED:
+        if outcome.result_size and fetch is not None:
+            return pickle.loads(fetch(run_id))
         return pickle.loads(outcome.result)
+    if outcome.status in (pb.QUEUED, pb.RUNNING):
+        raise WaitTimeoutError(
+            f"run {run_id} has not ended yet (still "
+            f"{'queued' if outcome.status == pb.QUEUED else 'running'})",
+            run_id=run_id,
+        )
+    if outcome.status == pb.CANCELLED:
+        raise RunCancelledError(f"run {run_id} was cancelled", run_id=run_id)
     raise_failure(run_id, outcome)
 
 

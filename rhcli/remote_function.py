@@ -1,20 +1,34 @@
-"""Remote functions: ``rh.function(...)`` and calling them as if they were local."""
+"""Remote functions: ``rh.function(...)``, and the ways to call one.
+
+- ``fn(...)`` blocks and returns the result;
+- ``fn.remote(...)`` returns a RunRef at once (``rh.get(ref)`` fetches the result);
+- ``fn.enqueue(...)`` goes through the function's FIFO queue on the cluster;
+- ``fn.map(...)`` / ``fn.starmap(...)`` run one call per item in parallel.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from rhcli.client import DEADLINE_GRACE_S
 from rhcli.clusters import Cluster, cluster
 from rhcli.errors import DaemonNotRunningError
 from rhcli.function_ref import FunctionSource, from_callable, from_entrypoint
+from rhcli.mapping import map_calls, map_requests
 from rhcli.payload import dump_args, new_run_id, unwrap
+from rhcli.runref import RunRef
 
-# Extra seconds the client waits past a call's timeout: the daemon enforces the timeout
-# itself and answers TIMED_OUT; this only bounds waiting on a daemon that stopped answering.
-_DEADLINE_GRACE_S = 30.0
+if TYPE_CHECKING:
+    from rhcli.client import DaemonClient
+
+# Arguments larger than this travel in chunks (PutBlob) ahead of the call.
+INLINE_ARGS_LIMIT = 4 * 1024 * 1024
 _RESOURCE_KEYS = ("num_cpus", "num_gpus", "memory")
+_T = TypeVar("_T")
+
+Call = tuple[tuple[Any, ...], dict[str, Any]]
 
 
 class Function:
@@ -40,6 +54,7 @@ class Function:
         self.reqs = tuple(reqs) if reqs is not None else None
         self.resources = dict(resources or {})
         self.timeout = timeout
+        self.last_map_id = ""
 
     @property
     def name(self) -> str:
@@ -64,7 +79,94 @@ class Function:
         WorkerDiedError, or an UnreachableError when the cluster cannot be reached.
         """
         run_id, outcome = self.call_raw(args, kwargs, timeout=timeout)
-        return unwrap(run_id, outcome)
+        return unwrap(run_id, outcome, self.system.client().read_result)
+
+    def remote(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> RunRef:
+        """Start the call and return at once: a RunRef (a str, the run id).
+
+        ``rh.get(ref)`` waits for the result; passing ref to another call on the same
+        cluster hands it the result there, without it travelling through this process.
+        """
+        request = self._request(args, kwargs, timeout=timeout)
+        self._send(lambda client: client.submit(request))
+        return RunRef(request.run_id, self.system)
+
+    def enqueue(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+        """Run through this function's FIFO queue on the cluster; blocks until done.
+
+        Enqueued runs of one function never overlap, whichever clients sent them, and
+        start in the order the cluster received them.
+        """
+        run_id, outcome = self.call_raw(args, kwargs, timeout=timeout, enqueue=True)
+        return unwrap(run_id, outcome, self.system.client().read_result)
+
+    def map(
+        self,
+        *iterables: Iterable[Any],
+        return_exceptions: bool = False,
+        stream_logs: bool = False,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> list[Any]:
+        """One call per item, in parallel on the cluster; results in input order.
+
+        Positional iterables are zipped like the builtin map. A keyword whose value is a
+        list or tuple is zipped per call and must have the inputs' length (ValueError
+        before anything is sent); any other keyword goes unchanged to every call. A failed
+        item raises its exception, unless return_exceptions puts it in the item's place.
+        """
+        calls = map_calls(iterables, kwargs)
+        return self._collect_map(calls, return_exceptions=return_exceptions, timeout=timeout)
+
+    def starmap(
+        self,
+        arg_tuples: Iterable[Iterable[Any]],
+        return_exceptions: bool = False,
+        stream_logs: bool = False,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> list[Any]:
+        """Like map, but each item is a tuple of positional arguments; every keyword goes
+        unchanged to every call."""
+        calls = [(tuple(item), kwargs) for item in arg_tuples]
+        return self._collect_map(calls, return_exceptions=return_exceptions, timeout=timeout)
+
+    def map_raw(
+        self,
+        calls: Iterable[Call],
+        *,
+        total: int = 0,
+        timeout: float | None = None,
+        want_json: bool = False,
+    ) -> Iterator[tuple[int, Any]]:
+        """Stream calls to the cluster; yields (index, RunOutcome) as items end, in any
+        order. The map's own run id is ``self.last_map_id`` once this starts.
+
+        calls may be a generator: items are pickled and sent in batches as the stream
+        goes, never all at once.
+        """
+        system = self.system
+        self._ensure_reqs(system)
+        self.last_map_id = new_run_id(self.name)
+        requests = map_requests(
+            self.last_map_id,
+            self._function_ref(system),
+            calls,
+            target=system,
+            total=total,
+            timeout=timeout if timeout is not None else self.timeout,
+            resources=_resources_message(self.resources),
+            want_json=want_json,
+        )
+        # An item that cannot be pickled ends the stream there (gRPC would otherwise
+        # report our error as a cancelled RPC); items sent before it still run, and the
+        # error is raised once the daemon has answered for them.
+        stopped: list[BaseException] = []
+        for reply in system.client().map(_stop_at_error(requests, stopped)):
+            for result in reply.results:
+                yield result.index, result.outcome
+        if stopped:
+            raise stopped[0]
 
     def call_raw(
         self,
@@ -73,37 +175,99 @@ class Function:
         *,
         timeout: float | None = None,
         want_json: bool = False,
+        enqueue: bool = False,
+        detach: bool = False,
     ) -> tuple[str, Any]:
-        """Run the call and return (run id, RunOutcome) without unwrapping it."""
+        """Run the call and return (run id, RunOutcome) without unwrapping it.
+
+        With detach, return as soon as the run is recorded: the outcome is then None.
+        """
+        request = self._request(args, kwargs, timeout=timeout, want_json=want_json, enqueue=enqueue)
+        if detach:
+            self._send(lambda client: client.submit(request))
+            return request.run_id, None
+        # The daemon enforces the timeout; the deadline only bounds a daemon gone silent.
+        # A queued run may wait any time before its timeout starts, so it has none.
+        deadline = None if enqueue or not request.timeout_s else request.timeout_s
+        if deadline:
+            deadline += DEADLINE_GRACE_S
+        reply = self._send(lambda client: client.call(request, timeout=deadline))
+        return reply.run_id, reply.outcome
+
+    def _request(
+        self,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        timeout: float | None,
+        want_json: bool = False,
+        enqueue: bool = False,
+    ) -> Any:
         from rhcli.server.proto import daemon_pb2 as pb
 
         _refuse_call_during_cluster_import(self.name)
-        payload = dump_args(args, kwargs)  # refuses unpicklable arguments before any I/O
         system = self.system
+        # Arguments are pickled before any I/O: an unpicklable one is refused unsent.
+        payload, depends_on = dump_args(args, kwargs, target=system)
         self._ensure_reqs(system)
         effective_timeout = timeout if timeout is not None else self.timeout
+        request = pb.CallRequest(
+            run_id=new_run_id(self.name),
+            function=self._function_ref(system),
+            timeout_s=effective_timeout or 0.0,
+            resources=_resources_message(self.resources),
+            want_json=want_json,
+            enqueue=enqueue,
+            depends_on=depends_on,
+        )
+        if len(payload) > INLINE_ARGS_LIMIT:
+            request.args_blob = self._send(lambda client: client.put_blob(payload))
+        else:
+            request.args = payload
+        return request
+
+    def _function_ref(self, system: Cluster) -> Any:
+        from rhcli.server.proto import daemon_pb2 as pb
+
         fn_ref = pb.FunctionRef(name=self.name, code_root=system.code_root(self.source.local_root))
         if self.source.by_value:  # a oneof: set exactly one of the two
             fn_ref.pickled = self.source.pickled
         else:
             fn_ref.entrypoint = self.source.entrypoint
-        request = pb.CallRequest(
-            run_id=new_run_id(self.name),
-            function=fn_ref,
-            args=payload,
-            timeout_s=effective_timeout or 0.0,
-            resources=_resources_message(self.resources),
-            want_json=want_json,
-        )
-        deadline = effective_timeout + _DEADLINE_GRACE_S if effective_timeout else None
+        return fn_ref
+
+    def _send(self, rpc: Callable[[DaemonClient], _T]) -> _T:
+        system = self.system
         try:
-            reply = system.client().call(request, timeout=deadline)
+            return rpc(system.client())
         except DaemonNotRunningError:
             # The daemon restarted since we connected; the run id makes the retry safe:
             # a run the old daemon recorded is answered for, never run twice.
             system.reset_client()
-            reply = system.client().call(request, timeout=deadline)
-        return reply.run_id, reply.outcome
+            return rpc(system.client())
+
+    def _collect_map(
+        self, calls: list[Call], *, return_exceptions: bool, timeout: float | None
+    ) -> list[Any]:
+        results: list[Any] = [None] * len(calls)
+        failed: list[int] = []
+        fetch = self.system.client().read_result
+        for index, outcome in self.map_raw(calls, total=len(calls), timeout=timeout):
+            try:
+                results[index] = unwrap(f"{self.last_map_id}.{index}", outcome, fetch)
+            except Exception as exc:
+                failed.append(index)
+                results[index] = exc
+        if failed and not return_exceptions:
+            first = min(failed)
+            error = results[first]
+            if hasattr(error, "add_note"):
+                error.add_note(
+                    f"map {self.last_map_id}: item {first} failed "
+                    f"({len(failed)} of {len(calls)} items failed)"
+                )
+            raise error
+        return results
 
     def _ensure_reqs(self, system: Cluster) -> None:
         if self.reqs is None:  # resolved once: the manifest is not read on every call
@@ -168,6 +332,13 @@ def function(
         timeout=timeout if timeout is not None else spec.timeout,
         manifest=manifest,
     )
+
+
+def _stop_at_error(requests: Iterator[Any], stopped: list[BaseException]) -> Iterator[Any]:
+    try:
+        yield from requests
+    except Exception as exc:
+        stopped.append(exc)
 
 
 def _refuse_call_during_cluster_import(name: str) -> None:

@@ -29,6 +29,7 @@ from rhcli._version import __version__
 from rhcli.config.paths import DaemonPaths, rhcli_home
 from rhcli.server import ray_runtime
 from rhcli.server.auth import TokenInterceptor, create_token
+from rhcli.server.blobs import BlobStore
 from rhcli.server.proto import daemon_pb2_grpc as pb_grpc
 from rhcli.server.reqs import ReqsInstaller
 from rhcli.server.runstore import RunStore
@@ -75,6 +76,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--ray-address",
         default="local",
         help="Ray to drive: 'local' starts a private instance (default)",
+    )
+    parser.add_argument(
+        "--retention-days",
+        type=float,
+        default=float(os.environ.get("RHCLI_RETENTION_DAYS", "7")),
+        help="delete finished runs older than this (default: $RHCLI_RETENTION_DAYS or 7)",
     )
     return parser.parse_args(argv)
 
@@ -128,22 +135,22 @@ def _serve(paths: DaemonPaths, args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     from rhcli.server.executor import Executor  # imports ray: only after Ray is up
+    from rhcli.server.mapper import Mapper
+    from rhcli.server.runs import RunManager
     from rhcli.server.servicer import DaemonServicer
 
     store = RunStore(paths.run_db, paths.runs_dir)
-    failed = store.fail_in_flight()
-    if failed:
-        log.warning(
-            "marked %d runs left in flight by the previous daemon as failed: %s",
-            len(failed),
-            ", ".join(failed),
-        )
     executor = Executor()
+    runs = RunManager(store, executor, BlobStore(paths.blobs_dir))
+    runs.recover()
+    retention_s = args.retention_days * 86400
+    _start_retention(store, retention_s, stop)
     servicer = DaemonServicer(
-        home=paths.root, store=store, executor=executor, installer=ReqsInstaller(paths.reqs_dir)
+        home=paths.root, runs=runs, mapper=Mapper(runs), installer=ReqsInstaller(paths.reqs_dir)
     )
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="rpc"),
+        # Blocking calls hold a thread each for as long as they run: be generous.
+        futures.ThreadPoolExecutor(max_workers=256, thread_name_prefix="rpc"),
         interceptors=[TokenInterceptor(token)],
         options=GRPC_OPTIONS,
     )
@@ -160,12 +167,27 @@ def _serve(paths: DaemonPaths, args: argparse.Namespace) -> int:
         pass
     log.info("stopping: finishing in-flight calls (up to 5 s)")
     server.stop(grace=5).wait()
+    # The store stays open: runs still finishing write their outcome until Ray stops
+    # them; what is left running is failed by the next daemon's recovery.
     executor.shutdown()
-    store.close()
     ray_runtime.stop_ray()
     ray_runtime.sweep_leftovers(paths.owner_marker)
     log.info("stopped")
     return 0
+
+
+def _start_retention(store: RunStore, retention_s: float, stop: threading.Event) -> None:
+    """Delete runs older than the retention now and then every hour, until stop."""
+
+    def purge() -> None:
+        while True:
+            deleted = store.purge_older_than(retention_s)
+            if deleted:
+                log.info("deleted %d runs older than the retention", deleted)
+            if stop.wait(timeout=3600):
+                return
+
+    threading.Thread(target=purge, name="retention", daemon=True).start()
 
 
 def _bind_host(host: str) -> str:

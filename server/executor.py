@@ -12,9 +12,10 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from rhcli.server.pool import PoolKey, Unsatisfiable, WorkerPool, shape_of
+from rhcli.server.pool import PoolKey, Slot, Unsatisfiable, WorkerPool, shape_of
 from rhcli.server.proto import daemon_pb2 as pb
 from rhcli.server.worker import Worker, WorkerOutcome
 
@@ -27,6 +28,24 @@ _FAILURES = {
 }
 
 _CAPACITY_TTL_S = 5.0
+
+
+@dataclass(eq=False)
+class RunHandle:
+    """What a canceller needs of a running call: a flag, and the worker to stop.
+
+    The slot is cleared under the lock before the worker goes back to the pool, so a
+    late cancel can never stop a worker that has moved on to someone else's call.
+    """
+
+    cancelled: bool = False
+    slot: Slot | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take_slot(self) -> Slot | None:
+        with self.lock:
+            slot, self.slot = self.slot, None
+        return slot
 
 
 class Executor:
@@ -53,11 +72,15 @@ class Executor:
     def available(self) -> Mapping[str, float]:
         return dict(self._ray.available_resources())
 
-    def run(self, request: pb.CallRequest) -> pb.RunOutcome:
-        """Run the call and return how it ended; never raises for a failing call."""
-        key = PoolKey(request.function.code_root, shape_of(ray_resources(request.resources)))
+    def run(
+        self, request: pb.CallRequest, handle: RunHandle, *, args: bytes, refs: Mapping[str, bytes]
+    ) -> pb.RunOutcome:
+        """Run the call and return how it ended; never raises for a failing call.
+
+        refs holds the pickled results of the runs the arguments refer to (RunRefs).
+        """
         try:
-            slot = self.pool.acquire(key)
+            slot = self.pool.acquire(self.pool_key(request.function, request.resources))
         except Unsatisfiable as exc:
             return pb.RunOutcome(
                 status=pb.FAILED,
@@ -65,29 +88,32 @@ class Executor:
                 reason=str(exc),
                 ended_at=time.time(),
             )
+        handle.slot = slot
+        if handle.cancelled:
+            self._give_back(handle, discard=False)
+            return cancelled_outcome()
         started = time.time()
         fn = request.function
         ref = slot.handle.run.remote(
             entrypoint=fn.entrypoint,
             pickled_fn=fn.pickled,
-            args=request.args,
+            args=args,
             want_json=request.want_json,
+            refs=dict(refs),
         )
         if request.timeout_s > 0:
             ready, _ = self._ray.wait([ref], timeout=request.timeout_s)
             if not ready:
-                self.pool.discard(slot)
-                return pb.RunOutcome(
-                    status=pb.TIMED_OUT,
-                    failure=pb.TIMEOUT,
-                    started_at=started,
-                    ended_at=time.time(),
-                    reason=f"timed out after {request.timeout_s:g} s; the worker was stopped",
-                )
+                self._give_back(handle, discard=True)
+                if handle.cancelled:
+                    return cancelled_outcome(started)
+                return _timed_out(request.timeout_s, started)
         try:
             outcome: WorkerOutcome = self._ray.get(ref)
         except self._ray.exceptions.RayError as exc:
-            self.pool.discard(slot)
+            self._give_back(handle, discard=True)
+            if handle.cancelled:
+                return cancelled_outcome(started)
             return pb.RunOutcome(
                 status=pb.FAILED,
                 failure=pb.WORKER_DIED,
@@ -95,8 +121,62 @@ class Executor:
                 ended_at=time.time(),
                 reason=_death_reason(exc),
             )
-        self.pool.release(slot)
+        self._give_back(handle, discard=False)
         return to_proto(outcome)
+
+    def run_batch(
+        self, slot: Slot, request: pb.MapStart, items: list[bytes]
+    ) -> tuple[list[pb.RunOutcome], bool]:
+        """Run map items one after another on one worker: (one outcome per item, whether
+        the worker is still usable).
+
+        With a timeout the batch holds one item, so the timeout is that item's. A worker
+        that dies fails every item of its batch and is discarded.
+        """
+        fn = request.function
+        started = time.time()
+        ref = slot.handle.run_batch.remote(
+            entrypoint=fn.entrypoint,
+            pickled_fn=fn.pickled,
+            items=items,
+            want_json=request.want_json,
+        )
+        if request.timeout_s > 0:
+            ready, _ = self._ray.wait([ref], timeout=request.timeout_s)
+            if not ready:
+                self.pool.discard(slot)
+                return [_timed_out(request.timeout_s, started)] * len(items), False
+        try:
+            outcomes: list[WorkerOutcome] = self._ray.get(ref)
+        except self._ray.exceptions.RayError as exc:
+            self.pool.discard(slot)
+            died = pb.RunOutcome(
+                status=pb.FAILED,
+                failure=pb.WORKER_DIED,
+                started_at=started,
+                ended_at=time.time(),
+                reason=_death_reason(exc),
+            )
+            return [died] * len(items), False
+        return [to_proto(outcome) for outcome in outcomes], True
+
+    def stop(self, handle: RunHandle) -> None:
+        """Stop the worker running handle's call (cancel): its run ends as cancelled."""
+        with handle.lock:
+            if handle.slot is not None:
+                self.pool.discard(handle.slot)
+
+    def _give_back(self, handle: RunHandle, *, discard: bool) -> None:
+        slot = handle.take_slot()
+        if slot is None:  # a cancel stopped the worker already
+            return
+        if discard:
+            self.pool.discard(slot)
+        else:
+            self.pool.release(slot)
+
+    def pool_key(self, function: pb.FunctionRef, resources: pb.Resources) -> PoolKey:
+        return PoolKey(function.code_root, shape_of(ray_resources(resources)))
 
     def _create(self, key: PoolKey) -> Any:
         resources = dict(key.shape)
@@ -147,6 +227,22 @@ def to_proto(outcome: WorkerOutcome) -> pb.RunOutcome:
     if outcome.error:
         message.error.CopyFrom(pb.RemoteException(**outcome.error))
     return message
+
+
+def cancelled_outcome(started: float = 0.0) -> pb.RunOutcome:
+    return pb.RunOutcome(
+        status=pb.CANCELLED, reason="cancelled", started_at=started, ended_at=time.time()
+    )
+
+
+def _timed_out(timeout_s: float, started: float) -> pb.RunOutcome:
+    return pb.RunOutcome(
+        status=pb.TIMED_OUT,
+        failure=pb.TIMEOUT,
+        started_at=started,
+        ended_at=time.time(),
+        reason=f"timed out after {timeout_s:g} s; the worker was stopped",
+    )
 
 
 def _death_reason(exc: BaseException) -> str:

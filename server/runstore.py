@@ -4,21 +4,24 @@ The database runs in WAL mode with synchronous=NORMAL: a commit survives the dae
 killed (kill -9) at any point, which is the failure this store is for; a power loss may
 lose the last commits. Results larger than INLINE_RESULT_LIMIT go to a file beside the
 database (written to a temporary name, then renamed), so a crash never leaves a record
-pointing at half a result.
+pointing at half a result. Records older than the retention are deleted with their files.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from rhcli.server.proto import daemon_pb2 as pb
 
 INLINE_RESULT_LIMIT = 256 * 1024
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -31,29 +34,29 @@ CREATE TABLE IF NOT EXISTS runs (
     created_at  REAL NOT NULL,
     started_at  REAL,
     ended_at    REAL,
+    parent      TEXT,
+    items       INTEGER NOT NULL DEFAULT 0,
+    request     BLOB,
     outcome     BLOB,
-    result_file TEXT
+    result_file TEXT,
+    result_size INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created_at);
+CREATE INDEX IF NOT EXISTS runs_by_parent ON runs (parent);
 """
 
 FINISHED = frozenset({pb.SUCCEEDED, pb.FAILED, pb.CANCELLED, pb.TIMED_OUT})
 IN_FLIGHT = frozenset({pb.QUEUED, pb.RUNNING})
 
-RESTART_REASON = "the daemon stopped while this run was in flight; it was not run again"
+RESTART_REASON = "the daemon stopped while this run was running; it was not run again"
 
-
-@dataclass(frozen=True)
-class RunRecord:
-    run_id: str
-    function: str
-    args_digest: str
-    status: int
-    failure: int
-    reason: str
-    created_at: float
-    started_at: float | None
-    ended_at: float | None
+# A map's row also counts its items that did not succeed.
+_INFO_COLUMNS = (
+    "run_id, function, status, failure, reason, created_at, started_at, ended_at, parent, "
+    "items, (SELECT COUNT(*) FROM runs AS item WHERE item.parent = runs.run_id "
+    "AND item.status != 3)"
+)
+assert pb.SUCCEEDED == 3  # the literal above must follow the protocol
 
 
 class DuplicateRunError(Exception):
@@ -69,16 +72,35 @@ class RunStore:
         self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        if version not in (0, SCHEMA_VERSION):
+            raise RuntimeError(
+                f"{db_path} was written by another rhcli (schema {version}, this one reads "
+                f"{SCHEMA_VERSION}); move it aside to start afresh"
+            )
         self._db.executescript(_SCHEMA)
+        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._lock = threading.Lock()
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
-    def create(self, *, run_id: str, function: str, args_digest: str, status: int) -> bool:
+    # --- writing ------------------------------------------------------------------------
+
+    def create(
+        self,
+        *,
+        run_id: str,
+        function: str,
+        args_digest: str,
+        status: int,
+        request: bytes | None = None,
+        items: int = 0,
+    ) -> bool:
         """Record a new run; returns False when run_id exists with the same payload.
 
+        request is kept for queued runs, so a restarted daemon can still run them.
         Raises DuplicateRunError when run_id exists with a different payload: a client
         retry must never turn into a second, different run.
         """
@@ -88,8 +110,8 @@ class RunStore:
             try:
                 self._db.execute(
                     "INSERT INTO runs (run_id, function, args_digest, status, created_at, "
-                    "started_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (run_id, function, args_digest, status, now, started),
+                    "started_at, request, items) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (run_id, function, args_digest, status, now, started, request, items),
                 )
                 return True
             except sqlite3.IntegrityError:
@@ -103,87 +125,212 @@ class RunStore:
             )
         return False
 
+    def create_items(
+        self, parent: str, function: str, first_index: int, digests: list[str]
+    ) -> None:
+        """Record a batch of map items (running) in one transaction."""
+        now = time.time()
+        rows = [
+            (f"{parent}.{first_index + i}", function, digest, pb.RUNNING, now, now, parent)
+            for i, digest in enumerate(digests)
+        ]
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT OR IGNORE INTO runs (run_id, function, args_digest, status, "
+                "created_at, started_at, parent) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            self._db.execute("COMMIT")
+
+    def mark_running(self, run_id: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE runs SET status = ?, started_at = ?, request = NULL WHERE run_id = ?",
+                (pb.RUNNING, time.time(), run_id),
+            )
+
+    def set_items(self, run_id: str, items: int) -> None:
+        with self._lock:
+            self._db.execute("UPDATE runs SET items = ? WHERE run_id = ?", (items, run_id))
+
     def finish(self, run_id: str, outcome: pb.RunOutcome) -> None:
         """Store the outcome of a run and mark it ended; the outcome is complete on disk
         before the row says so."""
+        self.finish_many([(run_id, outcome)])
+
+    def finish_many(self, finished: Iterable[tuple[str, pb.RunOutcome]]) -> None:
+        rows = [self._outcome_row(run_id, outcome) for run_id, outcome in finished]
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "UPDATE runs SET status = ?, failure = ?, reason = ?, "
+                "started_at = COALESCE(?, started_at), ended_at = ?, outcome = ?, "
+                "result_file = ?, result_size = ?, request = NULL WHERE run_id = ?",
+                rows,
+            )
+            self._db.execute("COMMIT")
+
+    def _outcome_row(self, run_id: str, outcome: pb.RunOutcome) -> tuple[object, ...]:
         result_file: str | None = None
         stored = outcome
-        if len(outcome.result) > INLINE_RESULT_LIMIT:
+        size = len(outcome.result)
+        if size > INLINE_RESULT_LIMIT:
             result_file = self._write_result_file(run_id, outcome.result)
             stored = pb.RunOutcome()
             stored.CopyFrom(outcome)
             stored.result = b""
-        with self._lock:
-            self._db.execute(
-                "UPDATE runs SET status = ?, failure = ?, reason = ?, started_at = ?, "
-                "ended_at = ?, outcome = ?, result_file = ? WHERE run_id = ?",
-                (
-                    outcome.status,
-                    outcome.failure,
-                    outcome.reason,
-                    outcome.started_at or None,
-                    outcome.ended_at or time.time(),
-                    stored.SerializeToString(),
-                    result_file,
-                    run_id,
-                ),
-            )
+        return (
+            outcome.status,
+            outcome.failure,
+            outcome.reason,
+            outcome.started_at or None,
+            outcome.ended_at or time.time(),
+            stored.SerializeToString(),
+            result_file,
+            size,
+            run_id,
+        )
 
-    def outcome(self, run_id: str) -> pb.RunOutcome | None:
-        """The stored outcome of a finished run (result included); None while in flight."""
+    # --- reading ------------------------------------------------------------------------
+
+    def outcome(self, run_id: str, *, with_result: bool = True) -> pb.RunOutcome | None:
+        """The stored outcome of a finished run; None while in flight or unknown.
+
+        A result kept in a file is read back when with_result; otherwise result_size
+        says how large it is and the caller streams it with result_path().
+        """
         with self._lock:
             row = self._db.execute(
-                "SELECT outcome, result_file FROM runs WHERE run_id = ?", (run_id,)
+                "SELECT outcome, result_file, result_size FROM runs WHERE run_id = ?",
+                (run_id,),
             ).fetchone()
         if row is None or row[0] is None:
             return None
         outcome: pb.RunOutcome = pb.RunOutcome.FromString(row[0])
         if row[1]:
-            outcome.result = Path(row[1]).read_bytes()
+            if with_result:
+                outcome.result = Path(row[1]).read_bytes()
+            else:
+                outcome.result_size = row[2]
         return outcome
 
-    def get(self, run_id: str) -> RunRecord | None:
+    def result_path(self, run_id: str) -> Path | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT run_id, function, args_digest, status, failure, reason, created_at, "
-                "started_at, ended_at FROM runs WHERE run_id = ?",
+                "SELECT result_file FROM runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
+        return Path(row[0]) if row and row[0] else None
+
+    def info(self, run_id: str) -> pb.RunInfo | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_INFO_COLUMNS} FROM runs WHERE run_id = ?",  # noqa: S608
                 (run_id,),
             ).fetchone()
-        return RunRecord(*row) if row else None
+            if row is None:
+                return None
+        return _info(row)
+
+    def status(self, run_id: str) -> int | None:
+        with self._lock:
+            row = self._db.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return int(row[0]) if row else None
+
+    def list_runs(
+        self,
+        *,
+        limit: int = 50,
+        function: str = "",
+        include_items: bool = False,
+        statuses: Iterable[int] = (),
+    ) -> list[pb.RunInfo]:
+        """Newest first."""
+        where: list[str] = []
+        params: list[object] = []
+        if function:
+            where.append("function = ?")
+            params.append(function)
+        if not include_items:
+            where.append("parent IS NULL")
+        wanted = list(statuses)
+        if wanted:
+            where.append(f"status IN ({','.join('?' * len(wanted))})")
+            params.extend(wanted)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_INFO_COLUMNS} FROM runs {clause} "  # noqa: S608
+                "ORDER BY created_at DESC LIMIT ?",
+                (*params, limit or 50),
+            ).fetchall()
+        return [_info(row) for row in rows]
 
     def count(self, status: int) -> int:
         with self._lock:
             (n,) = self._db.execute(
-                "SELECT COUNT(*) FROM runs WHERE status = ?", (status,)
+                "SELECT COUNT(*) FROM runs WHERE status = ? AND parent IS NULL", (status,)
             ).fetchone()
         return int(n)
 
-    def fail_in_flight(self, reason: str = RESTART_REASON) -> list[str]:
-        """Mark every run left in flight by a previous daemon as failed; returns their ids.
+    def queued_requests(self) -> list[bytes]:
+        """The requests of queued runs, oldest first (to requeue them after a restart)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT request FROM runs WHERE status = ? AND request IS NOT NULL "
+                "ORDER BY created_at, rowid",
+                (pb.QUEUED,),
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    # --- recovery and retention -----------------------------------------------------------
+
+    def fail_running(self, reason: str = RESTART_REASON) -> list[str]:
+        """Mark every run a previous daemon left running as failed; returns their ids.
 
         Called once at start, before serving: such runs lost their worker with the old
-        daemon, and re-running them silently could repeat side effects.
+        daemon, and re-running them silently could repeat side effects. Queued runs never
+        started, so they stay queued and run in order (see queued_requests).
         """
-        placeholders = ",".join("?" * len(IN_FLIGHT))
         with self._lock:
             ids = [
                 r[0]
                 for r in self._db.execute(
-                    f"SELECT run_id FROM runs WHERE status IN ({placeholders})",  # noqa: S608
-                    tuple(IN_FLIGHT),
+                    "SELECT run_id FROM runs WHERE status = ? OR (status = ? AND request IS NULL)",
+                    (pb.RUNNING, pb.QUEUED),
                 )
             ]
-        for run_id in ids:
-            self.finish(
+        now = time.time()
+        self.finish_many(
+            (
                 run_id,
                 pb.RunOutcome(
-                    status=pb.FAILED,
-                    failure=pb.WORKER_DIED,
-                    reason=reason,
-                    ended_at=time.time(),
+                    status=pb.FAILED, failure=pb.WORKER_DIED, reason=reason, ended_at=now
                 ),
             )
+            for run_id in ids
+        )
         return ids
+
+    def purge_older_than(self, seconds: float) -> int:
+        """Delete finished runs that ended more than seconds ago, with their files."""
+        cutoff = time.time() - seconds
+        finished = tuple(FINISHED)
+        marks = ",".join("?" * len(finished))
+        with self._lock:
+            ids = [
+                r[0]
+                for r in self._db.execute(
+                    f"SELECT run_id FROM runs WHERE ended_at < ? AND status IN ({marks})",  # noqa: S608
+                    (cutoff, *finished),
+                )
+            ]
+            self._db.execute("BEGIN")
+            self._db.executemany("DELETE FROM runs WHERE run_id = ?", [(i,) for i in ids])
+            self._db.execute("COMMIT")
+        for run_id in ids:
+            shutil.rmtree(self._runs_dir / run_id, ignore_errors=True)
+        return len(ids)
 
     def _write_result_file(self, run_id: str, data: bytes) -> str:
         run_dir = self._runs_dir / run_id
@@ -196,3 +343,20 @@ class RunStore:
             os.fsync(f.fileno())
         os.replace(tmp, final)
         return str(final)
+
+
+def _info(row: Any) -> pb.RunInfo:
+    run_id, function, status, failure, reason, created, started, ended, parent, items, bad = row
+    return pb.RunInfo(
+        run_id=str(run_id),
+        function=str(function),
+        status=int(status),  # type: ignore[arg-type]
+        failure=int(failure),  # type: ignore[arg-type]
+        reason=str(reason),
+        created_at=float(created),
+        started_at=float(started or 0.0),
+        ended_at=float(ended or 0.0),
+        parent=str(parent or ""),
+        items=int(items),
+        items_failed=int(bad),
+    )

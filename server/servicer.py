@@ -1,45 +1,47 @@
-"""The gRPC service: thin handlers over the run store, the executor and the installer.
+"""The gRPC service: thin handlers over the run manager, the mapper and the installer.
 
 Every call is recorded before it runs and its outcome is stored before the RPC answers,
 so whatever the client does next (retry, disconnect, fetch later) finds the truth.
+Results too large to travel in one message are left out of replies (result_size says how
+large) and streamed by ReadResult.
 """
 
 from __future__ import annotations
 
-import hashlib
-import logging
 import os
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import grpc
 
 from rhcli._version import __version__
-from rhcli.server.executor import Executor
+from rhcli.server.mapper import Mapper
 from rhcli.server.proto import daemon_pb2 as pb
 from rhcli.server.proto import daemon_pb2_grpc as pb_grpc
 from rhcli.server.reqs import InstallResult, ReqsInstaller
-from rhcli.server.runstore import FINISHED, DuplicateRunError, RunStore
+from rhcli.server.runs import RunManager, UnknownRunError
+from rhcli.server.runstore import DuplicateRunError
 
-log = logging.getLogger(__name__)
+INLINE_REPLY_LIMIT = 4 * 1024 * 1024
+CHUNK_BYTES = 1024 * 1024
 
 
 class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
     def __init__(
-        self, *, home: Path, store: RunStore, executor: Executor, installer: ReqsInstaller
+        self, *, home: Path, runs: RunManager, mapper: Mapper, installer: ReqsInstaller
     ) -> None:
         self._home = home
-        self._store = store
-        self._executor = executor
+        self._runs = runs
+        self._mapper = mapper
         self._installer = installer
         self._started_at = time.time()
-        self._running: dict[str, threading.Event] = {}
-        self._running_lock = threading.Lock()
 
     def Health(self, request: pb.HealthRequest, context: grpc.ServicerContext) -> pb.HealthReply:
+        executor = self._runs.executor
+        running, queued, depths = self._runs.counts()
         return pb.HealthReply(
             version=__version__,
             pid=os.getpid(),
@@ -47,41 +49,89 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
             uptime_s=time.time() - self._started_at,
             home=str(self._home),
             python=sys.executable,
-            resources=self._executor.capacity(),
-            available=self._executor.available(),
-            runs_running=len(self._running),
-            workers=self._executor.pool.size,
+            resources=executor.capacity(),
+            available=executor.available(),
+            runs_running=running,
+            runs_queued=queued,
+            queue_depths=depths,
+            workers=executor.pool.size,
         )
 
     def Call(self, request: pb.CallRequest, context: grpc.ServicerContext) -> pb.CallReply:
-        if not request.run_id or not request.function.WhichOneof("source"):
-            context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                "a call needs a run id and a function (entrypoint or pickled)",
-            )
-        digest = _payload_digest(request)
+        _check_call(request, context)
         try:
-            created = self._store.create(
-                run_id=request.run_id,
-                function=request.function.name,
-                args_digest=digest,
-                status=pb.RUNNING,
-            )
+            outcome = self._runs.call(request)
         except DuplicateRunError as exc:
-            context.abort(grpc.StatusCode.ALREADY_EXISTS, str(exc))
-        if not created:
-            return pb.CallReply(run_id=request.run_id, outcome=self._await(request.run_id))
-        done = threading.Event()
-        with self._running_lock:
-            self._running[request.run_id] = done
+            _abort(context, grpc.StatusCode.ALREADY_EXISTS, str(exc))
+        return pb.CallReply(run_id=request.run_id, outcome=_for_reply(outcome))
+
+    def Submit(self, request: pb.CallRequest, context: grpc.ServicerContext) -> pb.RunInfo:
+        _check_call(request, context)
         try:
-            outcome = self._execute(request)
-            self._store.finish(request.run_id, outcome)
-        finally:
-            with self._running_lock:
-                self._running.pop(request.run_id, None)
-            done.set()
-        return pb.CallReply(run_id=request.run_id, outcome=outcome)
+            return self._runs.submit(request)
+        except DuplicateRunError as exc:
+            _abort(context, grpc.StatusCode.ALREADY_EXISTS, str(exc))
+
+    def Wait(self, request: pb.WaitRequest, context: grpc.ServicerContext) -> pb.CallReply:
+        try:
+            outcome = self._runs.wait(request.run_id, timeout=request.timeout_s or None)
+        except UnknownRunError:
+            _abort_unknown_run(context, request.run_id)
+        return pb.CallReply(run_id=request.run_id, outcome=_for_reply(outcome))
+
+    def ReadResult(
+        self, request: pb.RunRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.Chunk]:
+        path = self._runs.store.result_path(request.run_id)
+        if path is None:
+            _abort_unknown_run(context, request.run_id)
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            first = True
+            while chunk := f.read(CHUNK_BYTES):
+                yield pb.Chunk(data=chunk, total_size=size if first else 0)
+                first = False
+
+    def PutBlob(
+        self, request_iterator: Iterator[pb.Chunk], context: grpc.ServicerContext
+    ) -> pb.BlobRef:
+        blob_id, size = self._runs.blobs.put(chunk.data for chunk in request_iterator)
+        return pb.BlobRef(blob_id=blob_id, size=size)
+
+    def Map(
+        self, request_iterator: Iterator[pb.MapRequest], context: grpc.ServicerContext
+    ) -> Iterator[pb.MapReply]:
+        first = next(request_iterator, None)
+        if first is None or first.WhichOneof("part") != "start":
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "a map starts with a MapStart")
+        try:
+            for results in self._mapper.run(first.start, request_iterator):
+                yield pb.MapReply(results=[_map_result(r) for r in results])
+        except DuplicateRunError as exc:
+            _abort(context, grpc.StatusCode.ALREADY_EXISTS, str(exc))
+
+    def GetRun(self, request: pb.RunRequest, context: grpc.ServicerContext) -> pb.RunInfo:
+        try:
+            return self._runs.info(request.run_id)
+        except UnknownRunError:
+            _abort_unknown_run(context, request.run_id)
+
+    def ListRuns(
+        self, request: pb.ListRunsRequest, context: grpc.ServicerContext
+    ) -> pb.ListRunsReply:
+        runs = self._runs.store.list_runs(
+            limit=request.limit,
+            function=request.function,
+            include_items=request.include_items,
+            statuses=request.statuses,
+        )
+        return pb.ListRunsReply(runs=runs)
+
+    def Cancel(self, request: pb.RunRequest, context: grpc.ServicerContext) -> pb.RunInfo:
+        try:
+            return self._runs.cancel(request.run_id)
+        except UnknownRunError:
+            _abort_unknown_run(context, request.run_id)
 
     def InstallReqs(
         self, request: pb.InstallRequest, context: grpc.ServicerContext
@@ -90,7 +140,7 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
             if isinstance(item, InstallResult):
                 if item.ok and not item.skipped:
                     # Warm workers imported the old packages: new calls get fresh ones.
-                    self._executor.pool.reset()
+                    self._runs.executor.pool.reset()
                 yield pb.InstallEvent(
                     done=pb.InstallDone(
                         ok=item.ok,
@@ -102,37 +152,41 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
             else:
                 yield pb.InstallEvent(line=item)
 
-    def _execute(self, request: pb.CallRequest) -> pb.RunOutcome:
-        try:
-            return self._executor.run(request)
-        except Exception as exc:
-            log.exception("run %s failed inside the daemon", request.run_id)
-            return pb.RunOutcome(
-                status=pb.FAILED,
-                failure=pb.INTERNAL,
-                ended_at=time.time(),
-                reason=f"the daemon failed to run the call: {exc!r}",
-            )
 
-    def _await(self, run_id: str) -> pb.RunOutcome:
-        """The outcome of a run submitted before (a client retry): waits if in flight."""
-        with self._running_lock:
-            done = self._running.get(run_id)
-        if done is not None:
-            done.wait()
-        outcome = self._store.outcome(run_id)
-        record = self._store.get(run_id)
-        if outcome is None or record is None or record.status not in FINISHED:
-            return pb.RunOutcome(
-                status=pb.FAILED, failure=pb.INTERNAL, reason=f"run {run_id} has no stored outcome"
-            )
+def _check_call(request: pb.CallRequest, context: grpc.ServicerContext) -> None:
+    if not request.run_id or not request.function.WhichOneof("source"):
+        _abort(
+            context,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "a call needs a run id and a function (entrypoint or pickled)",
+        )
+
+
+def _for_reply(outcome: pb.RunOutcome) -> pb.RunOutcome:
+    """The outcome as it travels: a large result stays behind for ReadResult."""
+    if len(outcome.result) <= INLINE_REPLY_LIMIT:
         return outcome
+    slim = pb.RunOutcome()
+    slim.CopyFrom(outcome)
+    slim.result = b""
+    slim.result_size = len(outcome.result)
+    return slim
 
 
-def _payload_digest(request: pb.CallRequest) -> str:
-    fn = request.function
-    digest = hashlib.sha256()
-    for part in (fn.entrypoint.encode(), fn.pickled, fn.code_root.encode(), request.args):
-        digest.update(len(part).to_bytes(8, "big"))
-        digest.update(part)
-    return digest.hexdigest()
+def _map_result(result: tuple[int, pb.RunOutcome]) -> pb.MapResult:
+    index, outcome = result
+    return pb.MapResult(index=index, outcome=outcome)
+
+
+def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, details: str) -> NoReturn:
+    context.abort(code, details)
+    raise AssertionError("abort returns only by raising")
+
+
+def _abort_unknown_run(context: grpc.ServicerContext, run_id: str) -> NoReturn:
+    context.abort(
+        grpc.StatusCode.NOT_FOUND,
+        f"no run {run_id} on this cluster (never made, or deleted after the "
+        "retention period); `rhcli runs` lists the known ones",
+    )
+    raise AssertionError("abort returns only by raising")

@@ -15,6 +15,7 @@ import importlib
 import json
 import os
 import pickle
+import site
 import sys
 import time
 import traceback
@@ -25,7 +26,7 @@ from typing import Any
 
 import cloudpickle
 
-from rhcli import function_ref
+from rhcli import function_ref, runref
 
 REPR_LIMIT = 10_000
 _PICKLE_PROTOCOL = 5
@@ -56,6 +57,11 @@ class FunctionLoader:
     def __init__(self, code_root: str) -> None:
         self.code_root = os.path.realpath(code_root)
         self._prefix = self.code_root.rstrip(os.sep) + os.sep
+        # A virtualenv inside the repository (.venv) is not user code: never track it.
+        self._installed = tuple(
+            p.rstrip(os.sep) + os.sep
+            for p in {sys.prefix, sys.exec_prefix, *site.getsitepackages()}
+        )
         self._mtimes: dict[str, tuple[str, int, int]] = {}  # module -> (file, mtime_ns, size)
         self._seen_modules = 0
         self._by_value: OrderedDict[bytes, Callable[..., Any]] = OrderedDict()
@@ -89,7 +95,12 @@ class FunctionLoader:
             return
         for name, module in list(sys.modules.items()):
             path = getattr(module, "__file__", None)
-            if name in self._mtimes or not path or not path.startswith(self._prefix):
+            if (
+                name in self._mtimes
+                or not path
+                or not path.startswith(self._prefix)
+                or path.startswith(self._installed)
+            ):
                 continue
             try:
                 st = os.stat(path)
@@ -197,20 +208,42 @@ class Worker:
         return os.getpid()
 
     def run(
-        self, *, entrypoint: str, pickled_fn: bytes, args: bytes, want_json: bool
+        self,
+        *,
+        entrypoint: str,
+        pickled_fn: bytes,
+        args: bytes,
+        want_json: bool,
+        refs: dict[str, bytes] | None = None,
     ) -> WorkerOutcome:
+        """Call the function with the pickled (args, kwargs); refs resolves RunRefs."""
         started = time.time()
-        outcome = self._run(entrypoint, pickled_fn, args, want_json)
+        outcome = self._run(entrypoint, pickled_fn, args, want_json, refs or {})
         outcome.started_at = started
         outcome.ended_at = time.time()
         return outcome
 
+    def run_batch(
+        self, *, entrypoint: str, pickled_fn: bytes, items: list[bytes], want_json: bool
+    ) -> list[WorkerOutcome]:
+        """Map items, one call each, in order: one outcome per item."""
+        return [
+            self.run(entrypoint=entrypoint, pickled_fn=pickled_fn, args=item, want_json=want_json)
+            for item in items
+        ]
+
     def _run(
-        self, entrypoint: str, pickled_fn: bytes, args: bytes, want_json: bool
+        self,
+        entrypoint: str,
+        pickled_fn: bytes,
+        args: bytes,
+        want_json: bool,
+        refs: dict[str, bytes],
     ) -> WorkerOutcome:
         try:
             fn = self._loader.load(entrypoint=entrypoint, pickled=pickled_fn)
-            call_args, call_kwargs = pickle.loads(args)
+            with runref.resolving(refs):
+                call_args, call_kwargs = pickle.loads(args)
         except EntrypointMissing as exc:
             return WorkerOutcome(
                 succeeded=False,

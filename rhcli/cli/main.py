@@ -16,7 +16,7 @@ import click
 import typer
 
 from rhcli._version import __version__
-from rhcli.cli import cluster_commands, context, run_command
+from rhcli.cli import cluster_commands, context, map_command, run_command, runs_commands
 from rhcli.errors import ExitCode, RhcliError
 
 HELP = (
@@ -75,6 +75,8 @@ def root(
 
 cluster_commands.register(app)
 run_command.register(app)
+map_command.register(app)
+runs_commands.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

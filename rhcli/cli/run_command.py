@@ -1,4 +1,4 @@
-"""`rhcli run FN [ARGS...]`: call a function on its cluster and print the result."""
+"""`rhcli run` and `rhcli enqueue`: call a function on its cluster and print the result."""
 
 from __future__ import annotations
 
@@ -10,28 +10,70 @@ from rhcli.cli import context
 from rhcli.cli.args import parse_call_args
 from rhcli.cli.render import render_outcome
 
+FnArg = Annotated[str, typer.Argument(help="function name in runhouse.yaml, or module:function")]
+ArgsArg = Annotated[list[str] | None, typer.Argument(help="call arguments")]
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option("--timeout", help="seconds; the run is stopped and the exit code is 4"),
+]
+ArgsJsonOpt = Annotated[
+    str | None,
+    typer.Option("--args-json", help='exact arguments: {"args": [...], "kwargs": {...}}'),
+]
+DetachOpt = Annotated[
+    bool,
+    typer.Option(
+        "--detach",
+        "-d",
+        help="print the run id and return at once (fetch the result later with `rhcli get RUN_ID`)",
+    ),
+]
+
+_ARGS_HELP = (
+    "ARGS: name=value is a keyword argument, anything else positional; values are JSON "
+    "when they parse as JSON, else strings. Put `--` before a value that starts with '-'."
+)
+
 
 def register(app: typer.Typer) -> None:
     app.command(
-        "run",
-        help="Call FN (a name from runhouse.yaml, or module:function) with ARGS: "
-        "name=value is a keyword argument, anything else positional; values are JSON "
-        "when they parse as JSON, else strings. Put `--` before a value that starts "
-        "with '-'.",
+        "run", help="Call FN (a name from runhouse.yaml, or module:function). " + _ARGS_HELP
     )(run)
+    app.command(
+        "enqueue",
+        help="Call FN through its FIFO queue on the cluster: enqueued "
+        "runs of a function never overlap and start in arrival order. " + _ARGS_HELP,
+    )(enqueue)
 
 
 def run(
-    fn: Annotated[str, typer.Argument(help="function name in runhouse.yaml, or module:function")],
-    args: Annotated[list[str] | None, typer.Argument(help="call arguments")] = None,
-    timeout: Annotated[
-        float | None,
-        typer.Option("--timeout", help="seconds; the run is stopped and the exit code is 4"),
-    ] = None,
-    args_json: Annotated[
-        str | None,
-        typer.Option("--args-json", help='exact arguments: {"args": [...], "kwargs": {...}}'),
-    ] = None,
+    fn: FnArg,
+    args: ArgsArg = None,
+    timeout: TimeoutOpt = None,
+    args_json: ArgsJsonOpt = None,
+    detach: DetachOpt = False,
+) -> None:
+    _call(fn, args, timeout=timeout, args_json=args_json, detach=detach, enqueue=False)
+
+
+def enqueue(
+    fn: FnArg,
+    args: ArgsArg = None,
+    timeout: TimeoutOpt = None,
+    args_json: ArgsJsonOpt = None,
+    detach: DetachOpt = False,
+) -> None:
+    _call(fn, args, timeout=timeout, args_json=args_json, detach=detach, enqueue=True)
+
+
+def _call(
+    fn: str,
+    args: list[str] | None,
+    *,
+    timeout: float | None,
+    args_json: str | None,
+    detach: bool,
+    enqueue: bool,
 ) -> None:
     from rhcli.remote_function import function
 
@@ -39,8 +81,19 @@ def run(
     options = context.current
     remote = function(fn, system=options.cluster, manifest=options.file)
     run_id, outcome = remote.call_raw(
-        tuple(call_args), call_kwargs, timeout=timeout, want_json=True
+        tuple(call_args),
+        call_kwargs,
+        timeout=timeout,
+        want_json=True,
+        enqueue=enqueue,
+        detach=detach,
     )
+    if outcome is None:  # detached
+        if options.json:
+            context.emit_json({"run_id": run_id, "status": "queued" if enqueue else "running"})
+        else:
+            print(run_id, flush=True)
+        return
     code = render_outcome(run_id, outcome)
     if code:
         raise typer.Exit(int(code))

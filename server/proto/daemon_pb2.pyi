@@ -48,7 +48,7 @@ class HealthRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class HealthReply(_message.Message):
-    __slots__ = ("version", "pid", "started_at", "uptime_s", "home", "python", "resources", "available", "runs_running", "workers")
+    __slots__ = ("version", "pid", "started_at", "uptime_s", "home", "python", "resources", "available", "runs_running", "workers", "runs_queued", "queue_depths")
     class ResourcesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -63,6 +63,13 @@ class HealthReply(_message.Message):
         key: str
         value: float
         def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class QueueDepthsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     VERSION_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -73,6 +80,8 @@ class HealthReply(_message.Message):
     AVAILABLE_FIELD_NUMBER: _ClassVar[int]
     RUNS_RUNNING_FIELD_NUMBER: _ClassVar[int]
     WORKERS_FIELD_NUMBER: _ClassVar[int]
+    RUNS_QUEUED_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_DEPTHS_FIELD_NUMBER: _ClassVar[int]
     version: str
     pid: int
     started_at: float
@@ -83,7 +92,9 @@ class HealthReply(_message.Message):
     available: _containers.ScalarMap[str, float]
     runs_running: int
     workers: int
-    def __init__(self, version: _Optional[str] = ..., pid: _Optional[int] = ..., started_at: _Optional[float] = ..., uptime_s: _Optional[float] = ..., home: _Optional[str] = ..., python: _Optional[str] = ..., resources: _Optional[_Mapping[str, float]] = ..., available: _Optional[_Mapping[str, float]] = ..., runs_running: _Optional[int] = ..., workers: _Optional[int] = ...) -> None: ...
+    runs_queued: int
+    queue_depths: _containers.ScalarMap[str, int]
+    def __init__(self, version: _Optional[str] = ..., pid: _Optional[int] = ..., started_at: _Optional[float] = ..., uptime_s: _Optional[float] = ..., home: _Optional[str] = ..., python: _Optional[str] = ..., resources: _Optional[_Mapping[str, float]] = ..., available: _Optional[_Mapping[str, float]] = ..., runs_running: _Optional[int] = ..., workers: _Optional[int] = ..., runs_queued: _Optional[int] = ..., queue_depths: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class FunctionRef(_message.Message):
     __slots__ = ("name", "entrypoint", "pickled", "code_root")
@@ -117,20 +128,146 @@ class Resources(_message.Message):
     def __init__(self, num_cpus: _Optional[float] = ..., num_gpus: _Optional[float] = ..., memory: _Optional[float] = ..., custom: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class CallRequest(_message.Message):
-    __slots__ = ("run_id", "function", "args", "timeout_s", "resources", "want_json")
+    __slots__ = ("run_id", "function", "args", "timeout_s", "resources", "want_json", "enqueue", "depends_on", "args_blob")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     FUNCTION_FIELD_NUMBER: _ClassVar[int]
     ARGS_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
     RESOURCES_FIELD_NUMBER: _ClassVar[int]
     WANT_JSON_FIELD_NUMBER: _ClassVar[int]
+    ENQUEUE_FIELD_NUMBER: _ClassVar[int]
+    DEPENDS_ON_FIELD_NUMBER: _ClassVar[int]
+    ARGS_BLOB_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     function: FunctionRef
     args: bytes
     timeout_s: float
     resources: Resources
     want_json: bool
-    def __init__(self, run_id: _Optional[str] = ..., function: _Optional[_Union[FunctionRef, _Mapping]] = ..., args: _Optional[bytes] = ..., timeout_s: _Optional[float] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., want_json: _Optional[bool] = ...) -> None: ...
+    enqueue: bool
+    depends_on: _containers.RepeatedScalarFieldContainer[str]
+    args_blob: str
+    def __init__(self, run_id: _Optional[str] = ..., function: _Optional[_Union[FunctionRef, _Mapping]] = ..., args: _Optional[bytes] = ..., timeout_s: _Optional[float] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., want_json: _Optional[bool] = ..., enqueue: _Optional[bool] = ..., depends_on: _Optional[_Iterable[str]] = ..., args_blob: _Optional[str] = ...) -> None: ...
+
+class WaitRequest(_message.Message):
+    __slots__ = ("run_id", "timeout_s")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    timeout_s: float
+    def __init__(self, run_id: _Optional[str] = ..., timeout_s: _Optional[float] = ...) -> None: ...
+
+class RunRequest(_message.Message):
+    __slots__ = ("run_id",)
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    def __init__(self, run_id: _Optional[str] = ...) -> None: ...
+
+class RunInfo(_message.Message):
+    __slots__ = ("run_id", "function", "status", "failure", "reason", "created_at", "started_at", "ended_at", "parent", "items", "items_failed")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    FUNCTION_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    ENDED_AT_FIELD_NUMBER: _ClassVar[int]
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FAILED_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    function: str
+    status: RunStatus
+    failure: FailureKind
+    reason: str
+    created_at: float
+    started_at: float
+    ended_at: float
+    parent: str
+    items: int
+    items_failed: int
+    def __init__(self, run_id: _Optional[str] = ..., function: _Optional[str] = ..., status: _Optional[_Union[RunStatus, str]] = ..., failure: _Optional[_Union[FailureKind, str]] = ..., reason: _Optional[str] = ..., created_at: _Optional[float] = ..., started_at: _Optional[float] = ..., ended_at: _Optional[float] = ..., parent: _Optional[str] = ..., items: _Optional[int] = ..., items_failed: _Optional[int] = ...) -> None: ...
+
+class ListRunsRequest(_message.Message):
+    __slots__ = ("limit", "function", "include_items", "statuses")
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    FUNCTION_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    function: str
+    include_items: bool
+    statuses: _containers.RepeatedScalarFieldContainer[RunStatus]
+    def __init__(self, limit: _Optional[int] = ..., function: _Optional[str] = ..., include_items: _Optional[bool] = ..., statuses: _Optional[_Iterable[_Union[RunStatus, str]]] = ...) -> None: ...
+
+class ListRunsReply(_message.Message):
+    __slots__ = ("runs",)
+    RUNS_FIELD_NUMBER: _ClassVar[int]
+    runs: _containers.RepeatedCompositeFieldContainer[RunInfo]
+    def __init__(self, runs: _Optional[_Iterable[_Union[RunInfo, _Mapping]]] = ...) -> None: ...
+
+class Chunk(_message.Message):
+    __slots__ = ("data", "total_size")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    total_size: int
+    def __init__(self, data: _Optional[bytes] = ..., total_size: _Optional[int] = ...) -> None: ...
+
+class BlobRef(_message.Message):
+    __slots__ = ("blob_id", "size")
+    BLOB_ID_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    blob_id: str
+    size: int
+    def __init__(self, blob_id: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
+
+class MapStart(_message.Message):
+    __slots__ = ("run_id", "function", "timeout_s", "resources", "want_json", "total")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    FUNCTION_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
+    RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    WANT_JSON_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    function: FunctionRef
+    timeout_s: float
+    resources: Resources
+    want_json: bool
+    total: int
+    def __init__(self, run_id: _Optional[str] = ..., function: _Optional[_Union[FunctionRef, _Mapping]] = ..., timeout_s: _Optional[float] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., want_json: _Optional[bool] = ..., total: _Optional[int] = ...) -> None: ...
+
+class MapItems(_message.Message):
+    __slots__ = ("first_index", "args")
+    FIRST_INDEX_FIELD_NUMBER: _ClassVar[int]
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    first_index: int
+    args: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, first_index: _Optional[int] = ..., args: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class MapRequest(_message.Message):
+    __slots__ = ("start", "items")
+    START_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    start: MapStart
+    items: MapItems
+    def __init__(self, start: _Optional[_Union[MapStart, _Mapping]] = ..., items: _Optional[_Union[MapItems, _Mapping]] = ...) -> None: ...
+
+class MapResult(_message.Message):
+    __slots__ = ("index", "outcome")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    outcome: RunOutcome
+    def __init__(self, index: _Optional[int] = ..., outcome: _Optional[_Union[RunOutcome, _Mapping]] = ...) -> None: ...
+
+class MapReply(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[MapResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[MapResult, _Mapping]]] = ...) -> None: ...
 
 class RemoteException(_message.Message):
     __slots__ = ("type_name", "message", "traceback", "pickled")
@@ -145,7 +282,7 @@ class RemoteException(_message.Message):
     def __init__(self, type_name: _Optional[str] = ..., message: _Optional[str] = ..., traceback: _Optional[str] = ..., pickled: _Optional[bytes] = ...) -> None: ...
 
 class RunOutcome(_message.Message):
-    __slots__ = ("status", "failure", "result", "result_json", "result_repr", "error", "reason", "started_at", "ended_at")
+    __slots__ = ("status", "failure", "result", "result_json", "result_repr", "error", "reason", "started_at", "ended_at", "result_size")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     FAILURE_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
@@ -155,6 +292,7 @@ class RunOutcome(_message.Message):
     REASON_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     ENDED_AT_FIELD_NUMBER: _ClassVar[int]
+    RESULT_SIZE_FIELD_NUMBER: _ClassVar[int]
     status: RunStatus
     failure: FailureKind
     result: bytes
@@ -164,7 +302,8 @@ class RunOutcome(_message.Message):
     reason: str
     started_at: float
     ended_at: float
-    def __init__(self, status: _Optional[_Union[RunStatus, str]] = ..., failure: _Optional[_Union[FailureKind, str]] = ..., result: _Optional[bytes] = ..., result_json: _Optional[str] = ..., result_repr: _Optional[str] = ..., error: _Optional[_Union[RemoteException, _Mapping]] = ..., reason: _Optional[str] = ..., started_at: _Optional[float] = ..., ended_at: _Optional[float] = ...) -> None: ...
+    result_size: int
+    def __init__(self, status: _Optional[_Union[RunStatus, str]] = ..., failure: _Optional[_Union[FailureKind, str]] = ..., result: _Optional[bytes] = ..., result_json: _Optional[str] = ..., result_repr: _Optional[str] = ..., error: _Optional[_Union[RemoteException, _Mapping]] = ..., reason: _Optional[str] = ..., started_at: _Optional[float] = ..., ended_at: _Optional[float] = ..., result_size: _Optional[int] = ...) -> None: ...
 
 class CallReply(_message.Message):
     __slots__ = ("run_id", "outcome")

@@ -44,6 +44,46 @@ class DaemonStub:
                 request_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.CallRequest.SerializeToString,
                 response_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.CallReply.FromString,
                 _registered_method=True)
+        self.Submit = channel.unary_unary(
+                '/rhcli.v1.Daemon/Submit',
+                request_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.CallRequest.SerializeToString,
+                response_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.RunInfo.FromString,
+                _registered_method=True)
+        self.Wait = channel.unary_unary(
+                '/rhcli.v1.Daemon/Wait',
+                request_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.WaitRequest.SerializeToString,
+                response_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.CallReply.FromString,
+                _registered_method=True)
+        self.ReadResult = channel.unary_stream(
+                '/rhcli.v1.Daemon/ReadResult',
+                request_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.RunRequest.SerializeToString,
+                response_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.Chunk.FromString,
+                _registered_method=True)
+        self.PutBlob = channel.stream_unary(
+                '/rhcli.v1.Daemon/PutBlob',
+                request_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.Chunk.SerializeToString,
+                response_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.BlobRef.FromString,
+                _registered_method=True)
+        self.Map = channel.stream_stream(
+                '/rhcli.v1.Daemon/Map',
+                request_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.MapRequest.SerializeToString,
+                response_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.MapReply.FromString,
+                _registered_method=True)
+        self.GetRun = channel.unary_unary(
+                '/rhcli.v1.Daemon/GetRun',
+                request_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.RunRequest.SerializeToString,
+                response_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.RunInfo.FromString,
+                _registered_method=True)
+        self.ListRuns = channel.unary_unary(
+                '/rhcli.v1.Daemon/ListRuns',
+                request_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.ListRunsRequest.SerializeToString,
+                response_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.ListRunsReply.FromString,
+                _registered_method=True)
+        self.Cancel = channel.unary_unary(
+                '/rhcli.v1.Daemon/Cancel',
+                request_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.RunRequest.SerializeToString,
+                response_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.RunInfo.FromString,
+                _registered_method=True)
         self.InstallReqs = channel.unary_stream(
                 '/rhcli.v1.Daemon/InstallReqs',
                 request_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.InstallRequest.SerializeToString,
@@ -69,6 +109,64 @@ class DaemonServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Submit(self, request, context):
+        """Records a call and starts it (or queues it, for enqueue) without waiting for it:
+        answers as soon as the record is durable. Idempotent on run_id like Call.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Wait(self, request, context):
+        """Waits up to timeout_s for a run to end and returns its outcome; an outcome whose
+        status is still QUEUED or RUNNING means the wait timed out.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReadResult(self, request, context):
+        """Streams a stored result too large to travel inline (RunOutcome.result_size > 0).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutBlob(self, request_iterator, context):
+        """Uploads call arguments too large for one message; CallRequest.args_blob names them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Map(self, request_iterator, context):
+        """Runs one call per item in parallel. The client streams a MapStart, then batches of
+        items; the daemon streams outcomes back in batches as items finish (any order).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRun(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRuns(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Cancel(self, request, context):
+        """Stops a queued run (removed from its queue) or a running one (its worker is
+        stopped). Cancelling a run that has ended changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def InstallReqs(self, request, context):
         """Installs requirements into the cluster's environment, streaming pip's output.
         Skips the install when the same set was installed before or is already satisfied.
@@ -89,6 +187,46 @@ def add_DaemonServicer_to_server(servicer, server):
                     servicer.Call,
                     request_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.CallRequest.FromString,
                     response_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.CallReply.SerializeToString,
+            ),
+            'Submit': grpc.unary_unary_rpc_method_handler(
+                    servicer.Submit,
+                    request_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.CallRequest.FromString,
+                    response_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.RunInfo.SerializeToString,
+            ),
+            'Wait': grpc.unary_unary_rpc_method_handler(
+                    servicer.Wait,
+                    request_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.WaitRequest.FromString,
+                    response_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.CallReply.SerializeToString,
+            ),
+            'ReadResult': grpc.unary_stream_rpc_method_handler(
+                    servicer.ReadResult,
+                    request_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.RunRequest.FromString,
+                    response_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.Chunk.SerializeToString,
+            ),
+            'PutBlob': grpc.stream_unary_rpc_method_handler(
+                    servicer.PutBlob,
+                    request_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.Chunk.FromString,
+                    response_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.BlobRef.SerializeToString,
+            ),
+            'Map': grpc.stream_stream_rpc_method_handler(
+                    servicer.Map,
+                    request_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.MapRequest.FromString,
+                    response_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.MapReply.SerializeToString,
+            ),
+            'GetRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRun,
+                    request_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.RunRequest.FromString,
+                    response_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.RunInfo.SerializeToString,
+            ),
+            'ListRuns': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRuns,
+                    request_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.ListRunsRequest.FromString,
+                    response_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.ListRunsReply.SerializeToString,
+            ),
+            'Cancel': grpc.unary_unary_rpc_method_handler(
+                    servicer.Cancel,
+                    request_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.RunRequest.FromString,
+                    response_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.RunInfo.SerializeToString,
             ),
             'InstallReqs': grpc.unary_stream_rpc_method_handler(
                     servicer.InstallReqs,
@@ -150,6 +288,222 @@ class Daemon:
             '/rhcli.v1.Daemon/Call',
             rhcli_dot_server_dot_proto_dot_daemon__pb2.CallRequest.SerializeToString,
             rhcli_dot_server_dot_proto_dot_daemon__pb2.CallReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Submit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rhcli.v1.Daemon/Submit',
+            rhcli_dot_server_dot_proto_dot_daemon__pb2.CallRequest.SerializeToString,
+            rhcli_dot_server_dot_proto_dot_daemon__pb2.RunInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Wait(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rhcli.v1.Daemon/Wait',
+            rhcli_dot_server_dot_proto_dot_daemon__pb2.WaitRequest.SerializeToString,
+            rhcli_dot_server_dot_proto_dot_daemon__pb2.CallReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadResult(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/rhcli.v1.Daemon/ReadResult',
+            rhcli_dot_server_dot_proto_dot_daemon__pb2.RunRequest.SerializeToString,
+            rhcli_dot_server_dot_proto_dot_daemon__pb2.Chunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutBlob(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/rhcli.v1.Daemon/PutBlob',
+            rhcli_dot_server_dot_proto_dot_daemon__pb2.Chunk.SerializeToString,
+            rhcli_dot_server_dot_proto_dot_daemon__pb2.BlobRef.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Map(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/rhcli.v1.Daemon/Map',
+            rhcli_dot_server_dot_proto_dot_daemon__pb2.MapRequest.SerializeToString,
+            rhcli_dot_server_dot_proto_dot_daemon__pb2.MapReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rhcli.v1.Daemon/GetRun',
+            rhcli_dot_server_dot_proto_dot_daemon__pb2.RunRequest.SerializeToString,
+            rhcli_dot_server_dot_proto_dot_daemon__pb2.RunInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRuns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rhcli.v1.Daemon/ListRuns',
+            rhcli_dot_server_dot_proto_dot_daemon__pb2.ListRunsRequest.SerializeToString,
+            rhcli_dot_server_dot_proto_dot_daemon__pb2.ListRunsReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Cancel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rhcli.v1.Daemon/Cancel',
+            rhcli_dot_server_dot_proto_dot_daemon__pb2.RunRequest.SerializeToString,
+            rhcli_dot_server_dot_proto_dot_daemon__pb2.RunInfo.FromString,
             options,
             channel_credentials,
             insecure,

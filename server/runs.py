@@ -1,0 +1,300 @@
+"""The life of a run on the daemon: recorded, queued or started, waited on, cancelled.
+
+Every run is recorded in the run store before anything else happens to it, and its outcome
+is stored before anyone waiting on it is woken. Runs go three ways:
+- a blocking call runs in the RPC's own thread (no hand-off: the fastest path);
+- a submitted run (.remote) runs in a thread of the dispatch pool and the RPC answers at once;
+- an enqueued run waits in its function's FIFO queue, whose single thread runs one at a
+  time, so two enqueued runs of one function never overlap, whoever sent them.
+Queued runs keep their request in the store, so a restarted daemon runs them in order;
+runs that were running when a daemon died are failed, never re-run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from rhcli.server.blobs import BlobStore
+from rhcli.server.executor import Executor, RunHandle, cancelled_outcome
+from rhcli.server.proto import daemon_pb2 as pb
+from rhcli.server.runstore import FINISHED, RunStore
+
+log = logging.getLogger(__name__)
+
+CANCEL_WAIT_S = 10.0
+
+
+class UnknownRunError(KeyError):
+    """No record of this run id (never made, or deleted by retention)."""
+
+
+@dataclass(eq=False)
+class ActiveRun(RunHandle):
+    """A run this daemon is queueing or running now."""
+
+    run_id: str = ""
+    done: threading.Event = field(default_factory=threading.Event)
+    queue: FunctionQueue | None = None
+
+
+class FunctionQueue:
+    """A FIFO of one function's enqueued runs, run one at a time by its own thread."""
+
+    def __init__(self, name: str, runner: RunManager) -> None:
+        self.name = name
+        self._runner = runner
+        self._pending: deque[tuple[ActiveRun, pb.CallRequest]] = deque()
+        self._cond = threading.Condition()
+        self._busy = False
+        self._thread = threading.Thread(target=self._loop, name=f"queue:{name}", daemon=True)
+        self._thread.start()
+
+    def put(self, active: ActiveRun, request: pb.CallRequest) -> None:
+        with self._cond:
+            self._pending.append((active, request))
+            self._cond.notify()
+
+    def remove(self, active: ActiveRun) -> bool:
+        """Take a run out before it starts; False when it has started already."""
+        with self._cond:
+            for entry in self._pending:
+                if entry[0] is active:
+                    self._pending.remove(entry)
+                    return True
+        return False
+
+    @property
+    def depth(self) -> int:
+        """Runs waiting plus the one running."""
+        with self._cond:
+            return len(self._pending) + int(self._busy)
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending:
+                    self._busy = False
+                    self._cond.wait()
+                active, request = self._pending.popleft()
+                self._busy = True
+            self._runner.execute(active, request)
+
+
+class RunManager:
+    """Starts, tracks, waits on and cancels runs; thread-safe."""
+
+    def __init__(self, store: RunStore, executor: Executor, blobs: BlobStore) -> None:
+        self.store = store
+        self.executor = executor
+        self.blobs = blobs
+        self._active: dict[str, ActiveRun] = {}
+        self._queues: dict[str, FunctionQueue] = {}
+        self._lock = threading.Lock()
+        self._dispatch = ThreadPoolExecutor(max_workers=256, thread_name_prefix="run")
+
+    # --- starting -----------------------------------------------------------------------
+
+    def call(self, request: pb.CallRequest) -> pb.RunOutcome:
+        """Run (or enqueue) the call and block until it ends; its outcome."""
+        active = self._record(request)
+        if active is not None:
+            if request.enqueue:
+                self._queue_for(request).put(active, request)
+            else:
+                self.execute(active, request)
+        return self.wait(request.run_id, timeout=None)
+
+    def submit(self, request: pb.CallRequest) -> pb.RunInfo:
+        """Record the call and start or queue it; returns at once."""
+        active = self._record(request)
+        if active is not None:
+            if request.enqueue:
+                self._queue_for(request).put(active, request)
+            else:
+                self._dispatch.submit(self.execute, active, request)
+        return self.info(request.run_id)
+
+    def recover(self) -> None:
+        """After a restart: fail what was running, requeue what was queued, in order."""
+        failed = self.store.fail_running()
+        if failed:
+            log.warning(
+                "failed %d runs the previous daemon left running: %s",
+                len(failed),
+                ", ".join(failed),
+            )
+        raw: bytes
+        for raw in self.store.queued_requests():
+            request = pb.CallRequest.FromString(raw)
+            active = ActiveRun(run_id=request.run_id)
+            self.track(active)
+            self._queue_for(request).put(active, request)
+
+    def track(self, active: ActiveRun) -> None:
+        """Count a run started elsewhere (a map) as active, so it can be cancelled."""
+        with self._lock:
+            self._active[active.run_id] = active
+
+    def untrack(self, active: ActiveRun) -> None:
+        with self._lock:
+            self._active.pop(active.run_id, None)
+        active.done.set()
+
+    def _record(self, request: pb.CallRequest) -> ActiveRun | None:
+        """Record a new run and track it; None when run_id is a retry of a known run."""
+        created = self.store.create(
+            run_id=request.run_id,
+            function=request.function.name,
+            args_digest=payload_digest(request),
+            status=pb.QUEUED if request.enqueue else pb.RUNNING,
+            request=request.SerializeToString() if request.enqueue else None,
+        )
+        if not created:
+            return None
+        active = ActiveRun(run_id=request.run_id)
+        self.track(active)
+        return active
+
+    def execute(self, active: ActiveRun, request: pb.CallRequest) -> None:
+        """Run it now, in this thread, and store how it ended."""
+        try:
+            if active.cancelled:
+                outcome = cancelled_outcome()
+            else:
+                if request.enqueue:
+                    self.store.mark_running(request.run_id)
+                outcome = self._run(active, request)
+        except Exception as exc:
+            log.exception("run %s failed inside the daemon", request.run_id)
+            outcome = pb.RunOutcome(
+                status=pb.FAILED,
+                failure=pb.INTERNAL,
+                ended_at=time.time(),
+                reason=f"the daemon failed to run the call: {exc!r}",
+            )
+        self.store.finish(request.run_id, outcome)
+        self.untrack(active)
+
+    def _run(self, active: ActiveRun, request: pb.CallRequest) -> pb.RunOutcome:
+        refs: dict[str, bytes] = {}
+        for dep in request.depends_on:
+            try:
+                dep_outcome = self.wait(dep, timeout=None)
+            except UnknownRunError:
+                dep_outcome = pb.RunOutcome(status=pb.FAILED, reason="no such run on this cluster")
+            if dep_outcome.status != pb.SUCCEEDED:
+                return pb.RunOutcome(
+                    status=pb.FAILED,
+                    failure=pb.RAISED,
+                    ended_at=time.time(),
+                    reason=f"argument run {dep} did not succeed ({dep_outcome.reason})",
+                    error=pb.RemoteException(
+                        type_name="rhcli.errors.RunError",
+                        message=f"argument run {dep} did not succeed: {dep_outcome.reason}",
+                    ),
+                )
+            refs[dep] = dep_outcome.result
+        args = self.blobs.take(request.args_blob) if request.args_blob else request.args
+        return self.executor.run(request, active, args=args, refs=refs)
+
+    # --- waiting and looking ----------------------------------------------------------------
+
+    def wait(self, run_id: str, timeout: float | None) -> pb.RunOutcome:
+        """The run's outcome once it ends; after timeout, an outcome saying it has not.
+
+        Raises UnknownRunError for a run id with no record.
+        """
+        with self._lock:
+            active = self._active.get(run_id)
+        if active is not None and not active.done.wait(timeout):
+            return pb.RunOutcome(status=self.store.status(run_id) or pb.RUNNING)  # type: ignore[arg-type]
+        outcome = self.store.outcome(run_id)
+        if outcome is None:
+            status = self.store.status(run_id)
+            if status is None:
+                raise UnknownRunError(run_id)
+            if status in FINISHED:  # a map: its items hold the results
+                info = self.info(run_id)
+                return pb.RunOutcome(
+                    status=info.status,
+                    failure=info.failure,
+                    reason=info.reason,
+                    started_at=info.started_at,
+                    ended_at=info.ended_at,
+                )
+            return pb.RunOutcome(status=status)  # type: ignore[arg-type]
+        return outcome
+
+    def info(self, run_id: str) -> pb.RunInfo:
+        info = self.store.info(run_id)
+        if info is None:
+            raise UnknownRunError(run_id)
+        return info
+
+    def counts(self) -> tuple[int, int, dict[str, int]]:
+        """(running, queued, depth of each non-empty queue)."""
+        with self._lock:
+            queues = list(self._queues.values())
+            active = len(self._active)
+        depths = {q.name: q.depth for q in queues if q.depth}
+        queued = sum(max(0, d - 1) for d in depths.values())
+        return active - queued, queued, depths
+
+    # --- cancelling ---------------------------------------------------------------------
+
+    def cancel(self, run_id: str) -> pb.RunInfo:
+        """Stop a queued or running run; a run that has ended is left as it is."""
+        with self._lock:
+            active = self._active.get(run_id)
+        if active is None:
+            return self.info(run_id)  # ended already (or unknown: raises)
+        active.cancelled = True
+        if active.queue is not None and active.queue.remove(active):
+            self.store.finish(run_id, cancelled_outcome())
+            self.untrack(active)
+        else:
+            self.executor.stop(active)
+            active.done.wait(CANCEL_WAIT_S)
+        return self.info(run_id)
+
+    def _queue_for(self, request: pb.CallRequest) -> FunctionQueue:
+        key = queue_key(request.function)
+        with self._lock:
+            queue = self._queues.get(key)
+            if queue is None:
+                queue = self._queues[key] = FunctionQueue(request.function.name, self)
+            active = self._active.get(request.run_id)
+            if active is not None:
+                active.queue = queue
+        return queue
+
+
+def queue_key(function: pb.FunctionRef) -> str:
+    """One queue per function per cluster: its entrypoint, or its name and code."""
+    if function.entrypoint:
+        return f"{function.code_root}|{function.entrypoint}"
+    digest = hashlib.sha256(function.pickled).hexdigest()[:16]
+    return f"{function.name}|{digest}"
+
+
+def payload_digest(request: pb.CallRequest) -> str:
+    fn = request.function
+    digest = hashlib.sha256()
+    parts = (
+        fn.entrypoint.encode(),
+        fn.pickled,
+        fn.code_root.encode(),
+        request.args,
+        request.args_blob.encode(),
+        b"q" if request.enqueue else b"",
+    )
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
