@@ -107,6 +107,18 @@ class DaemonClient:
         except grpc.RpcError as exc:
             self._raise(exc)
 
+    def logs(self, run_id: str, *, follow: bool, item: int | None = None) -> Any:
+        """A stream of LogBatch for one run (cancel() stops it early)."""
+        request = pb.LogsRequest(run_id=run_id, follow=follow)
+        if item is not None:
+            request.item = item
+        return _TranslatingStream(self._stub.Logs(request, metadata=self._metadata), self)
+
+    def daemon_log(self, lines: int = 50) -> pb.DaemonLogReply:
+        return self._unary(  # type: ignore[no-any-return]
+            self._stub.DaemonLog, pb.DaemonLogRequest(lines=lines), HEALTH_TIMEOUT_S
+        )
+
     def get_run(self, run_id: str) -> pb.RunInfo:
         return self._unary(self._stub.GetRun, pb.RunRequest(run_id=run_id), HEALTH_TIMEOUT_S)  # type: ignore[no-any-return]
 
@@ -133,6 +145,25 @@ class DaemonClient:
 
     def _raise(self, exc: grpc.RpcError) -> NoReturn:
         raise translate(exc, describe=self._describe, restart_hint=self._restart_hint) from None
+
+
+class _TranslatingStream:
+    """A server stream whose errors arrive as rhcli errors; cancel() ends it."""
+
+    def __init__(self, call: Any, client: DaemonClient) -> None:
+        self._call = call
+        self._client = client
+
+    def __iter__(self) -> Iterator[Any]:
+        try:
+            yield from self._call
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.CANCELLED:
+                return
+            self._client._raise(exc)
+
+    def cancel(self) -> None:
+        self._call.cancel()
 
 
 def translate(exc: grpc.RpcError, *, describe: str, restart_hint: str) -> RhcliError:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 from rhcli.config.paths import DaemonPaths
 from rhcli.errors import DaemonNotRunningError, DaemonStartError, UnreachableError
@@ -134,7 +135,7 @@ class LocalDaemon:
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         env = dict(os.environ, RHCLI_HOME=str(self.paths.root))
-        with open(self.paths.log, "ab") as log:
+        with _private_file(self.paths.log, "ab") as log:
             return subprocess.Popen(
                 [sys.executable, "-m", "rhcli.server", "--home", str(self.paths.root)],
                 stdin=subprocess.DEVNULL,
@@ -172,9 +173,15 @@ class LocalDaemon:
 
     @contextlib.contextmanager
     def _start_lock(self) -> Iterator[None]:
-        with open(self.paths.start_lock, "a") as handle:
+        with _private_file(self.paths.start_lock, "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _private_file(path: Path, mode: str) -> IO[Any]:
+    """Open path for appending, creating it readable by its owner only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    return os.fdopen(fd, mode)

@@ -131,7 +131,9 @@ def rebuild_exception(run_id: str, error: pb.RemoteException) -> BaseException:
             exc = pickle.loads(error.pickled)
         except Exception:  # its class is not importable here
             exc = None
-    if not isinstance(exc, BaseException):
+    # SystemExit and KeyboardInterrupt are the remote process's business: raised here they
+    # would end or interrupt the caller's own program.
+    if not isinstance(exc, Exception):
         return RemoteError(
             type_name=error.type_name,
             message=error.message,

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -16,6 +17,7 @@ from rhcli.client import DEADLINE_GRACE_S
 from rhcli.clusters import Cluster, cluster
 from rhcli.errors import DaemonNotRunningError
 from rhcli.function_ref import FunctionSource, from_callable, from_entrypoint
+from rhcli.logstream import Follower, LogPrinter
 from rhcli.mapping import map_calls, map_requests
 from rhcli.payload import dump_args, new_run_id, unwrap
 from rhcli.runref import RunRef
@@ -55,6 +57,7 @@ class Function:
         self.resources = dict(resources or {})
         self.timeout = timeout
         self.last_map_id = ""
+        self.last_run_id = ""
 
     @property
     def name(self) -> str:
@@ -78,7 +81,7 @@ class Function:
         Raises the remote exception as its own type (or RemoteError), RunTimeoutError,
         WorkerDiedError, or an UnreachableError when the cluster cannot be reached.
         """
-        run_id, outcome = self.call_raw(args, kwargs, timeout=timeout)
+        run_id, outcome = self.call_raw(args, kwargs, timeout=timeout, stream_logs=stream_logs)
         return unwrap(run_id, outcome, self.system.client().read_result)
 
     def remote(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> RunRef:
@@ -91,13 +94,17 @@ class Function:
         self._send(lambda client: client.submit(request))
         return RunRef(request.run_id, self.system)
 
-    def enqueue(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+    def enqueue(
+        self, *args: Any, timeout: float | None = None, stream_logs: bool = False, **kwargs: Any
+    ) -> Any:
         """Run through this function's FIFO queue on the cluster; blocks until done.
 
         Enqueued runs of one function never overlap, whichever clients sent them, and
         start in the order the cluster received them.
         """
-        run_id, outcome = self.call_raw(args, kwargs, timeout=timeout, enqueue=True)
+        run_id, outcome = self.call_raw(
+            args, kwargs, timeout=timeout, enqueue=True, stream_logs=stream_logs
+        )
         return unwrap(run_id, outcome, self.system.client().read_result)
 
     def map(
@@ -116,7 +123,9 @@ class Function:
         item raises its exception, unless return_exceptions puts it in the item's place.
         """
         calls = map_calls(iterables, kwargs)
-        return self._collect_map(calls, return_exceptions=return_exceptions, timeout=timeout)
+        return self._collect_map(
+            calls, return_exceptions=return_exceptions, timeout=timeout, stream_logs=stream_logs
+        )
 
     def starmap(
         self,
@@ -129,7 +138,9 @@ class Function:
         """Like map, but each item is a tuple of positional arguments; every keyword goes
         unchanged to every call."""
         calls = [(tuple(item), kwargs) for item in arg_tuples]
-        return self._collect_map(calls, return_exceptions=return_exceptions, timeout=timeout)
+        return self._collect_map(
+            calls, return_exceptions=return_exceptions, timeout=timeout, stream_logs=stream_logs
+        )
 
     def map_raw(
         self,
@@ -138,6 +149,7 @@ class Function:
         total: int = 0,
         timeout: float | None = None,
         want_json: bool = False,
+        stream_logs: bool | LogPrinter = False,
     ) -> Iterator[tuple[int, Any]]:
         """Stream calls to the cluster; yields (index, RunOutcome) as items end, in any
         order. The map's own run id is ``self.last_map_id`` once this starts.
@@ -162,9 +174,14 @@ class Function:
         # report our error as a cancelled RPC); items sent before it still run, and the
         # error is raised once the daemon has answered for them.
         stopped: list[BaseException] = []
-        for reply in system.client().map(_stop_at_error(requests, stopped)):
-            for result in reply.results:
-                yield result.index, result.outcome
+        follower = self._follow(self.last_map_id, stream_logs)
+        try:
+            for reply in system.client().map(_stop_at_error(requests, stopped)):
+                for result in reply.results:
+                    yield result.index, result.outcome
+        finally:
+            if follower is not None:
+                follower.finish()
         if stopped:
             raise stopped[0]
 
@@ -177,10 +194,13 @@ class Function:
         want_json: bool = False,
         enqueue: bool = False,
         detach: bool = False,
+        stream_logs: bool | LogPrinter = False,
     ) -> tuple[str, Any]:
         """Run the call and return (run id, RunOutcome) without unwrapping it.
 
         With detach, return as soon as the run is recorded: the outcome is then None.
+        With stream_logs (True, or a LogPrinter), the run's output is printed as it comes,
+        all of it before this returns.
         """
         request = self._request(args, kwargs, timeout=timeout, want_json=want_json, enqueue=enqueue)
         if detach:
@@ -191,8 +211,27 @@ class Function:
         deadline = None if enqueue or not request.timeout_s else request.timeout_s
         if deadline:
             deadline += DEADLINE_GRACE_S
-        reply = self._send(lambda client: client.call(request, timeout=deadline))
+        follower = self._follow(request.run_id, stream_logs)
+        try:
+            reply = self._send(lambda client: client.call(request, timeout=deadline))
+        except BaseException:
+            if follower is not None:
+                follower.cancel()
+            raise
+        if follower is not None:
+            follower.finish()
         return reply.run_id, reply.outcome
+
+    def _follow(self, run_id: str, stream_logs: bool | LogPrinter) -> Follower | None:
+        """Start printing run_id's log (before its call is sent: no line is missed)."""
+        if stream_logs is False:
+            return None
+        printer = (
+            stream_logs
+            if isinstance(stream_logs, LogPrinter)
+            else LogPrinter(out=sys.stdout, err=sys.stderr)
+        )
+        return Follower(self.system.client(), run_id, printer)
 
     def _request(
         self,
@@ -211,8 +250,9 @@ class Function:
         payload, depends_on = dump_args(args, kwargs, target=system)
         self._ensure_reqs(system)
         effective_timeout = timeout if timeout is not None else self.timeout
+        self.last_run_id = new_run_id(self.name)
         request = pb.CallRequest(
-            run_id=new_run_id(self.name),
+            run_id=self.last_run_id,
             function=self._function_ref(system),
             timeout_s=effective_timeout or 0.0,
             resources=_resources_message(self.resources),
@@ -247,12 +287,18 @@ class Function:
             return rpc(system.client())
 
     def _collect_map(
-        self, calls: list[Call], *, return_exceptions: bool, timeout: float | None
+        self,
+        calls: list[Call],
+        *,
+        return_exceptions: bool,
+        timeout: float | None,
+        stream_logs: bool,
     ) -> list[Any]:
         results: list[Any] = [None] * len(calls)
         failed: list[int] = []
         fetch = self.system.client().read_result
-        for index, outcome in self.map_raw(calls, total=len(calls), timeout=timeout):
+        items = self.map_raw(calls, total=len(calls), timeout=timeout, stream_logs=stream_logs)
+        for index, outcome in items:
             try:
                 results[index] = unwrap(f"{self.last_map_id}.{index}", outcome, fetch)
             except Exception as exc:

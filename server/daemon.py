@@ -140,7 +140,7 @@ def _serve(paths: DaemonPaths, args: argparse.Namespace) -> int:
     from rhcli.server.servicer import DaemonServicer
 
     store = RunStore(paths.run_db, paths.runs_dir)
-    executor = Executor()
+    executor = Executor(paths.runs_dir)
     runs = RunManager(store, executor, BlobStore(paths.blobs_dir))
     runs.recover()
     retention_s = args.retention_days * 86400

@@ -13,8 +13,10 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from rhcli.server.logs import log_path
 from rhcli.server.pool import PoolKey, Slot, Unsatisfiable, WorkerPool, shape_of
 from rhcli.server.proto import daemon_pb2 as pb
 from rhcli.server.worker import Worker, WorkerOutcome
@@ -51,9 +53,10 @@ class RunHandle:
 class Executor:
     """Owns the worker pool; run() is safe to call from many threads at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, runs_dir: Path) -> None:
         import ray
 
+        self._runs_dir = runs_dir
         self._ray = ray
         self._actor_class = ray.remote(Worker)
         self._capacity: dict[str, float] = {}
@@ -99,6 +102,7 @@ class Executor:
             pickled_fn=fn.pickled,
             args=args,
             want_json=request.want_json,
+            log_path=str(log_path(self._runs_dir, request.run_id)),
             refs=dict(refs),
         )
         if request.timeout_s > 0:
@@ -125,7 +129,7 @@ class Executor:
         return to_proto(outcome)
 
     def run_batch(
-        self, slot: Slot, request: pb.MapStart, items: list[bytes]
+        self, slot: Slot, request: pb.MapStart, first_index: int, items: list[bytes]
     ) -> tuple[list[pb.RunOutcome], bool]:
         """Run map items one after another on one worker: (one outcome per item, whether
         the worker is still usable).
@@ -140,6 +144,8 @@ class Executor:
             pickled_fn=fn.pickled,
             items=items,
             want_json=request.want_json,
+            log_path=str(log_path(self._runs_dir, request.run_id)),
+            first_index=first_index,
         )
         if request.timeout_s > 0:
             ready, _ = self._ray.wait([ref], timeout=request.timeout_s)

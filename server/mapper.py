@@ -150,7 +150,9 @@ class Mapper:
                 else:
                     if slot is None:
                         slot = executor.pool.acquire(key)
-                    outcomes, healthy = executor.run_batch(slot, start, chunk.items)
+                    outcomes, healthy = executor.run_batch(
+                        slot, start, chunk.first_index, chunk.items
+                    )
                     if not healthy:
                         slot = None  # discarded: the next chunk gets a new worker
                 outbox.put(
@@ -202,8 +204,7 @@ class Mapper:
             store.set_items(start.run_id, done)
             reason = f"{failed} of {done} items failed" if failed else ""
             status = pb.CANCELLED if active.cancelled else (pb.FAILED if failed else pb.SUCCEEDED)
-            store.finish(
-                start.run_id, pb.RunOutcome(status=status, reason=reason, ended_at=time.time())
+            self._runs.end(
+                active, pb.RunOutcome(status=status, reason=reason, ended_at=time.time())
             )
-            self._runs.untrack(active)
             replies.put(_DONE)

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 
 from rhcli.server.blobs import BlobStore
 from rhcli.server.executor import Executor, RunHandle, cancelled_outcome
+from rhcli.server.logs import append_end
 from rhcli.server.proto import daemon_pb2 as pb
-from rhcli.server.runstore import FINISHED, RunStore
+from rhcli.server.runstore import FINISHED, STATUS_NAMES, RunStore
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +179,13 @@ class RunManager:
                 ended_at=time.time(),
                 reason=f"the daemon failed to run the call: {exc!r}",
             )
-        self.store.finish(request.run_id, outcome)
+        self.end(active, outcome)
+
+    def end(self, active: ActiveRun, outcome: pb.RunOutcome) -> None:
+        """Store the outcome, close the log with its end marker, wake the waiters: in
+        this order, so whoever is woken finds both."""
+        self.store.finish(active.run_id, outcome)
+        append_end(self.store.log_path(active.run_id), STATUS_NAMES[outcome.status])
         self.untrack(active)
 
     def _run(self, active: ActiveRun, request: pb.CallRequest) -> pb.RunOutcome:
@@ -256,8 +263,7 @@ class RunManager:
             return self.info(run_id)  # ended already (or unknown: raises)
         active.cancelled = True
         if active.queue is not None and active.queue.remove(active):
-            self.store.finish(run_id, cancelled_outcome())
-            self.untrack(active)
+            self.end(active, cancelled_outcome())
         else:
             self.executor.stop(active)
             active.done.wait(CANCEL_WAIT_S)

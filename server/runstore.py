@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from rhcli.server.logs import append_end, log_path
 from rhcli.server.proto import daemon_pb2 as pb
 
 INLINE_RESULT_LIMIT = 256 * 1024
@@ -44,6 +45,15 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created_at);
 CREATE INDEX IF NOT EXISTS runs_by_parent ON runs (parent);
 """
+
+STATUS_NAMES: dict[int, str] = {
+    pb.QUEUED: "queued",
+    pb.RUNNING: "running",
+    pb.SUCCEEDED: "succeeded",
+    pb.FAILED: "failed",
+    pb.CANCELLED: "cancelled",
+    pb.TIMED_OUT: "timed_out",
+}
 
 FINISHED = frozenset({pb.SUCCEEDED, pb.FAILED, pb.CANCELLED, pb.TIMED_OUT})
 IN_FLIGHT = frozenset({pb.QUEUED, pb.RUNNING})
@@ -215,6 +225,9 @@ class RunStore:
                 outcome.result_size = row[2]
         return outcome
 
+    def log_path(self, run_id: str) -> Path:
+        return log_path(self._runs_dir, run_id)
+
     def result_path(self, run_id: str) -> Path | None:
         with self._lock:
             row = self._db.execute(
@@ -310,6 +323,8 @@ class RunStore:
             )
             for run_id in ids
         )
+        for run_id in ids:
+            append_end(self.log_path(run_id), "failed")
         return ids
 
     def purge_older_than(self, seconds: float) -> int:

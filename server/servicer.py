@@ -10,22 +10,26 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import grpc
 
 from rhcli._version import __version__
+from rhcli.server.logs import read_records
 from rhcli.server.mapper import Mapper
 from rhcli.server.proto import daemon_pb2 as pb
 from rhcli.server.proto import daemon_pb2_grpc as pb_grpc
 from rhcli.server.reqs import InstallResult, ReqsInstaller
 from rhcli.server.runs import RunManager, UnknownRunError
-from rhcli.server.runstore import DuplicateRunError
+from rhcli.server.runstore import FINISHED, STATUS_NAMES, DuplicateRunError
 
 INLINE_REPLY_LIMIT = 4 * 1024 * 1024
+# How long a log follower waits for a run that has no record yet.
+RECORD_WAIT_S = 30.0
 CHUNK_BYTES = 1024 * 1024
 
 
@@ -133,6 +137,59 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
         except UnknownRunError:
             _abort_unknown_run(context, request.run_id)
 
+    def Logs(self, request: pb.LogsRequest, context: grpc.ServicerContext) -> Iterator[pb.LogBatch]:
+        gone = threading.Event()
+        context.add_callback(gone.set)  # is_active() can stay true after a client left
+        store = self._runs.store
+        run_id = request.run_id
+        if not self._await_record(run_id, wait=request.follow, gone=gone):
+            _abort_unknown_run(context, run_id)
+
+        def finished() -> bool:
+            return store.status(run_id) in FINISHED
+
+        item = request.item if request.HasField("item") else None
+        ended = False
+        for records in read_records(
+            store.log_path(run_id),
+            follow=request.follow,
+            finished=finished,
+            cancelled=gone.is_set,
+            item=item,
+        ):
+            batch = pb.LogBatch()
+            for record in records:
+                if record.get("end"):
+                    ended = True
+                    batch.end = True
+                    batch.status = record.get("status", "")
+                else:
+                    batch.lines.append(_log_line(record))
+            yield batch
+        if not ended and request.follow and finished():
+            status = store.status(run_id)
+            name = STATUS_NAMES[status] if status in STATUS_NAMES else ""
+            yield pb.LogBatch(end=True, status=name)
+
+    def DaemonLog(
+        self, request: pb.DaemonLogRequest, context: grpc.ServicerContext
+    ) -> pb.DaemonLogReply:
+        path = self._home / "daemon.log"
+        try:
+            lines = path.read_text(errors="replace").splitlines()
+        except OSError:
+            lines = []
+        return pb.DaemonLogReply(text="\n".join(lines[-(request.lines or 50) :]), path=str(path))
+
+    def _await_record(self, run_id: str, *, wait: bool, gone: threading.Event) -> bool:
+        """True once the run has a record; a follower may arrive before its call does."""
+        deadline = time.monotonic() + (RECORD_WAIT_S if wait else 0.0)
+        while self._runs.store.status(run_id) is None:
+            if time.monotonic() >= deadline or gone.is_set():
+                return False
+            time.sleep(0.01)
+        return True
+
     def InstallReqs(
         self, request: pb.InstallRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.InstallEvent]:
@@ -171,6 +228,19 @@ def _for_reply(outcome: pb.RunOutcome) -> pb.RunOutcome:
     slim.result = b""
     slim.result_size = len(outcome.result)
     return slim
+
+
+def _log_line(record: dict[str, Any]) -> pb.LogLine:
+    line = pb.LogLine(
+        seq=record["seq"],
+        stream=record["stream"],
+        t=record["t"],
+        text=record["text"],
+        progress=bool(record.get("cr")),
+    )
+    if "item" in record:
+        line.item = record["item"]
+    return line
 
 
 def _map_result(result: tuple[int, pb.RunOutcome]) -> pb.MapResult:

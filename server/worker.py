@@ -1,32 +1,26 @@
 """What runs inside a Ray worker process: load the function, call it, pickle the outcome.
 
-A Worker lives as a Ray actor and stays warm between calls: modules it imported stay
-imported. Before each call it checks whether any file of the user's modules changed (a stat
-per file, microseconds) and, if one did, forgets every user module so the next import reads
-the new code; an edited module is picked up on the next call without a restart.
-
-Nothing here raises to the caller: every way a call can end becomes a WorkerOutcome.
+A Worker lives as a Ray actor and stays warm between calls (see loader). Everything a call
+prints goes to its run's log (see logcapture). Nothing here raises to the caller: every way
+a call can end becomes a WorkerOutcome.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib
 import json
 import os
 import pickle
-import site
 import sys
 import time
 import traceback
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import cloudpickle
 
-from rhcli import function_ref, runref
+from rhcli import runref
+from rhcli.server.loader import EntrypointMissing, FunctionLoader
+from rhcli.server.logcapture import LogSink, OutputCapture
 
 REPR_LIMIT = 10_000
 _PICKLE_PROTOCOL = 5
@@ -45,123 +39,6 @@ class WorkerOutcome:
     reason: str = ""
     started_at: float = 0.0
     ended_at: float = 0.0
-
-
-class EntrypointMissing(Exception):
-    """The entrypoint's module or attribute does not exist under the code root."""
-
-
-class FunctionLoader:
-    """Resolves entrypoints and pickled functions, reloading user modules that changed."""
-
-    def __init__(self, code_root: str) -> None:
-        self.code_root = os.path.realpath(code_root)
-        self._prefix = self.code_root.rstrip(os.sep) + os.sep
-        # A virtualenv inside the repository (.venv) is not user code: never track it.
-        self._installed = tuple(
-            p.rstrip(os.sep) + os.sep
-            for p in {sys.prefix, sys.exec_prefix, *site.getsitepackages()}
-        )
-        self._mtimes: dict[str, tuple[str, int, int]] = {}  # module -> (file, mtime_ns, size)
-        self._seen_modules = 0
-        self._by_value: OrderedDict[bytes, Callable[..., Any]] = OrderedDict()
-
-    def load(self, *, entrypoint: str, pickled: bytes) -> Callable[..., Any]:
-        """The function to call: unpickled (cached by content) or imported."""
-        self._forget_changed_modules()
-        if pickled:
-            return self._unpickle_function(pickled)
-        fn = _import_entrypoint(entrypoint, self.code_root)
-        self._track_user_modules()
-        return fn
-
-    def after_call(self) -> None:
-        """Track the user modules the call imported, so their edits are seen too."""
-        self._track_user_modules()
-
-    def _unpickle_function(self, pickled: bytes) -> Callable[..., Any]:
-        key = hashlib.sha1(pickled, usedforsecurity=False).digest()
-        fn = self._by_value.get(key)
-        if fn is None:
-            fn = pickle.loads(pickled)
-            self._by_value[key] = fn
-            if len(self._by_value) > 64:
-                self._by_value.popitem(last=False)
-        return fn
-
-    def _track_user_modules(self) -> None:
-        # Rescan only when modules were imported since the last scan: sys.modules is large.
-        if len(sys.modules) == self._seen_modules:
-            return
-        for name, module in list(sys.modules.items()):
-            path = getattr(module, "__file__", None)
-            if (
-                name in self._mtimes
-                or not path
-                or not path.startswith(self._prefix)
-                or path.startswith(self._installed)
-            ):
-                continue
-            try:
-                st = os.stat(path)
-            except OSError:
-                continue
-            self._mtimes[name] = (path, st.st_mtime_ns, st.st_size)
-        self._seen_modules = len(sys.modules)
-
-    def _forget_changed_modules(self) -> None:
-        for path, mtime, size in self._mtimes.values():
-            try:
-                st = os.stat(path)
-            except OSError:
-                break
-            if st.st_mtime_ns != mtime or st.st_size != size:
-                break
-        else:
-            return
-        # One module changed: forget them all, since other user modules hold references
-        # into it; reloading just the one would leave them pointing at the old code.
-        for name in self._mtimes:
-            sys.modules.pop(name, None)
-        self._mtimes.clear()
-        self._seen_modules = 0
-        importlib.invalidate_caches()
-
-
-def _import_entrypoint(entrypoint: str, code_root: str) -> Callable[..., Any]:
-    module_name, _, qualname = entrypoint.partition(":")
-    try:
-        function_ref.importing_on_cluster = module_name
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        missing = exc.name or ""
-        if missing and (module_name == missing or module_name.startswith(missing + ".")):
-            raise EntrypointMissing(
-                f"no module named {module_name!r} under {code_root} "
-                f"(entrypoint {entrypoint!r}); check the path and that the file is in the repo"
-            ) from None
-        raise
-    finally:
-        function_ref.importing_on_cluster = None
-    obj: Any = module
-    for part in qualname.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            known = sorted(
-                name
-                for name, value in vars(module).items()
-                if callable(value)
-                and not name.startswith("_")
-                and getattr(value, "__module__", None) == module.__name__
-            )
-            raise EntrypointMissing(
-                f"module {module_name!r} has no attribute {qualname!r}; "
-                f"it defines: {', '.join(known) or 'no public functions'}"
-            ) from None
-    if not callable(obj):
-        raise EntrypointMissing(f"{entrypoint!r} is a {type(obj).__name__}, not a function")
-    return obj  # type: ignore[no-any-return]
 
 
 def describe_exception(exc: BaseException, skip_frames: int = 0) -> dict[str, Any]:
@@ -202,6 +79,8 @@ class Worker:
         if self._loader.code_root not in sys.path:
             sys.path.insert(0, self._loader.code_root)
         os.chdir(self._loader.code_root)
+        self._capture = OutputCapture()
+        self._capture.install()
 
     def ready(self) -> int:
         """Answers once the process is up; returns its pid."""
@@ -214,22 +93,43 @@ class Worker:
         pickled_fn: bytes,
         args: bytes,
         want_json: bool,
+        log_path: str,
         refs: dict[str, bytes] | None = None,
+        item: int | None = None,
     ) -> WorkerOutcome:
-        """Call the function with the pickled (args, kwargs); refs resolves RunRefs."""
+        """Call the function with the pickled (args, kwargs), its output going to the log
+        at log_path (as map item `item`, if given); refs resolves RunRefs."""
         started = time.time()
-        outcome = self._run(entrypoint, pickled_fn, args, want_json, refs or {})
+        self._capture.start(LogSink(log_path, item))
+        try:
+            outcome = self._run(entrypoint, pickled_fn, args, want_json, refs or {})
+        finally:
+            self._capture.stop()
         outcome.started_at = started
         outcome.ended_at = time.time()
         return outcome
 
     def run_batch(
-        self, *, entrypoint: str, pickled_fn: bytes, items: list[bytes], want_json: bool
+        self,
+        *,
+        entrypoint: str,
+        pickled_fn: bytes,
+        items: list[bytes],
+        want_json: bool,
+        log_path: str,
+        first_index: int,
     ) -> list[WorkerOutcome]:
         """Map items, one call each, in order: one outcome per item."""
         return [
-            self.run(entrypoint=entrypoint, pickled_fn=pickled_fn, args=item, want_json=want_json)
-            for item in items
+            self.run(
+                entrypoint=entrypoint,
+                pickled_fn=pickled_fn,
+                args=args,
+                want_json=want_json,
+                log_path=log_path,
+                item=first_index + offset,
+            )
+            for offset, args in enumerate(items)
         ]
 
     def _run(

@@ -57,10 +57,24 @@ def down(
         )
 
 
-def status(cluster: ClusterArg = None) -> None:
+def status(
+    cluster: ClusterArg = None,
+    logs: Annotated[
+        bool, typer.Option("--logs", help="also print the last lines of the daemon's own log")
+    ] = False,
+) -> None:
     target = _cluster(cluster)
     state = target.status()
-    _print_status(state)
+    daemon_log = target.client().daemon_log(50) if logs and state.up else None
+    if context.current.json:
+        document = asdict(state)
+        if daemon_log is not None:
+            document["daemon_log"] = {"path": daemon_log.path, "text": daemon_log.text}
+        context.emit_json(document)
+    else:
+        _print_status(state)
+        if daemon_log is not None:
+            print(f"--- {daemon_log.path} (last 50 lines) ---\n{daemon_log.text}")
     if not state.up:
         raise typer.Exit(int(ExitCode.UNREACHABLE))
 

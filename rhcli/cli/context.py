@@ -36,3 +36,14 @@ def emit_json(document: Any) -> None:
 def err(message: str) -> None:
     """One line for people on stderr."""
     print(message, file=sys.stderr, flush=True)
+
+
+def detached(run_id: str) -> None:
+    """After Ctrl-C: the run goes on; say how to follow or stop it."""
+    if not run_id:
+        err("interrupted before the call was sent")
+        return
+    err(
+        f"detached: run {run_id} goes on. Follow it with `rhcli logs -f {run_id}`, "
+        f"fetch its result with `rhcli get {run_id}`, stop it with `rhcli cancel {run_id}`"
+    )

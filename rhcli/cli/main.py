@@ -12,11 +12,17 @@ import sys
 import traceback
 from typing import Annotated
 
-import click
 import typer
 
 from rhcli._version import __version__
-from rhcli.cli import cluster_commands, context, map_command, run_command, runs_commands
+from rhcli.cli import (
+    cluster_commands,
+    context,
+    logs_command,
+    map_command,
+    run_command,
+    runs_commands,
+)
 from rhcli.errors import ExitCode, RhcliError
 
 HELP = (
@@ -77,6 +83,7 @@ cluster_commands.register(app)
 run_command.register(app)
 map_command.register(app)
 runs_commands.register(app)
+logs_command.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -87,12 +94,16 @@ def main(argv: list[str] | None = None) -> None:
         # every ending passes through the boundary below.
         returned = command.main(args=argv, prog_name="rhcli", standalone_mode=False)
         code = returned if isinstance(returned, int) else 0
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         code = exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
+    except typer.TyperException as exc:  # Typer's (vendored click) usage errors
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            context.err(f"error: {exc}")
         code = ExitCode.USAGE
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         context.err("interrupted")
         code = ExitCode.INTERRUPTED
     except RhcliError as exc:

@@ -29,6 +29,14 @@ DetachOpt = Annotated[
     ),
 ]
 
+StreamOpt = Annotated[
+    bool,
+    typer.Option(
+        "--stream-logs/--no-stream-logs",
+        help="print the run's output (on stderr) as it is produced",
+    ),
+]
+
 _ARGS_HELP = (
     "ARGS: name=value is a keyword argument, anything else positional; values are JSON "
     "when they parse as JSON, else strings. Put `--` before a value that starts with '-'."

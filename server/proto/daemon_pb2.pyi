@@ -340,3 +340,53 @@ class InstallDone(_message.Message):
     fingerprint: str
     reason: str
     def __init__(self, ok: _Optional[bool] = ..., skipped: _Optional[bool] = ..., fingerprint: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class LogsRequest(_message.Message):
+    __slots__ = ("run_id", "follow", "item")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    follow: bool
+    item: int
+    def __init__(self, run_id: _Optional[str] = ..., follow: _Optional[bool] = ..., item: _Optional[int] = ...) -> None: ...
+
+class LogLine(_message.Message):
+    __slots__ = ("seq", "stream", "t", "text", "item", "progress")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    STREAM_FIELD_NUMBER: _ClassVar[int]
+    T_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    stream: str
+    t: float
+    text: str
+    item: int
+    progress: bool
+    def __init__(self, seq: _Optional[int] = ..., stream: _Optional[str] = ..., t: _Optional[float] = ..., text: _Optional[str] = ..., item: _Optional[int] = ..., progress: _Optional[bool] = ...) -> None: ...
+
+class LogBatch(_message.Message):
+    __slots__ = ("lines", "end", "status")
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    lines: _containers.RepeatedCompositeFieldContainer[LogLine]
+    end: bool
+    status: str
+    def __init__(self, lines: _Optional[_Iterable[_Union[LogLine, _Mapping]]] = ..., end: _Optional[bool] = ..., status: _Optional[str] = ...) -> None: ...
+
+class DaemonLogRequest(_message.Message):
+    __slots__ = ("lines",)
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    lines: int
+    def __init__(self, lines: _Optional[int] = ...) -> None: ...
+
+class DaemonLogReply(_message.Message):
+    __slots__ = ("text", "path")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    path: str
+    def __init__(self, text: _Optional[str] = ..., path: _Optional[str] = ...) -> None: ...

@@ -84,6 +84,16 @@ class DaemonStub:
                 request_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.RunRequest.SerializeToString,
                 response_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.RunInfo.FromString,
                 _registered_method=True)
+        self.Logs = channel.unary_stream(
+                '/rhcli.v1.Daemon/Logs',
+                request_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.LogsRequest.SerializeToString,
+                response_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.LogBatch.FromString,
+                _registered_method=True)
+        self.DaemonLog = channel.unary_unary(
+                '/rhcli.v1.Daemon/DaemonLog',
+                request_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.DaemonLogRequest.SerializeToString,
+                response_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.DaemonLogReply.FromString,
+                _registered_method=True)
         self.InstallReqs = channel.unary_stream(
                 '/rhcli.v1.Daemon/InstallReqs',
                 request_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.InstallRequest.SerializeToString,
@@ -167,6 +177,22 @@ class DaemonServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Logs(self, request, context):
+        """Streams a run's log from its first line; with follow, until the run has ended (the
+        batch with end=true comes last, after every line). A run id the daemon has not seen
+        yet is waited for: a client may start following before its call arrives.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DaemonLog(self, request, context):
+        """The last lines of the daemon's own log (start, stop, errors).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def InstallReqs(self, request, context):
         """Installs requirements into the cluster's environment, streaming pip's output.
         Skips the install when the same set was installed before or is already satisfied.
@@ -227,6 +253,16 @@ def add_DaemonServicer_to_server(servicer, server):
                     servicer.Cancel,
                     request_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.RunRequest.FromString,
                     response_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.RunInfo.SerializeToString,
+            ),
+            'Logs': grpc.unary_stream_rpc_method_handler(
+                    servicer.Logs,
+                    request_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.LogsRequest.FromString,
+                    response_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.LogBatch.SerializeToString,
+            ),
+            'DaemonLog': grpc.unary_unary_rpc_method_handler(
+                    servicer.DaemonLog,
+                    request_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.DaemonLogRequest.FromString,
+                    response_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.DaemonLogReply.SerializeToString,
             ),
             'InstallReqs': grpc.unary_stream_rpc_method_handler(
                     servicer.InstallReqs,
@@ -504,6 +540,60 @@ class Daemon:
             '/rhcli.v1.Daemon/Cancel',
             rhcli_dot_server_dot_proto_dot_daemon__pb2.RunRequest.SerializeToString,
             rhcli_dot_server_dot_proto_dot_daemon__pb2.RunInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Logs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/rhcli.v1.Daemon/Logs',
+            rhcli_dot_server_dot_proto_dot_daemon__pb2.LogsRequest.SerializeToString,
+            rhcli_dot_server_dot_proto_dot_daemon__pb2.LogBatch.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DaemonLog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rhcli.v1.Daemon/DaemonLog',
+            rhcli_dot_server_dot_proto_dot_daemon__pb2.DaemonLogRequest.SerializeToString,
+            rhcli_dot_server_dot_proto_dot_daemon__pb2.DaemonLogReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,95 @@
+"""Printing a run's log as it is written: for ``stream_logs=True``, ``rhcli run`` and
+``rhcli logs -f``.
+
+A follower reads the daemon's log stream for one run until its end marker, so every line
+is printed exactly once, in order, and the last lines are never cut off: a blocking call
+returns its result only after its follower has printed the end of its log.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import IO, Any
+
+from rhcli.errors import RhcliError
+
+
+class LogPrinter:
+    """Writes log lines: stdout lines to out, stderr lines to err; map items prefixed."""
+
+    def __init__(
+        self, *, out: IO[str] | None = None, err: IO[str] | None = None, as_json: bool = False
+    ) -> None:
+        self._out = out
+        self._err = err
+        self._as_json = as_json
+        self._lock = threading.Lock()
+
+    def print_batch(self, batch: Any) -> None:
+        with self._lock:
+            for line in batch.lines:
+                self._print(line)
+
+    def _print(self, line: Any) -> None:
+        target = (self._out if line.stream == "out" else self._err) or sys.stderr
+        if self._as_json:
+            import json
+
+            record = {"seq": line.seq, "stream": line.stream, "t": line.t, "text": line.text}
+            if line.HasField("item"):
+                record["item"] = line.item
+            if line.progress:
+                record["progress"] = True
+            target.write(json.dumps(record) + "\n")
+        else:
+            prefix = f"[{line.item}] " if line.HasField("item") else ""
+            if line.progress and target.isatty():
+                target.write(f"\r{prefix}{line.text}")
+            else:
+                target.write(f"{prefix}{line.text}\n")
+        target.flush()
+
+
+def stream_log(
+    client: Any, run_id: str, printer: LogPrinter, *, follow: bool, item: int | None = None
+) -> str:
+    """Print a run's log (following it until it ends when follow); its end status, or ""
+    when the log ended without one (not following)."""
+    for batch in client.logs(run_id, follow=follow, item=item):
+        printer.print_batch(batch)
+        if batch.end:
+            return str(batch.status)
+    return ""
+
+
+class Follower:
+    """Follows one run's log in a background thread while the caller waits for its call."""
+
+    def __init__(self, client: Any, run_id: str, printer: LogPrinter) -> None:
+        self._client = client
+        self._run_id = run_id
+        self._printer = printer
+        self._stream: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._follow, name=f"logs:{run_id}", daemon=True)
+        self._thread.start()
+
+    def _follow(self) -> None:
+        try:
+            self._stream = self._client.logs(self._run_id, follow=True)
+            for batch in self._stream:
+                self._printer.print_batch(batch)
+                if batch.end:
+                    return
+        except RhcliError as exc:
+            self._error = exc
+
+    def finish(self, timeout: float = 30.0) -> None:
+        """Wait until the end of the log has been printed (the call has returned)."""
+        self._thread.join(timeout)
+
+    def cancel(self) -> None:
+        stream = self._stream
+        if stream is not None and hasattr(stream, "cancel"):
+            stream.cancel()
