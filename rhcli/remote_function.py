@@ -64,7 +64,7 @@ class Function:
         WorkerDiedError, or an UnreachableError when the cluster cannot be reached.
         """
         run_id, outcome = self.call_raw(args, kwargs, timeout=timeout)
-        return unwrap(run_id, outcome)
+        return unwrap(run_id, outcome, entrypoint=self.source.entrypoint)
 
     def call_raw(
         self,
