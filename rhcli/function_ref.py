@@ -108,8 +108,8 @@ def _module_location(module_name: str) -> tuple[Path, str] | None:
         depth += 1
     root = path.parents[depth - 1]
     if _is_site_packages(root):
-        # An installed package: importable on the cluster from its environment (its
-        # reqs), so the project's root stays the code root.
+        # An installed package or the standard library: importable on the cluster from
+        # its environment (its reqs), so the project's root stays the code root.
         return project_root(), module_name
     return root, module_name
 
@@ -134,5 +134,7 @@ def _resolves_to(module_name: str, qualname: str, fn: Callable[..., Any]) -> boo
 
 
 def _is_site_packages(path: Path) -> bool:
-    installed = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
-    return str(path) in installed or path.name in ("site-packages", "dist-packages")
+    # The standard library counts too: it is on every cluster, not code to sync there.
+    paths = sysconfig.get_paths()
+    installed = {str(Path(paths[k]).resolve()) for k in ("purelib", "platlib", "stdlib")}
+    return str(path) in installed or path.name in ("site-packages", "dist-packages", "lib-dynload")

@@ -40,10 +40,14 @@ _PICKLE_PROTOCOL = 5
 
 
 def new_run_id(function_name: str) -> str:
-    """Readable and unique: function name, UTC time, random suffix."""
+    """Readable and unique: function name, UTC time, random suffix.
+
+    48 random bits: a map makes thousands of ids in one second, and one collision would
+    have the daemon refuse a call as another payload under an existing id.
+    """
     name = re.sub(r"[^A-Za-z0-9_-]+", "-", function_name).strip("-")[:40] or "run"
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    return f"{name}-{stamp}-{secrets.token_hex(3)}"
+    return f"{name}-{stamp}-{secrets.token_hex(6)}"
 
 
 def dump_args(
@@ -78,7 +82,11 @@ def _check_one(label: str, value: Any) -> None:
 
 
 def unwrap(
-    run_id: str, outcome: pb.RunOutcome, fetch: Callable[[str], bytes | bytearray] | None = None
+    run_id: str,
+    outcome: pb.RunOutcome,
+    fetch: Callable[[str], bytes | bytearray] | None = None,
+    *,
+    entrypoint: str = "",
 ) -> Any:
     """The run's result; raises what the run ended with otherwise.
 
@@ -96,17 +104,20 @@ def unwrap(
         )
     if outcome.status == pb.CANCELLED:
         raise RunCancelledError(f"run {run_id} was cancelled", run_id=run_id)
-    raise_failure(run_id, outcome)
+    raise_failure(run_id, outcome, entrypoint=entrypoint)
 
 
-def raise_failure(run_id: str, outcome: pb.RunOutcome) -> NoReturn:
+def raise_failure(run_id: str, outcome: pb.RunOutcome, *, entrypoint: str = "") -> NoReturn:
     failure = outcome.failure
     if failure == pb.RAISED:
         raise rebuild_exception(run_id, outcome.error)
     message = f"run {run_id}: {outcome.reason}"
     if failure == pb.ENTRYPOINT_NOT_FOUND:
         raise EntrypointNotFoundError(
-            message, entrypoint="", run_id=run_id, remote_traceback=outcome.error.traceback
+            message,
+            entrypoint=entrypoint,
+            run_id=run_id,
+            remote_traceback=outcome.error.traceback,
         )
     if failure == pb.TIMEOUT or outcome.status == pb.TIMED_OUT:
         raise RunTimeoutError(message, run_id=run_id)
@@ -142,6 +153,9 @@ def rebuild_exception(run_id: str, error: pb.RemoteException) -> BaseException:
         )
     if exc.args and isinstance(exc.args[0], str):
         exc.args = (f"{exc.args[0]} (run {run_id})", *exc.args[1:])
+    elif isinstance(exc, OSError) and isinstance(exc.strerror, str):
+        # OSError(errno, strerror, filename) prints from its fields, not its args.
+        exc.strerror = f"{exc.strerror} (run {run_id})"
     exc.run_id = run_id  # type: ignore[attr-defined]
     exc.remote_traceback = error.traceback  # type: ignore[attr-defined]
     note = f"Remote traceback of run {run_id}:\n{error.traceback.rstrip()}"

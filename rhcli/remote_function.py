@@ -82,7 +82,9 @@ class Function:
         WorkerDiedError, or an UnreachableError when the cluster cannot be reached.
         """
         run_id, outcome = self.call_raw(args, kwargs, timeout=timeout, stream_logs=stream_logs)
-        return unwrap(run_id, outcome, self.system.client().read_result)
+        return unwrap(
+            run_id, outcome, self.system.client().read_result, entrypoint=self.source.entrypoint
+        )
 
     def remote(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> RunRef:
         """Start the call and return at once: a RunRef (a str, the run id).
@@ -105,7 +107,9 @@ class Function:
         run_id, outcome = self.call_raw(
             args, kwargs, timeout=timeout, enqueue=True, stream_logs=stream_logs
         )
-        return unwrap(run_id, outcome, self.system.client().read_result)
+        return unwrap(
+            run_id, outcome, self.system.client().read_result, entrypoint=self.source.entrypoint
+        )
 
     def map(
         self,

@@ -9,8 +9,10 @@ under the code root, minus any virtualenv that lives inside it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
+import importlib.util
 import os
 import pickle
 import site
@@ -85,15 +87,16 @@ class FunctionLoader:
         self._seen_modules = len(sys.modules)
 
     def _forget_changed_modules(self) -> None:
-        for path, mtime, size in self._mtimes.values():
-            try:
-                st = os.stat(path)
-            except OSError:
-                break
-            if st.st_mtime_ns != mtime or st.st_size != size:
-                break
-        else:
+        changed = [
+            path for path, mtime, size in self._mtimes.values() if _changed(path, mtime, size)
+        ]
+        if not changed:
             return
+        for path in changed:
+            # Python's bytecode cache trusts a source whose mtime (in whole seconds) and
+            # size match: an edit that keeps both would run the old code from the cache.
+            with contextlib.suppress(OSError, ValueError):
+                os.unlink(importlib.util.cache_from_source(path))
         # One module changed: forget them all, since other user modules hold references
         # into it; reloading just the one would leave them pointing at the old code.
         for name in self._mtimes:
@@ -101,6 +104,14 @@ class FunctionLoader:
         self._mtimes.clear()
         self._seen_modules = 0
         importlib.invalidate_caches()
+
+
+def _changed(path: str, mtime_ns: int, size: int) -> bool:
+    try:
+        st = os.stat(path)
+    except OSError:  # deleted or moved: changed too
+        return True
+    return st.st_mtime_ns != mtime_ns or st.st_size != size
 
 
 def _import_entrypoint(entrypoint: str, code_root: str) -> Callable[..., Any]:
