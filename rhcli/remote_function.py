@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rhcli.clusters import Cluster, cluster
-from rhcli.errors import DaemonNotRunningError
+from rhcli.errors import AuthError, DaemonNotRunningError
 from rhcli.function_ref import FunctionSource, from_callable, from_entrypoint
 from rhcli.payload import dump_args, new_run_id, unwrap
 
@@ -98,9 +98,10 @@ class Function:
         deadline = effective_timeout + _DEADLINE_GRACE_S if effective_timeout else None
         try:
             reply = system.client().call(request, timeout=deadline)
-        except DaemonNotRunningError:
-            # The daemon restarted since we connected; the run id makes the retry safe:
-            # a run the old daemon recorded is answered for, never run twice.
+        except (DaemonNotRunningError, AuthError):
+            # The daemon restarted since we connected (on another port, or on the same one
+            # with a new token); the run id makes the retry safe: a run the old daemon
+            # recorded is answered for, never run twice, and a refused call never ran.
             system.reset_client()
             reply = system.client().call(request, timeout=deadline)
         return reply.run_id, reply.outcome

@@ -84,6 +84,9 @@ class WorkerPool:
                     if idle:
                         return idle.pop()
                     total = self._capacity()
+                    if not _within(key.shape, total):
+                        # Refuse at once: waiting for busy workers could never make room.
+                        raise Unsatisfiable(_describe_shortfall(key.shape, total))
                     if self._fits(key.shape, total):
                         slot = Slot(key=key, handle=None, serial=next(self._serial))
                         self._live.add(slot)
@@ -158,6 +161,10 @@ class WorkerPool:
         idle = self._idle.get(slot.key)
         if idle and slot in idle:
             idle.remove(slot)
+
+
+def _within(shape: ResourceShape, total: Mapping[str, float]) -> bool:
+    return all(amount <= total.get(name, 0.0) + 1e-9 for name, amount in shape)
 
 
 def _describe_shortfall(shape: ResourceShape, total: Mapping[str, float]) -> str:
