@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from rhcli.client import DEADLINE_GRACE_S
 from rhcli.clusters import Cluster, cluster
-from rhcli.errors import DaemonNotRunningError
+from rhcli.errors import AuthError, DaemonNotRunningError
 from rhcli.function_ref import FunctionSource, from_callable, from_entrypoint
 from rhcli.logstream import Follower, LogPrinter
 from rhcli.mapping import map_calls, map_requests
@@ -284,9 +284,10 @@ class Function:
         system = self.system
         try:
             return rpc(system.client())
-        except DaemonNotRunningError:
-            # The daemon restarted since we connected; the run id makes the retry safe:
-            # a run the old daemon recorded is answered for, never run twice.
+        except (DaemonNotRunningError, AuthError):
+            # The daemon restarted since we connected (on another port, or on the same one
+            # with a new token); the run id makes the retry safe: a run the old daemon
+            # recorded is answered for, never run twice, and a refused call never ran.
             system.reset_client()
             return rpc(system.client())
 

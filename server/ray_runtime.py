@@ -7,7 +7,9 @@ so several daemons on one machine never share a session folder.
 When its driver is killed (kill -9), Ray stops most of its processes but leaves a few
 agents running, re-parented to init and with their command lines rewritten. Every process
 this Ray starts inherits OWNER_ENV from the daemon, so leftovers are found by it and
-stopped: before a new daemon starts its Ray, and after a daemon stops.
+stopped: before a new daemon starts its Ray, and after a daemon stops. Rewriting the command
+line ("ray::DashboardAgent") can overwrite the memory /proc/PID/environ reads, so a process
+so renamed is also taken as a leftover when it holds a file open in this root's Ray temp dir.
 """
 
 from __future__ import annotations
@@ -46,9 +48,11 @@ def stop_ray() -> None:
         ray.shutdown()
 
 
-def sweep_leftovers(owner_marker: str) -> int:
-    """Kill every process (but this one) that carries owner_marker; returns how many."""
+def sweep_leftovers(owner_marker: str, *, temp_dir: Path | None = None) -> int:
+    """Kill every process (but this one) that carries owner_marker, or that is a renamed
+    Ray process ("ray::...") holding a file open under temp_dir; returns how many."""
     needle = f"{OWNER_ENV}={owner_marker}".encode()
+    prefix = f"{temp_dir}{os.sep}" if temp_dir is not None else None
     me = os.getpid()
     killed = 0
     for entry in Path("/proc").iterdir():
@@ -58,7 +62,7 @@ def sweep_leftovers(owner_marker: str) -> int:
             environ = (entry / "environ").read_bytes()
         except OSError:  # gone already, or not ours to read
             continue
-        if needle in environ.split(b"\0"):
+        if needle in environ.split(b"\0") or (prefix and _renamed_ray_process_in(entry, prefix)):
             try:
                 os.kill(int(entry.name), signal.SIGKILL)
                 killed += 1
@@ -67,3 +71,12 @@ def sweep_leftovers(owner_marker: str) -> int:
     if killed:
         log.info("stopped %d leftover Ray processes of this root", killed)
     return killed
+
+
+def _renamed_ray_process_in(proc: Path, prefix: str) -> bool:
+    try:
+        if not (proc / "cmdline").read_bytes().startswith(b"ray::"):
+            return False
+        return any(os.readlink(fd).startswith(prefix) for fd in (proc / "fd").iterdir())
+    except OSError:  # gone already, or not ours to read
+        return False
