@@ -1,6 +1,6 @@
 """rhcli from Python: call a repository function on the local cluster.
 
-    python examples/quickstart.py
+python examples/quickstart.py
 """
 
 from __future__ import annotations
