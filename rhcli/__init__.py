@@ -53,11 +53,12 @@ __all__ = [
 ]
 
 
-def cluster(name: str | None = None, *, manifest: str | None = None) -> Cluster:
-    """The cluster called name in runhouse.yaml; "local" (or rh.here) is this machine."""
+def cluster(name: str | None = None, **kwargs: Any) -> Cluster:
+    """The cluster called name in runhouse.yaml ("local", or rh.here, is this machine), or
+    an SSH host: ``rh.cluster(name="box", host="10.0.0.5", user="ubuntu", key=...)``."""
     from rhcli.clusters import cluster as _cluster
 
-    return _cluster(name, manifest=manifest)
+    return _cluster(name, **kwargs)
 
 
 def function(*args: Any, **kwargs: Any) -> Function:

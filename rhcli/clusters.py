@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rhcli._version import __version__
 from rhcli.config.paths import rhcli_home
@@ -54,6 +54,7 @@ class ClusterStatus:
     resources: dict[str, float] = field(default_factory=dict)
     available: dict[str, float] = field(default_factory=dict)
     runs_running: int = 0
+    runs_queued: int = 0
     workers: int = 0
 
 
@@ -76,6 +77,9 @@ class Cluster:
 
     def reset_client(self) -> None:
         """Forget the connection, so the next client() connects (and starts) anew."""
+
+    def prepare(self, local_root: Path) -> None:
+        """Make the code under local_root current on the cluster before a call."""
 
     def code_root(self, local_root: Path) -> str:
         """Where the code under local_root lives on the cluster."""
@@ -102,7 +106,9 @@ class Cluster:
         self.down()
         return self.up()
 
-    def sync(self) -> None:
+    def sync(self, local_root: Path | None = None, *, dry_run: bool = False) -> Any:
+        """Bring the cluster's copy of the repository up to date (a no-op where code runs
+        in place)."""
         raise NotImplementedError
 
     def run(self, commands: list[str]) -> list[CommandResult]:
@@ -195,6 +201,7 @@ class LocalCluster(Cluster):
             resources=dict(health.resources),
             available=dict(health.available),
             runs_running=health.runs_running,
+            runs_queued=health.runs_queued,
             workers=health.workers,
         )
 
@@ -205,7 +212,7 @@ class LocalCluster(Cluster):
             self._installed.clear()
             return self.daemon.stop()
 
-    def sync(self) -> None:
+    def sync(self, local_root: Path | None = None, *, dry_run: bool = False) -> None:
         """Nothing to do: the local cluster runs the repository in place."""
 
     def run(self, commands: list[str]) -> list[CommandResult]:
@@ -271,19 +278,35 @@ _clusters: dict[tuple[str, str], Cluster] = {}
 _clusters_lock = threading.Lock()
 
 
-def cluster(name: str | None = None, *, manifest: str | None = None) -> Cluster:
-    """The cluster called name in runhouse.yaml (None: its default_cluster; "local": this
-    machine, also without a manifest). Cached: the same name gives the same object."""
-    from rhcli.config.manifest import load
+def cluster(
+    name: str | None = None,
+    *,
+    host: str | None = None,
+    user: str | None = None,
+    port: int | None = None,
+    key: str | None = None,
+    home: str | None = None,
+    manifest: str | None = None,
+) -> Cluster:
+    """A cluster: by name from runhouse.yaml (None: its default_cluster; "local": this
+    machine, also without a manifest), or an SSH host given here (``host=``, with
+    ``user``, ``port``, ``key``, ``home``). Cached: the same name gives the same object."""
+    from rhcli.config.manifest import ClusterSpec, load
 
-    spec_manifest = load(manifest)
-    spec = spec_manifest.cluster(name)
-    key = (str(spec_manifest.path), spec.name)
+    if host is not None:
+        spec = ClusterSpec(
+            name=name or host, type="ssh", host=host, user=user, port=port, key=key, home=home
+        )
+        key_ = ("", repr(spec))
+    else:
+        spec_manifest = load(manifest)
+        spec = spec_manifest.cluster(name)
+        key_ = (str(spec_manifest.path), spec.name)
     with _clusters_lock:
-        found = _clusters.get(key)
+        found = _clusters.get(key_)
         if found is None:
             found = _from_spec(spec)
-            _clusters[key] = found
+            _clusters[key_] = found
         return found
 
 
@@ -294,7 +317,31 @@ def _from_spec(spec: object) -> Cluster:
     if spec.type == "local":
         home = Path(spec.home).expanduser().resolve() if spec.home else None
         return LocalCluster(spec.name, home=home)
+    if spec.type == "ssh":
+        from rhcli.ssh_cluster import SSHCluster
+
+        if len(spec.hosts) > 1:
+            raise NotSupportedError(
+                f"cluster {spec.name!r} lists {len(spec.hosts)} hosts; this version of "
+                "rhcli drives one host per SSH cluster"
+            )
+        return SSHCluster(
+            spec.name,
+            host=spec.host or spec.hosts[0],
+            user=spec.user,
+            port=spec.port,
+            key=spec.key,
+            home=spec.home,
+            accept_host_key=_accept_host_keys(),
+        )
     raise NotSupportedError(
         f"cluster {spec.name!r} is of type {spec.type}, which this version of rhcli "
-        f"({__version__}) cannot drive yet; use the local cluster"
+        f"({__version__}) cannot drive yet; use a local or ssh cluster"
     )
+
+
+def _accept_host_keys() -> bool:
+    """`--accept-host-key` (RHCLI_ACCEPT_HOST_KEY=1): trust an unknown host's key once."""
+    import os
+
+    return os.environ.get("RHCLI_ACCEPT_HOST_KEY") == "1"

@@ -162,6 +162,7 @@ class Function:
         goes, never all at once.
         """
         system = self.system
+        system.prepare(self.source.local_root)
         self._ensure_reqs(system)
         self.last_map_id = new_run_id(self.name)
         requests = map_requests(
@@ -252,6 +253,7 @@ class Function:
         system = self.system
         # Arguments are pickled before any I/O: an unpicklable one is refused unsent.
         payload, depends_on = dump_args(args, kwargs, target=system)
+        system.prepare(self.source.local_root)
         self._ensure_reqs(system)
         effective_timeout = timeout if timeout is not None else self.timeout
         self.last_run_id = new_run_id(self.name)

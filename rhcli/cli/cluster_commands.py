@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict
 from typing import Annotated, Any
@@ -36,7 +37,19 @@ def _cluster(name: str | None) -> Any:
     return cluster(name or context.current.cluster, manifest=context.current.file)
 
 
-def up(cluster: ClusterArg = None) -> None:
+def up(
+    cluster: ClusterArg = None,
+    accept_host_key: Annotated[
+        bool,
+        typer.Option(
+            "--accept-host-key",
+            help="trust an SSH host whose key is not in known_hosts yet "
+            "(check the fingerprint rhcli printed first); the key is added to known_hosts",
+        ),
+    ] = False,
+) -> None:
+    if accept_host_key:
+        os.environ["RHCLI_ACCEPT_HOST_KEY"] = "1"
     target = _cluster(cluster)
     target.up()
     _install_default_reqs(target)
@@ -108,13 +121,40 @@ def install(
         )
 
 
-def sync(cluster: ClusterArg = None) -> None:
+def sync(
+    cluster: ClusterArg = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", "-n", help="list what would move and its size; send nothing"),
+    ] = False,
+) -> None:
     target = _cluster(cluster)
-    target.sync()
+    if target.type == "local":
+        if context.current.json:
+            context.emit_json({"cluster": target.name, "transferred": [], "deleted": []})
+        else:
+            print(f"{target.name}: runs the repository in place; nothing to sync")
+        return
+    result = target.sync(dry_run=dry_run)
     if context.current.json:
-        context.emit_json({"cluster": target.name, "synced": True})
-    elif target.type == "local":
-        print(f"{target.name}: runs the repository in place; nothing to sync")
+        context.emit_json(
+            {
+                "cluster": target.name,
+                "dry_run": dry_run,
+                "transferred": [{"path": p, "bytes": n} for p, n in result.transferred],
+                "deleted": result.deleted,
+            }
+        )
+        return
+    verb = "would send" if dry_run else "sent"
+    for path, size in result.transferred:
+        print(f"{size:>12,}  {path}")
+    for path in result.deleted:
+        print(f"{'deleted':>12}  {path}")
+    print(
+        f"{target.name}: {verb} {len(result.transferred)} files "
+        f"({result.transferred_bytes:,} bytes), {len(result.deleted)} deleted"
+    )
 
 
 def ssh(cluster: ClusterArg = None) -> None:

@@ -1,0 +1,272 @@
+"""SSH to a cluster host with paramiko, behaving like the user's own `ssh`.
+
+Settings come from ~/.ssh/config (Host aliases, HostName, User, Port, IdentityFile,
+ProxyJump, ProxyCommand), overridden by what the cluster spec says explicitly. Keys come
+from the agent and the identity files. Host keys are verified against known_hosts: an
+unknown host is refused with its fingerprint and the exact way to accept it, and a changed
+key is always refused. Commands are argument lists, quoted here: no shell string is ever
+built from unquoted input.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import shlex
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import paramiko
+
+from rhcli.errors import UnreachableError
+
+CONNECT_TIMEOUT_S = 15.0
+
+
+class HostKeyError(UnreachableError):
+    """The host's key is unknown or has changed: nothing was sent to it."""
+
+
+@dataclass(frozen=True)
+class SSHTarget:
+    """Where and how to connect, after ~/.ssh/config has been applied."""
+
+    alias: str  # as the user named it (a host or a ~/.ssh/config Host)
+    hostname: str
+    port: int = 22
+    user: str | None = None
+    key_files: tuple[str, ...] = ()
+    proxy_command: str | None = None
+    proxy_jump: str | None = None
+    known_hosts: tuple[str, ...] = ()
+    accept_new_host_key: bool = False
+
+    @property
+    def known_hosts_name(self) -> str:
+        """The host as known_hosts names it: `host`, or `[host]:port` off port 22."""
+        return self.hostname if self.port == 22 else f"[{self.hostname}]:{self.port}"
+
+    def ssh_options(self) -> list[str]:
+        """The same settings for the system `ssh` (used by rsync and `rhcli ssh`)."""
+        options = ["-p", str(self.port), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"]
+        for path in self.known_hosts:
+            options += ["-o", f"UserKnownHostsFile={path}"]
+        for path in self.key_files:
+            options += ["-i", path]
+        if self.proxy_command:
+            options += ["-o", f"ProxyCommand={self.proxy_command}"]
+        if self.proxy_jump:
+            options += ["-J", self.proxy_jump]
+        return options
+
+    def destination(self) -> str:
+        return f"{self.user}@{self.hostname}" if self.user else self.hostname
+
+
+def resolve_target(
+    host: str,
+    *,
+    user: str | None = None,
+    port: int | None = None,
+    key: str | None = None,
+    known_hosts: str | None = None,
+    accept_new_host_key: bool = False,
+    ssh_config: Path | None = None,
+) -> SSHTarget:
+    """Apply ~/.ssh/config to host, then the explicit settings on top."""
+    config_path = ssh_config or Path(os.environ.get("RHCLI_SSH_CONFIG", "~/.ssh/config"))
+    config_path = config_path.expanduser()
+    found: dict[str, Any] = {}
+    if config_path.is_file():
+        found = paramiko.SSHConfig.from_path(str(config_path)).lookup(host)
+    key_files = (key,) if key else tuple(found.get("identityfile", ()))
+    known = known_hosts or os.environ.get("RHCLI_KNOWN_HOSTS")
+    known_files = (
+        (known,)
+        if known
+        else tuple(p for p in str(found.get("userknownhostsfile", "~/.ssh/known_hosts")).split())
+    )
+    return SSHTarget(
+        alias=host,
+        hostname=str(found.get("hostname", host)),
+        port=int(port or found.get("port", 22)),
+        user=user or found.get("user"),
+        key_files=tuple(str(Path(k).expanduser()) for k in key_files),
+        proxy_command=found.get("proxycommand"),
+        proxy_jump=found.get("proxyjump"),
+        known_hosts=tuple(str(Path(k).expanduser()) for k in known_files),
+        accept_new_host_key=accept_new_host_key,
+    )
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    """SHA256:... as OpenSSH prints it."""
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+class _VerifyHostKey(paramiko.MissingHostKeyPolicy):
+    """Unknown host: refuse with the fingerprint and how to accept it (or accept it when
+    asked explicitly, writing it to known_hosts and saying so)."""
+
+    def __init__(self, target: SSHTarget) -> None:
+        self._target = target
+
+    def missing_host_key(
+        self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
+    ) -> None:
+        name = self._target.known_hosts_name
+        if self._target.accept_new_host_key:
+            path = Path(self._target.known_hosts[0])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a") as f:
+                f.write(f"{name} {key.get_name()} {key.get_base64()}\n")
+            return
+        raise HostKeyError(
+            f"the host key of {name} is not known ({key.get_name()} {fingerprint(key)}); "
+            f"nothing was sent. If that fingerprint is right, accept it with "
+            f"`rhcli up {self._target.alias} --accept-host-key` (or add it to "
+            f"{self._target.known_hosts[0] if self._target.known_hosts else '~/.ssh/known_hosts'}"
+            " yourself)"
+        )
+
+
+@dataclass
+class CommandResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@dataclass
+class SSHConnection:
+    """One authenticated SSH connection to a host; thread-safe for commands."""
+
+    target: SSHTarget
+    _client: paramiko.SSHClient = field(init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def __post_init__(self) -> None:
+        self._client = _connect(self.target)
+
+    @property
+    def transport(self) -> paramiko.Transport:
+        transport = self._client.get_transport()
+        if transport is None or not transport.is_active():
+            raise UnreachableError(f"the SSH connection to {self.target.alias} was lost")
+        return transport
+
+    def is_active(self) -> bool:
+        transport = self._client.get_transport()
+        return transport is not None and transport.is_active()
+
+    def run(
+        self,
+        argv: list[str],
+        *,
+        input_bytes: bytes | None = None,
+        timeout: float | None = None,
+        cwd: str | None = None,
+    ) -> CommandResult:
+        """Run argv on the host (each argument quoted); returns its exit code and output."""
+        command = shlex.join(argv)
+        if cwd:
+            command = f"cd {shlex.quote(cwd)} && {command}"
+        return self.run_shell(command, input_bytes=input_bytes, timeout=timeout)
+
+    def run_shell(
+        self, command: str, *, input_bytes: bytes | None = None, timeout: float | None = None
+    ) -> CommandResult:
+        """Run a command line built by the caller from quoted parts (see run)."""
+        stdin, stdout, stderr = self._client.exec_command(command, timeout=timeout)
+        if input_bytes is not None:
+            stdin.write(input_bytes)
+            stdin.channel.shutdown_write()
+        # Read both streams at once: a command that fills one while we wait on the other
+        # (pip's warnings on stderr) would otherwise block forever.
+        err_chunks: list[bytes] = []
+        reader = threading.Thread(target=lambda: err_chunks.append(stderr.read()), daemon=True)
+        reader.start()
+        out = stdout.read().decode(errors="replace")
+        reader.join()
+        code = stdout.channel.recv_exit_status()
+        return CommandResult(code, out, b"".join(err_chunks).decode(errors="replace"))
+
+    def put(self, data: bytes, remote_path: str, *, mode: int = 0o600) -> None:
+        sftp = self._client.open_sftp()
+        try:
+            with sftp.open(remote_path, "wb") as f:
+                f.set_pipelined(True)
+                f.write(data)
+            sftp.chmod(remote_path, mode)
+        finally:
+            sftp.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _connect(target: SSHTarget) -> paramiko.SSHClient:
+    client = paramiko.SSHClient()
+    for path in target.known_hosts:
+        if Path(path).is_file():
+            client.load_host_keys(path)
+    client.set_missing_host_key_policy(_VerifyHostKey(target))
+    sock: Any = None
+    if target.proxy_command:
+        sock = paramiko.ProxyCommand(target.proxy_command)
+    elif target.proxy_jump:
+        sock = _jump_channel(target)
+    try:
+        client.connect(
+            target.hostname,
+            port=target.port,
+            username=target.user,
+            key_filename=list(target.key_files) or None,  # type: ignore[arg-type]
+            sock=sock,
+            timeout=CONNECT_TIMEOUT_S,
+            banner_timeout=CONNECT_TIMEOUT_S,
+            auth_timeout=CONNECT_TIMEOUT_S,
+            allow_agent=True,
+            look_for_keys=not target.key_files,
+        )
+    except paramiko.BadHostKeyException as exc:
+        raise HostKeyError(
+            f"the host key of {target.known_hosts_name} has CHANGED: it is now "
+            f"{exc.key.get_name()} {fingerprint(exc.key)}, known_hosts says "
+            f"{fingerprint(exc.expected_key)}. Refusing to connect: this may be an attack. "
+            "If the host was really reinstalled, remove its old line from known_hosts"
+        ) from None
+    except HostKeyError:
+        raise
+    except paramiko.AuthenticationException as exc:
+        raise UnreachableError(
+            f"SSH to {target.destination()}:{target.port} was refused: {exc}. Check the "
+            "user and key (cluster `user:`/`key:`, or ~/.ssh/config)"
+        ) from None
+    except (OSError, paramiko.SSHException, EOFError) as exc:
+        raise UnreachableError(
+            f"cannot reach {target.destination()}:{target.port} over SSH: {exc}"
+        ) from None
+    return client
+
+
+def _jump_channel(target: SSHTarget) -> paramiko.Channel:
+    """A channel through the ProxyJump host to the target (one hop)."""
+    assert target.proxy_jump is not None
+    hop = target.proxy_jump.split(",")[0]
+    user, _, rest = hop.rpartition("@")
+    host, _, port = rest.partition(":")
+    jump = resolve_target(
+        host,
+        user=user or None,
+        port=int(port) if port else None,
+        known_hosts=target.known_hosts[0] if target.known_hosts else None,
+    )
+    jump_client = _connect(jump)
+    transport = jump_client.get_transport()
+    assert transport is not None
+    return transport.open_channel("direct-tcpip", (target.hostname, target.port), ("127.0.0.1", 0))

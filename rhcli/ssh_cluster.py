@@ -1,0 +1,240 @@
+"""SSH clusters: a host you can `ssh` into, used exactly like the local cluster.
+
+The flow of every call (DESIGN section 1): connect over SSH; find the daemon; if none runs,
+install this client's rhcli in the host's venv (when not already there) and start it; read
+its token over SSH; reach it through a local port forward; sync the repository; call.
+A daemon of another version is never restarted behind the user's back during a call: the
+call fails, naming both versions and `rhcli up NAME`, which updates it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rhcli import bootstrap, sync
+from rhcli._version import __version__
+from rhcli.clusters import Cluster, ClusterStatus, CommandResult
+from rhcli.errors import DaemonNotRunningError, VersionMismatchError
+from rhcli.ssh import SSHConnection, SSHTarget, resolve_target
+from rhcli.tunnel import Tunnel
+
+if TYPE_CHECKING:
+    from rhcli.client import DaemonClient
+
+DEFAULT_ROOT = "~/.rhcli"
+# A long-lived process checks its repository for edits at most this often before a call.
+SYNC_CHECK_INTERVAL_S = 1.0
+
+
+class SSHCluster(Cluster):
+    """A host reached over SSH; its rhcli root is `home` there (default ~/.rhcli)."""
+
+    type = "ssh"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        host: str,
+        user: str | None = None,
+        port: int | None = None,
+        key: str | None = None,
+        home: str | None = None,
+        accept_host_key: bool = False,
+    ) -> None:
+        super().__init__(name)
+        self.target: SSHTarget = resolve_target(
+            host, user=user, port=port, key=key, accept_new_host_key=accept_host_key
+        )
+        self.home = home or DEFAULT_ROOT
+        self._conn: SSHConnection | None = None
+        self._host: bootstrap.HostState | None = None
+        self._tunnel: Tunnel | None = None
+        self._client: DaemonClient | None = None
+        self._synced: dict[Path, tuple[str, float]] = {}  # local root -> (fingerprint, when)
+
+    def __repr__(self) -> str:
+        return f"<SSHCluster {self.name!r} {self.target.destination()}:{self.target.port}>"
+
+    # --- connection -------------------------------------------------------------------
+
+    def connection(self) -> SSHConnection:
+        with self._lock:
+            if self._conn is None or not self._conn.is_active():
+                self._conn = SSHConnection(self.target)
+            return self._conn
+
+    def host(self, *, refresh: bool = False) -> bootstrap.HostState:
+        with self._lock:
+            if self._host is None or refresh:
+                self._host = bootstrap.probe(self.connection(), self.home)
+            return self._host
+
+    def client(self) -> DaemonClient:
+        with self._lock:
+            if self._client is None:
+                self._client = self._connect(start=True)
+            return self._client
+
+    def reset_client(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+            if self._tunnel is not None:
+                self._tunnel.close()
+            self._client = self._tunnel = self._host = None
+
+    def _connect(self, *, start: bool) -> DaemonClient:
+        from rhcli.client import DaemonClient
+
+        conn = self.connection()
+        host = self.host(refresh=True)
+        if not host.daemon_alive:
+            if not start:
+                raise DaemonNotRunningError(
+                    f"no daemon runs on {self.name} ({self.target.destination()}); "
+                    f"start it with `rhcli up {self.name}`"
+                )
+            bootstrap.install(conn, host, say=_say)
+            host = self.host(refresh=True)
+            bootstrap.start_daemon(conn, host)
+            host = self.host(refresh=True)
+        daemon = host.daemon or {}
+        if daemon.get("version") != __version__:
+            raise VersionMismatchError(
+                cluster=self.name,
+                client_version=__version__,
+                daemon_version=str(daemon.get("version")),
+            )
+        token = conn.run(["cat", f"{host.root}/token"])
+        if token.returncode != 0:
+            raise DaemonNotRunningError(
+                f"cannot read the daemon's token on {self.name}: {token.stderr.strip()}"
+            )
+        self._tunnel = Tunnel(conn.transport, int(daemon["port"]))
+        client = DaemonClient(
+            address=self._tunnel.address,
+            token=token.stdout.strip(),
+            describe=f"the daemon on {self.name} (pid {daemon.get('pid')})",
+            restart_hint=f"Restart it with `rhcli restart {self.name}`.",
+        )
+        health = client.health()
+        if health.version != __version__:
+            client.close()
+            raise VersionMismatchError(
+                cluster=self.name, client_version=__version__, daemon_version=health.version
+            )
+        return client
+
+    # --- code -------------------------------------------------------------------------
+
+    def code_root(self, local_root: Path) -> str:
+        return f"{self.host().root}/work/{local_root.name}"
+
+    def prepare(self, local_root: Path) -> None:
+        """Sync local_root before a call when it changed since the last sync."""
+        last = self._synced.get(local_root)
+        if last is not None and time.monotonic() - last[1] < SYNC_CHECK_INTERVAL_S:
+            return
+        self.sync(local_root)
+
+    def sync(self, local_root: Path | None = None, *, dry_run: bool = False) -> sync.SyncResult:
+        """Make the host's copy of the repository equal the local one."""
+        from rhcli.function_ref import project_root
+
+        root = (local_root or project_root()).resolve()
+        the_plan = sync.plan(root)
+        last = self._synced.get(root)
+        if not dry_run and last is not None and last[0] == the_plan.fingerprint:
+            self._synced[root] = (the_plan.fingerprint, time.monotonic())
+            return sync.SyncResult()
+        if not the_plan.in_git and the_plan.total_bytes > sync.LARGE_SYNC_BYTES:
+            _say(
+                f"warning: {root} is not in a git repository; syncing all of it "
+                f"({the_plan.total_bytes / 2**20:.0f} MiB)"
+            )
+        remote_dir = self.code_root(root)
+        conn = self.connection()
+        sync.check_free_space(conn, the_plan, remote_dir)
+        if not dry_run:
+            conn.run(["mkdir", "-p", remote_dir])
+        result = sync.rsync(self.target, the_plan, remote_dir, dry_run=dry_run)
+        if not dry_run:
+            self._synced[root] = (the_plan.fingerprint, time.monotonic())
+        return result
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    def up(self) -> Cluster:
+        """Install or update rhcli on the host, (re)start its daemon if needed, sync."""
+        conn = self.connection()
+        host = self.host(refresh=True)
+        changed = bootstrap.install(conn, host, say=_say)
+        daemon = host.daemon or {}
+        if host.daemon_alive and (changed or daemon.get("version") != __version__):
+            _say(f"{self.name}: restarting the daemon to run rhcli {__version__}")
+            bootstrap.stop_daemon(conn, host)
+        self.reset_client()
+        self.client()
+        self.sync()
+        return self
+
+    def status(self) -> ClusterStatus:
+        host = self.host(refresh=True)
+        if not host.daemon_alive:
+            return ClusterStatus(
+                name=self.name,
+                type=self.type,
+                up=False,
+                home=host.root,
+                address=f"{self.target.destination()}:{self.target.port}",
+            )
+        health = self.client().health()
+        return ClusterStatus(
+            name=self.name,
+            type=self.type,
+            up=True,
+            address=f"{self.target.destination()}:{self.target.port}",
+            version=health.version,
+            pid=health.pid,
+            uptime_s=health.uptime_s,
+            home=health.home,
+            python=health.python,
+            resources=dict(health.resources),
+            available=dict(health.available),
+            runs_running=health.runs_running,
+            runs_queued=health.runs_queued,
+            workers=health.workers,
+        )
+
+    def down(self) -> bool:
+        """Stop the host's daemon (and its Ray); the host itself is left alone."""
+        with self._lock:
+            self.reset_client()
+            self._installed.clear()
+            self._synced.clear()
+            host = self.host(refresh=True)
+            return bootstrap.stop_daemon(self.connection(), host)
+
+    def run(self, commands: list[str]) -> list[CommandResult]:
+        """Run shell command lines (the user's own) on the host, in its home directory."""
+        conn = self.connection()
+        results = []
+        for command in commands:
+            done = conn.run_shell(command)
+            results.append(CommandResult(command, done.returncode, done.stdout, done.stderr))
+        return results
+
+    def ssh(self) -> None:
+        """Replace this process with an interactive `ssh` to the host."""
+        argv = ["ssh", "-t", *self.target.ssh_options(), self.target.destination()]
+        sys.stdout.flush()
+        os.execvp("ssh", argv)  # noqa: S606 - argv list, no shell
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

@@ -1,0 +1,89 @@
+"""An SSH local port forward: 127.0.0.1:<free port> here -> 127.0.0.1:<port> on the host.
+
+The daemon listens on the host's loopback only; the client reaches it through this
+forward, opened once per client process and cluster and shared by every call. Each TCP
+connection gRPC makes becomes one direct-tcpip channel over the one SSH connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import select
+import socket
+import threading
+from typing import Any
+
+import paramiko
+
+log = logging.getLogger(__name__)
+
+_BUFFER = 256 * 1024
+
+
+class Tunnel:
+    """Forwards local connections to remote_port on the host's loopback."""
+
+    def __init__(self, transport: paramiko.Transport, remote_port: int) -> None:
+        self._transport = transport
+        self.remote_port = remote_port
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(64)
+        self.local_port: int = self._listener.getsockname()[1]
+        self._closed = threading.Event()
+        threading.Thread(target=self._accept, name=f"tunnel:{self.local_port}", daemon=True).start()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.local_port}"
+
+    def close(self) -> None:
+        self._closed.set()
+        with contextlib.suppress(OSError):
+            self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                conn, peer = self._listener.accept()
+            except OSError:
+                return
+            try:
+                channel = self._transport.open_channel(
+                    "direct-tcpip", ("127.0.0.1", self.remote_port), peer
+                )
+            except (paramiko.SSHException, OSError) as exc:
+                log.debug("tunnel: cannot open a channel: %s", exc)
+                conn.close()
+                continue
+            threading.Thread(
+                target=_pipe,
+                args=(conn, channel),
+                daemon=True,
+                name=f"tunnel-pipe:{self.local_port}",
+            ).start()
+
+
+def _pipe(conn: socket.socket, channel: paramiko.Channel) -> None:
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        while True:
+            sources: list[Any] = [conn, channel]
+            readable, _, _ = select.select(sources, [], [])
+            if conn in readable:
+                data = conn.recv(_BUFFER)
+                if not data:
+                    break
+                channel.sendall(data)
+            if channel in readable:
+                data = channel.recv(_BUFFER)
+                if not data:
+                    break
+                conn.sendall(data)
+    except OSError:
+        pass
+    finally:
+        channel.close()
+        conn.close()
