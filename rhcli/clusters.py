@@ -54,6 +54,9 @@ class ClusterStatus:
     resources: dict[str, float] = field(default_factory=dict)
     available: dict[str, float] = field(default_factory=dict)
     runs_running: int = 0
+    runs_queued: int = 0
+    # Each non-empty enqueue queue (by function name): runs waiting plus the one running.
+    queue_depths: dict[str, int] = field(default_factory=dict)
     workers: int = 0
 
 
@@ -195,6 +198,8 @@ class LocalCluster(Cluster):
             resources=dict(health.resources),
             available=dict(health.available),
             runs_running=health.runs_running,
+            runs_queued=health.runs_queued,
+            queue_depths=dict(health.queue_depths),
             workers=health.workers,
         )
 

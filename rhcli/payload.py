@@ -40,10 +40,15 @@ _PICKLE_PROTOCOL = 5
 
 
 def new_run_id(function_name: str) -> str:
-    """Readable and unique: function name, UTC time, random suffix."""
+    """Readable and unique: function name, UTC time, random suffix.
+
+    The suffix has 32 bits: with 24, a batch firing a few thousand calls of one function
+    within a second collided often enough to matter (a collision makes the daemon refuse
+    the second call, or answer it with the first's outcome when its arguments match).
+    """
     name = re.sub(r"[^A-Za-z0-9_-]+", "-", function_name).strip("-")[:40] or "run"
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    return f"{name}-{stamp}-{secrets.token_hex(3)}"
+    return f"{name}-{stamp}-{secrets.token_hex(4)}"
 
 
 def dump_args(

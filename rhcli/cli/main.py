@@ -27,6 +27,13 @@ HELP = (
     "130 interrupted (the run goes on)."
 )
 
+# Typer 0.2x vendors its own copy of click: its usage errors and aborts are not click's.
+_USAGE_ERRORS: tuple[type[Exception], ...] = (
+    click.ClickException,
+    *((typer.TyperException,) if hasattr(typer, "TyperException") else ()),
+)
+_ABORTS: tuple[type[BaseException], ...] = (click.exceptions.Abort, typer.Abort, KeyboardInterrupt)
+
 app = typer.Typer(
     name="rhcli",
     help=HELP,
@@ -89,10 +96,14 @@ def main(argv: list[str] | None = None) -> None:
         code = returned if isinstance(returned, int) else 0
     except click.exceptions.Exit as exc:
         code = exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
+    except _USAGE_ERRORS as exc:
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            context.err(f"error: {exc}")
         code = ExitCode.USAGE
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except _ABORTS:
         context.err("interrupted")
         code = ExitCode.INTERRUPTED
     except RhcliError as exc:
