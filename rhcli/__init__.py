@@ -82,11 +82,14 @@ def cancel(ref: str, *, cluster: Any = None) -> Any:
     return _cancel(ref, cluster=cluster)
 
 
-def runs(*, cluster: Any = None, limit: int = 50) -> list[Any]:
-    """The newest runs on a cluster, newest first."""
+def runs(
+    *, cluster: Any = None, limit: int = 50, function: str = "", include_items: bool = False
+) -> list[Any]:
+    """The newest runs on a cluster (RunInfo messages), newest first; map items with
+    include_items."""
     from rhcli.runs_api import runs as _runs
 
-    return _runs(cluster=cluster, limit=limit)
+    return _runs(cluster=cluster, limit=limit, function=function, include_items=include_items)
 
 
 def __getattr__(name: str) -> Any:

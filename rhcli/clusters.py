@@ -55,6 +55,8 @@ class ClusterStatus:
     available: dict[str, float] = field(default_factory=dict)
     runs_running: int = 0
     runs_queued: int = 0
+    # Each non-empty enqueue queue (by function name): runs waiting plus the one running.
+    queue_depths: dict[str, int] = field(default_factory=dict)
     workers: int = 0
 
 
@@ -202,6 +204,7 @@ class LocalCluster(Cluster):
             available=dict(health.available),
             runs_running=health.runs_running,
             runs_queued=health.runs_queued,
+            queue_depths=dict(health.queue_depths),
             workers=health.workers,
         )
 

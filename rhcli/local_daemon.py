@@ -117,7 +117,7 @@ class LocalDaemon:
             os.kill(pid, signal.SIGKILL)
         from rhcli.server.ray_runtime import sweep_leftovers  # no ray import: /proc only
 
-        sweep_leftovers(self.paths.owner_marker, temp_dir=self.paths.ray_temp_dir)
+        sweep_leftovers(self.paths.owner_marker, self.paths.ray_temp_dir)
         return True
 
     def read_token(self) -> str:

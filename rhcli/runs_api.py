@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rhcli.clusters import Cluster, cluster
+from rhcli.errors import DaemonNotRunningError
 from rhcli.payload import unwrap
 from rhcli.runref import RunRef
+
+if TYPE_CHECKING:
+    from rhcli.client import DaemonClient
+
+_T = TypeVar("_T")
 
 
 def _cluster_of(ref: str, system: Cluster | str | None) -> Cluster:
@@ -25,14 +32,13 @@ def get(ref: str, *, cluster: Cluster | str | None = None, timeout: float | None
     Raises UnknownRunError for an id the cluster does not know (or no longer keeps).
     """
     system = _cluster_of(ref, cluster)
-    client = system.client()
-    outcome = client.wait(str(ref), timeout=timeout)
-    return unwrap(str(ref), outcome, client.read_result)
+    outcome = _send(system, lambda client: client.wait(str(ref), timeout=timeout))
+    return unwrap(str(ref), outcome, system.client().read_result)
 
 
 def cancel(ref: str, *, cluster: Cluster | str | None = None) -> Any:
     """Stop a queued or running run; a run that has ended is left as it is. Its RunInfo."""
-    return _cluster_of(ref, cluster).client().cancel(str(ref))
+    return _send(_cluster_of(ref, cluster), lambda client: client.cancel(str(ref)))
 
 
 def runs(
@@ -47,4 +53,14 @@ def runs(
 
     system = cluster if isinstance(cluster, Cluster) else _cluster_of("", cluster)
     request = pb.ListRunsRequest(limit=limit, function=function, include_items=include_items)
-    return system.client().list_runs(request)
+    return _send(system, lambda client: client.list_runs(request))
+
+
+def _send(system: Cluster, rpc: Callable[[DaemonClient], _T]) -> _T:
+    try:
+        return rpc(system.client())
+    except DaemonNotRunningError:
+        # The daemon restarted since we connected (a new port): connect anew, once. The
+        # run records outlive the daemon, so the answer is the same.
+        system.reset_client()
+        return rpc(system.client())

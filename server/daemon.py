@@ -126,7 +126,7 @@ def _take_root(paths: DaemonPaths, host: str) -> None:
 def _serve(paths: DaemonPaths, args: argparse.Namespace) -> int:
     log.info("starting rhcli daemon %s (pid %d) in %s", __version__, os.getpid(), paths.root)
     token = create_token(paths.token)
-    ray_runtime.sweep_leftovers(paths.owner_marker, temp_dir=paths.ray_temp_dir)
+    ray_runtime.sweep_leftovers(paths.owner_marker, paths.ray_temp_dir)
     ray_runtime.start_ray(
         address=args.ray_address, temp_dir=paths.ray_temp_dir, owner_marker=paths.owner_marker
     )
@@ -171,7 +171,7 @@ def _serve(paths: DaemonPaths, args: argparse.Namespace) -> int:
     # them; what is left running is failed by the next daemon's recovery.
     executor.shutdown()
     ray_runtime.stop_ray()
-    ray_runtime.sweep_leftovers(paths.owner_marker, temp_dir=paths.ray_temp_dir)
+    ray_runtime.sweep_leftovers(paths.owner_marker, paths.ray_temp_dir)
     log.info("stopped")
     return 0
 

@@ -19,6 +19,7 @@ from typing import Any
 from rhcli.server.logs import log_path
 from rhcli.server.pool import PoolKey, Slot, Unsatisfiable, WorkerPool, shape_of
 from rhcli.server.proto import daemon_pb2 as pb
+from rhcli.server.runstore import INLINE_RESULT_LIMIT
 from rhcli.server.worker import Worker, WorkerOutcome
 
 log = logging.getLogger(__name__)
@@ -38,11 +39,16 @@ class RunHandle:
 
     The slot is cleared under the lock before the worker goes back to the pool, so a
     late cancel can never stop a worker that has moved on to someone else's call.
+    A result too large to keep in the run store's row is left in ``result`` rather than
+    copied into the outcome message (protobuf copies bytes on every set and get, and a
+    500 MB result copied twice is the daemon's peak memory); the store writes it to its
+    file from here.
     """
 
     cancelled: bool = False
     slot: Slot | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    result: bytes | None = None
 
     def take_slot(self) -> Slot | None:
         with self.lock:
@@ -126,6 +132,8 @@ class Executor:
                 reason=_death_reason(exc),
             )
         self._give_back(handle, discard=False)
+        if len(outcome.result) > INLINE_RESULT_LIMIT:
+            handle.result, outcome.result = outcome.result, b""
         return to_proto(outcome)
 
     def run_batch(

@@ -48,11 +48,17 @@ def stop_ray() -> None:
         ray.shutdown()
 
 
-def sweep_leftovers(owner_marker: str, *, temp_dir: Path | None = None) -> int:
-    """Kill every process (but this one) that carries owner_marker, or that is a renamed
-    Ray process ("ray::...") holding a file open under temp_dir; returns how many."""
+def sweep_leftovers(owner_marker: str, temp_dir: Path | None = None) -> int:
+    """Kill every process (but this one) of this root's Ray; returns how many.
+
+    A process is ours when its environment carries owner_marker, or when it writes to a
+    file under temp_dir (this root's Ray session folder, where every Ray process writes
+    its logs). The environment alone misses some: Ray's agents rewrite their process
+    title, which overwrites part of the memory /proc/PID/environ reads, and the marker
+    can go with it (then they outlive a killed daemon and every later sweep).
+    """
     needle = f"{OWNER_ENV}={owner_marker}".encode()
-    prefix = f"{temp_dir}{os.sep}" if temp_dir is not None else None
+    logs = str(temp_dir).rstrip(os.sep) + os.sep if temp_dir is not None else None
     me = os.getpid()
     killed = 0
     for entry in Path("/proc").iterdir():
@@ -62,7 +68,7 @@ def sweep_leftovers(owner_marker: str, *, temp_dir: Path | None = None) -> int:
             environ = (entry / "environ").read_bytes()
         except OSError:  # gone already, or not ours to read
             continue
-        if needle in environ.split(b"\0") or (prefix and _renamed_ray_process_in(entry, prefix)):
+        if needle in environ.split(b"\0") or (logs and _writes_under(entry, logs)):
             try:
                 os.kill(int(entry.name), signal.SIGKILL)
                 killed += 1
@@ -73,10 +79,21 @@ def sweep_leftovers(owner_marker: str, *, temp_dir: Path | None = None) -> int:
     return killed
 
 
-def _renamed_ray_process_in(proc: Path, prefix: str) -> bool:
+def _writes_under(process: Path, prefix: str) -> bool:
+    """Whether the process holds a file under prefix open for writing (a reader, such as
+    someone's `tail -f` of a Ray log, is left alone)."""
     try:
-        if not (proc / "cmdline").read_bytes().startswith(b"ray::"):
-            return False
-        return any(os.readlink(fd).startswith(prefix) for fd in (proc / "fd").iterdir())
-    except OSError:  # gone already, or not ours to read
+        fds = list((process / "fd").iterdir())
+    except OSError:
         return False
+    for fd in fds:
+        try:
+            if not os.readlink(fd).startswith(prefix):
+                continue
+            info = (process / "fdinfo" / fd.name).read_text()
+        except OSError:
+            continue
+        flags = next((line.split()[1] for line in info.splitlines() if line[:6] == "flags:"), "0")
+        if int(flags, 8) & (os.O_WRONLY | os.O_RDWR):
+            return True
+    return False

@@ -97,29 +97,36 @@ class RunManager:
         self._active: dict[str, ActiveRun] = {}
         self._queues: dict[str, FunctionQueue] = {}
         self._lock = threading.Lock()
+        self._enqueue_lock = threading.Lock()
         self._dispatch = ThreadPoolExecutor(max_workers=256, thread_name_prefix="run")
 
     # --- starting -----------------------------------------------------------------------
 
-    def call(self, request: pb.CallRequest) -> pb.RunOutcome:
-        """Run (or enqueue) the call and block until it ends; its outcome."""
-        active = self._record(request)
-        if active is not None:
-            if request.enqueue:
-                self._queue_for(request).put(active, request)
-            else:
-                self.execute(active, request)
-        return self.wait(request.run_id, timeout=None)
+    def call(self, request: pb.CallRequest, *, max_inline: int | None = None) -> pb.RunOutcome:
+        """Run (or enqueue) the call and block until it ends; its outcome (max_inline as
+        for wait)."""
+        if request.enqueue:
+            self._enqueue(request)
+        elif (active := self._record(request)) is not None:
+            self.execute(active, request)
+        return self.wait(request.run_id, timeout=None, max_inline=max_inline)
 
     def submit(self, request: pb.CallRequest) -> pb.RunInfo:
         """Record the call and start or queue it; returns at once."""
-        active = self._record(request)
-        if active is not None:
-            if request.enqueue:
-                self._queue_for(request).put(active, request)
-            else:
-                self._dispatch.submit(self.execute, active, request)
+        if request.enqueue:
+            self._enqueue(request)
+        elif (active := self._record(request)) is not None:
+            self._dispatch.submit(self.execute, active, request)
         return self.info(request.run_id)
+
+    def _enqueue(self, request: pb.CallRequest) -> None:
+        # Recorded and queued under one lock: otherwise two clients enqueueing at once
+        # could be queued in the other order than recorded, and the queue's order must be
+        # the arrival order the records show (and a restarted daemon requeues by).
+        with self._enqueue_lock:
+            active = self._record(request)
+            if active is not None:
+                self._queue_for(request).put(active, request)
 
     def recover(self) -> None:
         """After a restart: fail what was running, requeue what was queued, in order."""
@@ -179,12 +186,16 @@ class RunManager:
                 ended_at=time.time(),
                 reason=f"the daemon failed to run the call: {exc!r}",
             )
-        self.end(active, outcome)
+        # A large result travels beside the outcome (see Executor.run): never copied.
+        result, active.result = active.result, None
+        self.end(active, outcome, result=result)
 
-    def end(self, active: ActiveRun, outcome: pb.RunOutcome) -> None:
+    def end(
+        self, active: ActiveRun, outcome: pb.RunOutcome, *, result: bytes | None = None
+    ) -> None:
         """Store the outcome, close the log with its end marker, wake the waiters: in
         this order, so whoever is woken finds both."""
-        self.store.finish(active.run_id, outcome)
+        self.store.finish(active.run_id, outcome, result=result)
         append_end(self.store.log_path(active.run_id), STATUS_NAMES[outcome.status])
         self.untrack(active)
 
@@ -212,16 +223,20 @@ class RunManager:
 
     # --- waiting and looking ----------------------------------------------------------------
 
-    def wait(self, run_id: str, timeout: float | None) -> pb.RunOutcome:
+    def wait(
+        self, run_id: str, timeout: float | None, *, max_inline: int | None = None
+    ) -> pb.RunOutcome:
         """The run's outcome once it ends; after timeout, an outcome saying it has not.
 
+        A stored result larger than max_inline bytes (None: no limit) is left out, with
+        result_size saying how large it is: it is streamed from its file instead.
         Raises UnknownRunError for a run id with no record.
         """
         with self._lock:
             active = self._active.get(run_id)
         if active is not None and not active.done.wait(timeout):
             return pb.RunOutcome(status=self.store.status(run_id) or pb.RUNNING)  # type: ignore[arg-type]
-        outcome = self.store.outcome(run_id)
+        outcome = self.store.outcome(run_id, max_inline=max_inline)
         if outcome is None:
             status = self.store.status(run_id)
             if status is None:

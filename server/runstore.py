@@ -164,13 +164,19 @@ class RunStore:
         with self._lock:
             self._db.execute("UPDATE runs SET items = ? WHERE run_id = ?", (items, run_id))
 
-    def finish(self, run_id: str, outcome: pb.RunOutcome) -> None:
+    def finish(self, run_id: str, outcome: pb.RunOutcome, *, result: bytes | None = None) -> None:
         """Store the outcome of a run and mark it ended; the outcome is complete on disk
-        before the row says so."""
-        self.finish_many([(run_id, outcome)])
+        before the row says so.
+
+        result, when given, is the run's result kept outside the message (a large one:
+        written to its file as it is, never copied into protobuf).
+        """
+        self._write_rows([self._outcome_row(run_id, outcome, result)])
 
     def finish_many(self, finished: Iterable[tuple[str, pb.RunOutcome]]) -> None:
-        rows = [self._outcome_row(run_id, outcome) for run_id, outcome in finished]
+        self._write_rows([self._outcome_row(run_id, outcome) for run_id, outcome in finished])
+
+    def _write_rows(self, rows: list[tuple[object, ...]]) -> None:
         with self._lock:
             self._db.execute("BEGIN")
             self._db.executemany(
@@ -181,15 +187,25 @@ class RunStore:
             )
             self._db.execute("COMMIT")
 
-    def _outcome_row(self, run_id: str, outcome: pb.RunOutcome) -> tuple[object, ...]:
+    def _outcome_row(
+        self, run_id: str, outcome: pb.RunOutcome, result: bytes | None = None
+    ) -> tuple[object, ...]:
         result_file: str | None = None
         stored = outcome
-        size = len(outcome.result)
+        data = outcome.result if result is None else result  # protobuf copies on each get
+        size = len(data)
         if size > INLINE_RESULT_LIMIT:
-            result_file = self._write_result_file(run_id, outcome.result)
+            result_file = self._write_result_file(run_id, data)
             stored = pb.RunOutcome()
             stored.CopyFrom(outcome)
             stored.result = b""
+            stored.result_size = 0
+        elif result is not None:
+            stored = pb.RunOutcome()
+            stored.CopyFrom(outcome)
+            stored.result = data
+            stored.result_size = 0
+        del data
         return (
             outcome.status,
             outcome.failure,
@@ -204,11 +220,14 @@ class RunStore:
 
     # --- reading ------------------------------------------------------------------------
 
-    def outcome(self, run_id: str, *, with_result: bool = True) -> pb.RunOutcome | None:
+    def outcome(
+        self, run_id: str, *, with_result: bool = True, max_inline: int | None = None
+    ) -> pb.RunOutcome | None:
         """The stored outcome of a finished run; None while in flight or unknown.
 
-        A result kept in a file is read back when with_result; otherwise result_size
-        says how large it is and the caller streams it with result_path().
+        A result kept in a file is read back when with_result and it is at most
+        max_inline bytes (None: any size); otherwise result_size says how large it is
+        and the caller streams it with result_path().
         """
         with self._lock:
             row = self._db.execute(
@@ -219,7 +238,7 @@ class RunStore:
             return None
         outcome: pb.RunOutcome = pb.RunOutcome.FromString(row[0])
         if row[1]:
-            if with_result:
+            if with_result and (max_inline is None or row[2] <= max_inline):
                 outcome.result = Path(row[1]).read_bytes()
             else:
                 outcome.result_size = row[2]

@@ -64,7 +64,7 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
     def Call(self, request: pb.CallRequest, context: grpc.ServicerContext) -> pb.CallReply:
         _check_call(request, context)
         try:
-            outcome = self._runs.call(request)
+            outcome = self._runs.call(request, max_inline=INLINE_REPLY_LIMIT)
         except DuplicateRunError as exc:
             _abort(context, grpc.StatusCode.ALREADY_EXISTS, str(exc))
         return pb.CallReply(run_id=request.run_id, outcome=_for_reply(outcome))
@@ -78,7 +78,9 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
 
     def Wait(self, request: pb.WaitRequest, context: grpc.ServicerContext) -> pb.CallReply:
         try:
-            outcome = self._runs.wait(request.run_id, timeout=request.timeout_s or None)
+            outcome = self._runs.wait(
+                request.run_id, timeout=request.timeout_s or None, max_inline=INLINE_REPLY_LIMIT
+            )
         except UnknownRunError:
             _abort_unknown_run(context, request.run_id)
         return pb.CallReply(run_id=request.run_id, outcome=_for_reply(outcome))

@@ -196,8 +196,10 @@ def _print_status(state: Any) -> None:
         f"(free {_amount(state.available, 'CPU')}), GPU {_amount(resources, 'GPU')} "
         f"(free {_amount(state.available, 'GPU')}), memory "
         f"{resources.get('memory', 0) / 2**30:.1f} GiB",
-        f"  runs       {state.runs_running} running; {state.workers} warm workers",
+        f"  runs       {state.runs_running} running, {state.runs_queued} queued; "
+        f"{state.workers} warm workers",
     ]
+    lines += [f"  queue      {name}: {depth}" for name, depth in sorted(state.queue_depths.items())]
     print("\n".join(lines))
 
 

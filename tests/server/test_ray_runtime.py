@@ -24,9 +24,16 @@ def spawn() -> Iterator[Spawn]:
     started: list[subprocess.Popen[bytes]] = []
 
     def start(
-        *, name: str = "sleep", holds: Path | None = None, env: dict[str, str] | None = None
+        *,
+        name: str = "sleep",
+        holds: Path | None = None,
+        reads: Path | None = None,
+        env: dict[str, str] | None = None,
     ) -> subprocess.Popen[bytes]:
         redirect = f'exec 3>>"{holds}"; ' if holds is not None else ""
+        if reads is not None:
+            redirect += f'exec 4<"{reads}"; '
+
         proc = subprocess.Popen(
             ["/bin/bash", "-c", f'{redirect}exec -a "{name}" sleep 300'],
             env={"PATH": os.environ["PATH"], **(env or {})},
@@ -103,12 +110,13 @@ def test_a_renamed_ray_process_of_another_ray_dir_is_spared(
     assert proc.poll() is None
 
 
-def test_a_process_ray_did_not_rename_is_spared_though_it_holds_a_file_in_the_ray_dir(
+def test_a_process_only_reading_a_file_in_the_ray_dir_is_spared(
     spawn: Spawn, marker: str, tmp_path: Path
 ) -> None:
-    # Someone tailing a Ray log is not a leftover.
+    # Someone tailing a Ray log is not a leftover: only writers there are Ray's.
     (tmp_path / "ray").mkdir()
-    proc = spawn(name="tail", holds=tmp_path / "ray" / "raylet.out")
+    (tmp_path / "ray" / "raylet.out").write_text("log\n")
+    proc = spawn(name="tail", reads=tmp_path / "ray" / "raylet.out")
     _ready(proc, "tail")
     assert sweep_leftovers(marker, temp_dir=tmp_path / "ray") == 0
     assert proc.poll() is None
