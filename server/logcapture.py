@@ -8,7 +8,8 @@ stderr (Ray's worker logs).
 
 At the end of a run the worker flushes Python's and C's buffers and writes a sync marker
 down each pipe; once both readers have passed their marker, every byte the run wrote is in
-its log, and the next run's lines cannot mix in.
+its log, and the next run's lines cannot mix in. The same sync at the start of a run
+keeps what was written between runs out of its log.
 
 A log is JSON Lines, one record per line of output:
 ``{"seq": 7, "stream": "out", "t": 1795689743.93, "text": "epoch 1"}`` plus ``"item": 3``
@@ -98,8 +99,9 @@ class _StreamReader:
         if sink is None:
             os.write(self._fallback_fd, raw + b"\n")
             return
-        # A progress bar finishing its line: keep only its final state.
-        text = raw.rsplit(b"\r", 1)[-1] if b"\r" in raw.rstrip(b"\r") else raw.rstrip(b"\r")
+        # A progress bar finishing its line: keep only its final state, which is before a
+        # trailing \r when it was drawn as print(..., end="\r").
+        text = raw.rstrip(b"\r").rsplit(b"\r", 1)[-1]
         sink.write(self.name, text.decode(errors="replace"))
 
     def _progress(self) -> None:
@@ -135,10 +137,20 @@ class OutputCapture:
                 reconfigure(line_buffering=True)
 
     def start(self, sink: LogSink) -> None:
+        """Send what follows to sink; what was written before (between runs, by threads or
+        processes a previous run left behind) goes to the original fds, not into it."""
+        self._sync()
         self.sink = sink
 
     def stop(self, timeout: float = 2.0) -> None:
         """Wait until everything written so far is in the current sink, then detach it."""
+        self._sync(timeout)
+        sink, self.sink = self.sink, None
+        if sink is not None:
+            sink.close()
+
+    def _sync(self, timeout: float = 2.0) -> None:
+        """Return once the readers have handled every byte written before this call."""
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
@@ -150,9 +162,6 @@ class OutputCapture:
             os.write(fd, self.marker + b"\n")
         for reader in self._readers.values():
             reader.synced.wait(timeout)
-        sink, self.sink = self.sink, None
-        if sink is not None:
-            sink.close()
 
 
 def _flush_c_stdio() -> None:

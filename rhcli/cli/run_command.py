@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -9,6 +10,7 @@ import typer
 from rhcli.cli import context
 from rhcli.cli.args import parse_call_args
 from rhcli.cli.render import render_outcome
+from rhcli.errors import ExitCode
 
 FnArg = Annotated[str, typer.Argument(help="function name in runhouse.yaml, or module:function")]
 ArgsArg = Annotated[list[str] | None, typer.Argument(help="call arguments")]
@@ -60,8 +62,17 @@ def run(
     timeout: TimeoutOpt = None,
     args_json: ArgsJsonOpt = None,
     detach: DetachOpt = False,
+    stream_logs: StreamOpt = True,
 ) -> None:
-    _call(fn, args, timeout=timeout, args_json=args_json, detach=detach, enqueue=False)
+    _call(
+        fn,
+        args,
+        timeout=timeout,
+        args_json=args_json,
+        detach=detach,
+        enqueue=False,
+        stream_logs=stream_logs,
+    )
 
 
 def enqueue(
@@ -70,8 +81,17 @@ def enqueue(
     timeout: TimeoutOpt = None,
     args_json: ArgsJsonOpt = None,
     detach: DetachOpt = False,
+    stream_logs: StreamOpt = True,
 ) -> None:
-    _call(fn, args, timeout=timeout, args_json=args_json, detach=detach, enqueue=True)
+    _call(
+        fn,
+        args,
+        timeout=timeout,
+        args_json=args_json,
+        detach=detach,
+        enqueue=True,
+        stream_logs=stream_logs,
+    )
 
 
 def _call(
@@ -82,20 +102,30 @@ def _call(
     args_json: str | None,
     detach: bool,
     enqueue: bool,
+    stream_logs: bool,
 ) -> None:
+    from rhcli.logstream import LogPrinter
     from rhcli.remote_function import function
 
     call_args, call_kwargs = parse_call_args(args or [], args_json)
     options = context.current
     remote = function(fn, system=options.cluster, manifest=options.file)
-    run_id, outcome = remote.call_raw(
-        tuple(call_args),
-        call_kwargs,
-        timeout=timeout,
-        want_json=True,
-        enqueue=enqueue,
-        detach=detach,
-    )
+    # The run's output goes to stderr: stdout keeps only the result (or the JSON document).
+    printer = LogPrinter(out=sys.stderr, err=sys.stderr) if stream_logs and not detach else False
+    try:
+        run_id, outcome = remote.call_raw(
+            tuple(call_args),
+            call_kwargs,
+            timeout=timeout,
+            want_json=True,
+            enqueue=enqueue,
+            detach=detach,
+            stream_logs=printer,
+        )
+    except KeyboardInterrupt:
+        # Ctrl-C detaches: the run goes on, on the cluster; say how to follow or stop it.
+        context.detached(remote.last_run_id)
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     if outcome is None:  # detached
         if options.json:
             context.emit_json({"run_id": run_id, "status": "queued" if enqueue else "running"})
