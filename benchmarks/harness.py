@@ -1,0 +1,206 @@
+"""What every case shares: repetitions, the private daemon root, the cluster under test,
+process bookkeeping, and the check that nothing of ours is left running.
+
+The cluster under test is a Target. Only the local cluster exists today; the SSH cluster
+(issue 7: every case also through the tunnel to a loopback sshd, with a bare `rsync`
+floor) plugs in here as another Target once rhcli drives SSH clusters: give it a
+`cluster`, the `cli_args` that select it, and `daemon_pid()` for its daemon's memory. The
+child clients (the 100,000-item map, the 500 MB cases) build a LocalCluster from the root
+they are given; for SSH they would select the cluster through a manifest (`cli_args`).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Reps:
+    """How many times each kind of case runs."""
+
+    calls: int  # latency cases: timed calls
+    warmup: int  # latency cases: untimed calls first
+    payload: int  # 1 MB / 10 MB cases
+    map_reps: int  # 1,000-item maps
+    big_map_reps: int  # 100,000-item maps
+    enqueue_rounds: int  # enqueue throughput: rounds of enqueue_calls
+    enqueue_calls: int
+    log_lines: int  # log latency: lines printed
+    processes: int  # whole-process cases
+    first_up: int  # first `rhcli up` of an empty root
+
+
+FULL = Reps(
+    calls=1000,
+    warmup=100,
+    payload=50,
+    map_reps=10,
+    big_map_reps=3,
+    enqueue_rounds=5,
+    enqueue_calls=200,
+    log_lines=300,
+    processes=10,
+    first_up=3,
+)
+QUICK = Reps(
+    calls=100,
+    warmup=20,
+    payload=5,
+    map_reps=2,
+    big_map_reps=1,
+    enqueue_rounds=2,
+    enqueue_calls=50,
+    log_lines=50,
+    processes=3,
+    first_up=1,
+)
+
+
+class Target:
+    """A cluster the rhcli cases run against."""
+
+    name = "abstract"
+
+    @property
+    def cluster(self) -> Any:
+        raise NotImplementedError
+
+    def cli_args(self) -> list[str]:
+        """Global rhcli options that select this cluster."""
+        raise NotImplementedError
+
+    def cli_env(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def daemon_pid(self) -> int | None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+
+class LocalTarget(Target):
+    """The local cluster under a private root (its daemon is started by the first case)."""
+
+    name = "local"
+
+    def __init__(self, home: Path) -> None:
+        from rhcli.clusters import LocalCluster
+
+        self.home = home
+        self._cluster = LocalCluster("local", home=home)
+        self.manifest = home / "empty-runhouse.yaml"  # the built-in default: only `local`
+        self.manifest.write_text("")
+
+    @property
+    def cluster(self) -> Any:
+        return self._cluster
+
+    def cli_args(self) -> list[str]:
+        return ["-f", str(self.manifest), "-c", "local"]
+
+    def cli_env(self) -> dict[str, str]:
+        env = dict(os.environ, RHCLI_HOME=str(self.home))
+        env.pop("RHCLI_FILE", None)
+        return env
+
+    def daemon_pid(self) -> int | None:
+        state = self._cluster.daemon.state()
+        return state.pid if state is not None else None
+
+    def stop(self) -> None:
+        self._cluster.down()
+
+
+def make_target(name: str, home: Path) -> Target:
+    if name == "local":
+        return LocalTarget(home)
+    # The hook for the SSH cluster: an SshTarget (loopback sshd, its own root) goes here.
+    raise SystemExit(
+        f"target {name!r} is not available yet: rhcli drives only the local cluster; "
+        "the SSH target lands with SSH clusters (see benchmarks/harness.py)"
+    )
+
+
+@dataclass
+class Bench:
+    """One run of the suite: its repetitions, target, and the markers of its processes."""
+
+    reps: Reps
+    home: Path
+    target: Target | None = None
+    large: bool = False
+    mb1: int = 1_000_000
+    mb10: int = 10_000_000
+    markers: list[bytes] = field(default_factory=list)
+    homes: list[Path] = field(default_factory=list)
+
+    def log(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    def own_root(self, root: Path) -> None:
+        """Count processes of this daemon root as ours (for the leftover check)."""
+        from rhcli.config.paths import DaemonPaths
+        from rhcli.server.ray_runtime import OWNER_ENV
+
+        self.homes.append(root)
+        self.markers.append(f"{OWNER_ENV}={DaemonPaths(root).owner_marker}".encode())
+        self.markers.append(f"RHCLI_HOME={root}".encode())
+
+
+def rhcli_command() -> list[str]:
+    script = Path(sys.executable).parent / "rhcli"
+    if script.is_file():
+        return [str(script)]
+    return [sys.executable, "-c", "from rhcli.cli.main import main; main()"]
+
+
+def leftover_processes(markers: list[bytes]) -> list[int]:
+    """Pids (other than this process) whose environment holds one of markers."""
+    wanted = set(markers)
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = set((entry / "environ").read_bytes().split(b"\0"))
+        except OSError:
+            continue
+        if environ & wanted:
+            found.append(int(entry.name))
+    return found
+
+
+def proc_status_kib(pid: int | str, field_name: str) -> int:
+    """A /proc/PID/status field in KiB (VmHWM: peak resident set, VmRSS: now); pid may be
+    "self"."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field_name + ":"):
+            return int(line.split()[1])
+    raise KeyError(field_name)
+
+
+def reset_peak_rss(pid: int) -> bool:
+    """Reset VmHWM to the current RSS (Linux: write 5 to clear_refs); False if refused."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def stop_child(child: subprocess.Popen[str]) -> None:
+    if child.stdin is not None:
+        child.stdin.close()
+    try:
+        child.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
