@@ -60,13 +60,14 @@ IN_FLIGHT = frozenset({pb.QUEUED, pb.RUNNING})
 
 RESTART_REASON = "the daemon stopped while this run was running; it was not run again"
 
-# A map's row also counts its items that did not succeed.
+# A map's row also counts its items that ended without succeeding (failed, cancelled,
+# timed out); items still running are not failures.
 _INFO_COLUMNS = (
     "run_id, function, status, failure, reason, created_at, started_at, ended_at, parent, "
     "items, (SELECT COUNT(*) FROM runs AS item WHERE item.parent = runs.run_id "
-    "AND item.status != 3)"
+    "AND item.status IN (4, 5, 6))"
 )
-assert pb.SUCCEEDED == 3  # the literal above must follow the protocol
+assert (pb.FAILED, pb.CANCELLED, pb.TIMED_OUT) == (4, 5, 6)  # the literals above
 
 
 class DuplicateRunError(Exception):
@@ -359,11 +360,14 @@ class RunStore:
                     (cutoff, *finished),
                 )
             ]
+        # Files first, rows last: a daemon stopped midway leaves rows that the next purge
+        # finds again, never folders that nothing points at.
+        for run_id in ids:
+            shutil.rmtree(self._runs_dir / run_id, ignore_errors=True)
+        with self._lock:
             self._db.execute("BEGIN")
             self._db.executemany("DELETE FROM runs WHERE run_id = ?", [(i,) for i in ids])
             self._db.execute("COMMIT")
-        for run_id in ids:
-            shutil.rmtree(self._runs_dir / run_id, ignore_errors=True)
         return len(ids)
 
     def _write_result_file(self, run_id: str, data: bytes) -> str:

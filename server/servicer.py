@@ -189,7 +189,7 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
         while self._runs.store.status(run_id) is None:
             if time.monotonic() >= deadline or gone.is_set():
                 return False
-            time.sleep(0.01)
+            time.sleep(0.001)  # the call is usually a millisecond behind its follower
         return True
 
     def InstallReqs(
