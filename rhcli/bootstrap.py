@@ -208,13 +208,16 @@ def stop_daemon(conn: SSHConnection, host: HostState) -> bool:
     """SIGTERM the host's daemon and wait for it to go; False when none ran."""
     if not host.daemon_alive or not host.daemon:
         return False
-    conn.run(["kill", "-TERM", str(int(host.daemon["pid"]))])
+    pid = str(int(host.daemon["pid"]))
+    conn.run(["kill", "-TERM", pid])
+    # Wait for the process itself, not for daemon.json: the daemon removes that first and
+    # then takes seconds to stop Ray; an `up` meanwhile would start a second daemon.
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if not probe(conn, host.root).daemon_alive:
+        if conn.run(["grep", "-qa", "rhcli.server", f"/proc/{pid}/cmdline"]).returncode != 0:
             return True
         time.sleep(0.2)
-    conn.run(["kill", "-KILL", str(int(host.daemon["pid"]))])
+    conn.run(["kill", "-KILL", pid])
     return True
 
 

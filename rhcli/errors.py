@@ -137,12 +137,20 @@ class AuthError(UnreachableError):
 class VersionMismatchError(UnreachableError):
     """The daemon runs another rhcli version than this client."""
 
-    def __init__(self, *, cluster: str, client_version: str, daemon_version: str) -> None:
+    def __init__(
+        self,
+        *,
+        cluster: str,
+        client_version: str,
+        daemon_version: str,
+        update_command: str | None = None,
+    ) -> None:
         self.client_version = client_version
         self.daemon_version = daemon_version
+        self.update_command = update_command or f"rhcli restart {cluster}"
         super().__init__(
             f"cluster {cluster!r} runs rhcli {daemon_version}, this client is {client_version}; "
-            f"update it with `rhcli restart {cluster}`."
+            f"update it with `{self.update_command}`."
         )
 
 

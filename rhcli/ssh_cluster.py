@@ -109,6 +109,7 @@ class SSHCluster(Cluster):
                 cluster=self.name,
                 client_version=__version__,
                 daemon_version=str(daemon.get("version")),
+                update_command=f"rhcli up {self.name}",
             )
         token = conn.run(["cat", f"{host.root}/token"])
         if token.returncode != 0:
@@ -126,7 +127,10 @@ class SSHCluster(Cluster):
         if health.version != __version__:
             client.close()
             raise VersionMismatchError(
-                cluster=self.name, client_version=__version__, daemon_version=health.version
+                cluster=self.name,
+                client_version=__version__,
+                daemon_version=health.version,
+                update_command=f"rhcli up {self.name}",
             )
         return client
 

@@ -91,6 +91,9 @@ def rsync(
         "--delete",
         "--delete-excluded",
         "--prune-empty-dirs",
+        # Compare mtimes to the nanosecond: an edit that keeps a file's size within the
+        # same second would otherwise be taken as unchanged and never sent.
+        "--modify-window=-1",
         "--out-format=%i %l %n",
         "-e",
         ssh,
@@ -135,11 +138,14 @@ def _escape(path: str) -> str:
 def _parse(output: str) -> SyncResult:
     result = SyncResult()
     for line in output.splitlines():
-        flags, _, rest = line.partition(" ")
-        size, _, name = rest.partition(" ")
+        # "%i %l %n": rsync pads "*deleting" with spaces, so split on runs of them.
+        parts = line.split(None, 2)
+        if len(parts) < 3 or parts[2].endswith("/"):  # directories are not files moved
+            continue
+        flags, size, name = parts
         if flags.startswith("*deleting"):
-            result.deleted.append(rest.strip())
-        elif flags[:1] in "<>c" and not name.endswith("/"):
+            result.deleted.append(name)
+        elif flags[:1] in "<>c":
             result.transferred.append((name, int(size) if size.isdigit() else 0))
     return result
 

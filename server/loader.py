@@ -42,9 +42,13 @@ class FunctionLoader:
         self._mtimes: dict[str, tuple[str, int, int]] = {}  # module -> (file, mtime_ns, size)
         self._seen_modules = 0
         self._by_value: OrderedDict[bytes, Callable[..., Any]] = OrderedDict()
+        # site-packages dir -> its mtime when last scanned for .pth files (see below).
+        self._site_dirs: dict[str, int] = {}
+        self._pth_done: set[str] = set()
 
     def load(self, *, entrypoint: str, pickled: bytes) -> Callable[..., Any]:
         """The function to call: unpickled (cached by content) or imported."""
+        self._add_new_site_packages()
         self._forget_changed_modules()
         if pickled:
             return self._unpickle_function(pickled)
@@ -65,6 +69,40 @@ class FunctionLoader:
             if len(self._by_value) > 64:
                 self._by_value.popitem(last=False)
         return fn
+
+    def _add_new_site_packages(self) -> None:
+        """Apply .pth files that appeared in site-packages after this process started.
+
+        A package installed while the worker process existed (reqs installed after Ray
+        prestarted its workers) is often reached only through a .pth file: an editable
+        install's path entry or import hook. Python reads those at startup only, so the
+        worker would not find the package. A stat per site dir per call notices an
+        install; each new .pth file is then applied once, as site would have.
+        """
+        for directory in site.getsitepackages():
+            try:
+                mtime = os.stat(directory).st_mtime_ns
+            except OSError:
+                continue
+            if self._site_dirs.get(directory) == mtime:
+                continue
+            self._site_dirs[directory] = mtime
+            try:
+                names = sorted(n for n in os.listdir(directory) if n.endswith(".pth"))
+            except OSError:
+                continue
+            added = False
+            for name in names:
+                path = os.path.join(directory, name)
+                if path in self._pth_done:
+                    continue
+                self._pth_done.add(path)
+                if _pth_applied(path):
+                    continue
+                site.addpackage(directory, name, None)  # type: ignore[attr-defined]
+                added = True
+            if added:
+                importlib.invalidate_caches()
 
     def _track_user_modules(self) -> None:
         # Rescan only when modules were imported since the last scan: sys.modules is large.
@@ -104,6 +142,28 @@ class FunctionLoader:
         self._mtimes.clear()
         self._seen_modules = 0
         importlib.invalidate_caches()
+
+
+def _pth_applied(path: str) -> bool:
+    """Whether this process already applied the .pth file at path (at startup)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = [line.strip() for line in f]
+    except (OSError, UnicodeDecodeError):
+        return True  # unreadable: site skipped it too
+    for line in lines:
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith(("import ", "import\t")):
+            # `import mod; mod.install()`: applied when mod was imported.
+            module = line.split(None, 1)[1].split(";")[0].split(",")[0].strip()
+            if module.split(".")[0] not in sys.modules:
+                return False
+            continue
+        entry = os.path.realpath(os.path.join(os.path.dirname(path), line))
+        if os.path.exists(entry) and entry not in {os.path.realpath(p) for p in sys.path}:
+            return False
+    return True
 
 
 def _changed(path: str, mtime_ns: int, size: int) -> bool:
