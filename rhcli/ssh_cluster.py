@@ -9,6 +9,7 @@ call fails, naming both versions and `rhcli up NAME`, which updates it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import time
@@ -137,7 +138,10 @@ class SSHCluster(Cluster):
     # --- code -------------------------------------------------------------------------
 
     def code_root(self, local_root: Path) -> str:
-        return f"{self.host().root}/work/{local_root.name}"
+        """<root>/work/<folder>-<hash of its local path>: two repositories with the same
+        folder name never share (and rsync --delete) one copy."""
+        digest = hashlib.sha256(str(local_root.resolve()).encode()).hexdigest()[:8]
+        return f"{self.host().root}/work/{local_root.name}-{digest}"
 
     def prepare(self, local_root: Path) -> None:
         """Sync local_root before a call when it changed since the last sync."""

@@ -18,7 +18,7 @@ def _files(directory: Path) -> set[str]:
 
 
 def _remote(box: Box, project: Path) -> Path:
-    return box.root / "work" / project.name
+    return Path(box.cluster.code_root(project))
 
 
 def _commit(project: Path, *names: str) -> None:
@@ -148,3 +148,20 @@ def test_outside_a_git_repository_the_whole_directory_is_synced(box: Box, tmp_pa
     (folder / "notes.log").write_text("no .gitignore applies here\n")
     box.cluster.sync(folder)
     assert _files(_remote(box, folder)) == {"a.py", "sub/b.txt", "notes.log"}
+
+
+def test_two_repositories_with_the_same_folder_name_never_share_a_copy(
+    box: Box, tmp_path: Path
+) -> None:
+    first = tmp_path / "a" / "app"
+    second = tmp_path / "b" / "app"
+    for project in (first, second):
+        project.mkdir(parents=True)
+        subprocess.run(["git", "init", "-q", str(project)], check=True)
+    (first / "one.py").write_text("ONE = 1\n")
+    (second / "two.py").write_text("TWO = 2\n")
+    box.cluster.sync(first)
+    box.cluster.sync(second)
+    assert _remote(box, first) != _remote(box, second)
+    assert _files(_remote(box, first)) == {"one.py"}
+    assert _files(_remote(box, second)) == {"two.py"}
