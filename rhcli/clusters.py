@@ -69,16 +69,29 @@ class Cluster:
         self.name = name
         self._installed: set[tuple[str, tuple[str, ...]]] = set()
         self._lock = threading.RLock()
+        self._client: DaemonClient | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 
     def client(self) -> DaemonClient:
-        """A connected client of this cluster's daemon (brings the cluster up if it may)."""
+        """A connected client of this cluster's daemon (brings the cluster up if it may);
+        one per cluster object, shared by every call."""
+        with self._lock:
+            if self._client is None:
+                self._client = self._connect(start=True)
+            return self._client
+
+    def _connect(self, *, start: bool) -> DaemonClient:
+        """Reach the daemon (starting it when start and it may), check its version."""
         raise NotImplementedError
 
     def reset_client(self) -> None:
         """Forget the connection, so the next client() connects (and starts) anew."""
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
 
     def prepare(self, local_root: Path) -> None:
         """Make the code under local_root current on the cluster before a call."""
@@ -166,19 +179,6 @@ class LocalCluster(Cluster):
     def __init__(self, name: str = "local", *, home: Path | None = None) -> None:
         super().__init__(name)
         self.daemon = LocalDaemon(home or rhcli_home())
-        self._client: DaemonClient | None = None
-
-    def client(self) -> DaemonClient:
-        with self._lock:
-            if self._client is None:
-                self._client = self._connect(start=True)
-            return self._client
-
-    def reset_client(self) -> None:
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
 
     def code_root(self, local_root: Path) -> str:
         return str(local_root)

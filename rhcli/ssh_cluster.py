@@ -55,7 +55,6 @@ class SSHCluster(Cluster):
         self._conn: SSHConnection | None = None
         self._host: bootstrap.HostState | None = None
         self._tunnel: Tunnel | None = None
-        self._client: DaemonClient | None = None
         self._synced: dict[Path, tuple[str, float]] = {}  # local root -> (fingerprint, when)
 
     def __repr__(self) -> str:
@@ -75,19 +74,12 @@ class SSHCluster(Cluster):
                 self._host = bootstrap.probe(self.connection(), self.home)
             return self._host
 
-    def client(self) -> DaemonClient:
-        with self._lock:
-            if self._client is None:
-                self._client = self._connect(start=True)
-            return self._client
-
     def reset_client(self) -> None:
         with self._lock:
-            if self._client is not None:
-                self._client.close()
+            super().reset_client()
             if self._tunnel is not None:
                 self._tunnel.close()
-            self._client = self._tunnel = self._host = None
+            self._tunnel = self._host = None
 
     def _connect(self, *, start: bool) -> DaemonClient:
         from rhcli.client import DaemonClient

@@ -24,7 +24,8 @@ from rhcli.server.blobs import BlobStore
 from rhcli.server.executor import Executor, RunHandle, cancelled_outcome
 from rhcli.server.logs import append_end
 from rhcli.server.proto import daemon_pb2 as pb
-from rhcli.server.runstore import FINISHED, STATUS_NAMES, RunStore
+from rhcli.server.runstore import FINISHED, RunStore
+from rhcli.server.statuses import STATUS_NAMES
 
 log = logging.getLogger(__name__)
 

@@ -46,15 +46,6 @@ CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created_at);
 CREATE INDEX IF NOT EXISTS runs_by_parent ON runs (parent);
 """
 
-STATUS_NAMES: dict[int, str] = {
-    pb.QUEUED: "queued",
-    pb.RUNNING: "running",
-    pb.SUCCEEDED: "succeeded",
-    pb.FAILED: "failed",
-    pb.CANCELLED: "cancelled",
-    pb.TIMED_OUT: "timed_out",
-}
-
 FINISHED = frozenset({pb.SUCCEEDED, pb.FAILED, pb.CANCELLED, pb.TIMED_OUT})
 IN_FLIGHT = frozenset({pb.QUEUED, pb.RUNNING})
 

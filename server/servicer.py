@@ -25,7 +25,8 @@ from rhcli.server.proto import daemon_pb2 as pb
 from rhcli.server.proto import daemon_pb2_grpc as pb_grpc
 from rhcli.server.reqs import InstallResult, ReqsInstaller
 from rhcli.server.runs import RunManager, UnknownRunError
-from rhcli.server.runstore import FINISHED, STATUS_NAMES, DuplicateRunError
+from rhcli.server.runstore import FINISHED, DuplicateRunError
+from rhcli.server.statuses import STATUS_NAMES
 
 INLINE_REPLY_LIMIT = 4 * 1024 * 1024
 # How long a log follower waits for a run that has no record yet.

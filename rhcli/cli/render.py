@@ -12,15 +12,7 @@ from typing import Any
 from rhcli.cli import context
 from rhcli.errors import ExitCode
 from rhcli.server.proto import daemon_pb2 as pb
-
-STATUS_NAMES = {
-    pb.QUEUED: "queued",
-    pb.RUNNING: "running",
-    pb.SUCCEEDED: "succeeded",
-    pb.FAILED: "failed",
-    pb.CANCELLED: "cancelled",
-    pb.TIMED_OUT: "timed_out",
-}
+from rhcli.server.statuses import STATUS_NAMES
 
 _FAILURE_EXIT = {
     pb.ENTRYPOINT_NOT_FOUND: ExitCode.USAGE,

@@ -13,9 +13,10 @@ from typing import Annotated, Any
 import typer
 
 from rhcli.cli import context
-from rhcli.cli.render import STATUS_NAMES, exit_code_for, render_outcome
+from rhcli.cli.render import exit_code_for, render_outcome
 from rhcli.errors import ExitCode
 from rhcli.server.proto import daemon_pb2 as pb
+from rhcli.server.statuses import STATUS_NAMES
 
 RunIdArg = Annotated[str, typer.Argument(help="a run id (printed by `run --detach`)")]
 ClusterOpt = Annotated[
