@@ -142,7 +142,9 @@ class Cluster:
         """
         from rhcli.function_ref import project_root
 
-        root = self.code_root(local_root or project_root())
+        local = local_root or project_root()
+        self.prepare(local)  # local-path reqs are installed from the cluster's copy
+        root = self.code_root(local)
         lines: list[str] = []
         for event in self.client().install_reqs(list(reqs), root):
             if event.WhichOneof("event") == "line":

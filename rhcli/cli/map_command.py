@@ -59,6 +59,9 @@ def map_(
     sink: IO[str] = output.open("w") if output is not None else sys.stdout
     try:
         failed = _run(remote, calls, sink, return_exceptions=return_exceptions, timeout=timeout)
+    except KeyboardInterrupt:
+        context.detached(remote.last_map_id)
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     finally:
         if output is not None:
             sink.close()
