@@ -34,6 +34,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.harness import leftover_processes, rhcli_command
+
 REPO = Path(__file__).resolve().parent.parent
 ENTRYPOINT = "benchmarks.log_latency:stamps"
 
@@ -117,7 +122,7 @@ def bench_logs_follow(cluster: Any, home: Path, *, lines: int, interval: float) 
     go_file = home / "go"
     run_id = str(fn.remote(lines, interval, str(go_file)))
     follower = subprocess.Popen(
-        [*_rhcli_command(), "-f", str(manifest), "logs", "-f", run_id],
+        [*rhcli_command(), "-f", str(manifest), "logs", "-f", run_id],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -144,29 +149,7 @@ def bench_logs_follow(cluster: Any, home: Path, *, lines: int, interval: float) 
     return samples
 
 
-def _rhcli_command() -> list[str]:
-    script = Path(sys.executable).parent / "rhcli"
-    if script.is_file():
-        return [str(script)]
-    return [sys.executable, "-c", "from rhcli.cli.main import main; main()"]
-
-
 # --- running it all -----------------------------------------------------------------------
-
-
-def leftover_processes(markers: list[bytes]) -> list[int]:
-    """Pids (not ours) whose environment holds one of markers."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            environ = set((entry / "environ").read_bytes().split(b"\0"))
-        except OSError:
-            continue
-        if environ & set(markers):
-            found.append(int(entry.name))
-    return found
 
 
 def render(results: dict[str, dict[str, float]], lines: int, interval: float) -> str:

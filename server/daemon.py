@@ -27,6 +27,7 @@ import grpc
 
 from rhcli._version import __version__
 from rhcli.config.paths import DaemonPaths, rhcli_home
+from rhcli.local_daemon import is_daemon_process
 from rhcli.server import ray_runtime
 from rhcli.server.auth import TokenInterceptor, create_token
 from rhcli.server.blobs import BlobStore
@@ -215,15 +216,6 @@ def _live_pid(pid_file: Path) -> int | None:
     except (OSError, ValueError):
         return None
     return pid if pid != os.getpid() and is_daemon_process(pid) else None
-
-
-def is_daemon_process(pid: int) -> bool:
-    """True when pid is alive and runs `rhcli.server` (a reused pid is not ours)."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return b"rhcli.server" in cmdline
 
 
 def _remove_if_ours(path: Path) -> None:
