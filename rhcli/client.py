@@ -176,6 +176,8 @@ def translate(exc: grpc.RpcError, *, describe: str, restart_hint: str) -> RhcliE
         return DaemonNotRunningError(f"{describe} is not answering ({details}). {restart_hint}")
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return UnreachableError(f"{describe} did not answer in time. {restart_hint}")
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return UnreachableError(f"{describe} refused the call: {details}")
     if code == grpc.StatusCode.NOT_FOUND:
         from rhcli.errors import UnknownRunError
 
