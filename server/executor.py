@@ -129,7 +129,9 @@ class Executor:
                 self._give_back(handle, discard=True)
                 if handle.cancelled:
                     return cancelled_outcome(started)
-                return over if over.status != pb.TIMED_OUT else _timed_out(request.timeout_s, started)
+                if over.status == pb.TIMED_OUT:
+                    return _timed_out(request.timeout_s, started)
+                return over
         elif request.timeout_s > 0:
             ready, _ = self._ray.wait([ref], timeout=request.timeout_s)
             if not ready:
@@ -218,7 +220,7 @@ class Executor:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
-        log.info("sent SIGTERM to worker %d; killing it in %g s if still busy", pid, self.cancel_grace_s)
+        log.info("cancel: SIGTERM to worker %d, killed in %g s if busy", pid, self.cancel_grace_s)
         timer = threading.Timer(self.cancel_grace_s, self._kill_if_running, args=(handle,))
         timer.daemon = True
         timer.start()
@@ -295,7 +297,7 @@ class Executor:
             options["memory"] = resources.pop("memory")
         if resources:
             options["resources"] = resources
-        actor = self._actor_class.options(**options).remote(key.code_root)
+        actor: Any = self._actor_class.options(**options).remote(key.code_root)
         self._identities[id(actor)] = actor.identity.remote()
         return actor
 

@@ -202,7 +202,7 @@ class RunManager:
         this order, so whoever is woken finds both."""
         try:
             self.store.finish(active.run_id, outcome, result=result)
-            status = outcome.status
+            status: int = outcome.status
         except Exception as exc:  # a full disk: the waiters must still be told
             status = self._store_failure(active.run_id, exc)
         try:

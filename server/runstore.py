@@ -161,7 +161,7 @@ class RunStore:
         with self._lock:
             with self._transaction():
                 self._db.executemany(
-                        "INSERT OR IGNORE INTO runs (run_id, function, args_digest, status, "
+                    "INSERT OR IGNORE INTO runs (run_id, function, args_digest, status, "
                     "created_at, started_at, parent) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
