@@ -7,6 +7,8 @@ say why; the token never shows up anywhere but its own file and the RPC metadata
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 import secrets
 from pathlib import Path
 from typing import Any
@@ -185,3 +187,25 @@ def test_the_token_appears_in_no_process_list_environment_log_or_debug_output(lo
     for done in (failed, status):
         assert token not in done.stdout + done.stderr
     assert "Traceback" in failed.stderr  # --debug did print a traceback, without the token
+
+
+def test_a_daemon_refuses_to_start_over_a_token_file_others_can_read(tmp_path: Path) -> None:
+    root = tmp_path / "home"
+    root.mkdir(mode=0o700)
+    token = root / "token"
+    token.write_text("a token someone else may have read")
+    token.chmod(0o644)
+
+    done = subprocess.run(
+        [sys.executable, "-m", "rhcli.server", "--home", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 2
+    assert f"token file {token} has mode 0644" in done.stderr
+    assert f"rm {token}" in done.stderr
+    assert not (root / "daemon.json").exists() and not (root / "daemon.pid").exists()
+    assert token.read_text() == "a token someone else may have read"  # left for the owner
