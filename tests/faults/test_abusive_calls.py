@@ -7,9 +7,9 @@ say why; the token never shows up anywhere but its own file and the RPC metadata
 from __future__ import annotations
 
 import pickle
+import secrets
 import subprocess
 import sys
-import secrets
 from pathlib import Path
 from typing import Any
 
