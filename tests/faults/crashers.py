@@ -35,3 +35,9 @@ def print_then_sleep(lines, seconds):
         print(f"line {i}", flush=True)
         time.sleep(seconds)
     return lines
+
+
+def sleep_then_bytes(seconds, n):
+    """Sleep, then return n bytes (a result large enough to need its own file)."""
+    time.sleep(seconds)
+    return b"x" * n
