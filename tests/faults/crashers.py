@@ -41,3 +41,11 @@ def sleep_then_bytes(seconds, n):
     """Sleep, then return n bytes (a result large enough to need its own file)."""
     time.sleep(seconds)
     return b"x" * n
+
+
+def print_then_return_a_lock(text):
+    """Print text, then return a value pickle refuses (a lock)."""
+    import threading
+
+    print(text, flush=True)
+    return threading.Lock()

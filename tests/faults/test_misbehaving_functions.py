@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import rhcli as rh
-from rhcli.errors import RunCancelledError, WorkerDiedError
+from rhcli.errors import ResultNotSerializableError, RunCancelledError, WorkerDiedError
 from rhcli.server.executor import CANCEL_GRACE_S
 from rhcli.server.proto import daemon_pb2 as pb
 from tests.faults import crashers
@@ -112,3 +112,16 @@ def test_cancel_kills_a_run_that_ignores_sigterm_after_the_grace_period_and_agai
     again = rh.cancel(ref)  # and one after the end changes nothing
     assert (again.status, again.ended_at) == (pb.CANCELLED, answers[0].ended_at)
     assert rh.function(funcs.add, system=local)(4, 4) == 8
+
+
+def test_an_unpicklable_result_fails_the_run_saying_so_and_keeps_its_logs(local: Any) -> None:
+    fn = rh.function(crashers.print_then_return_a_lock, system=local)
+
+    with pytest.raises(ResultNotSerializableError) as caught:
+        fn("printed before the bad return")
+
+    assert "cannot be pickled" in str(caught.value)
+    run_id = caught.value.run_id
+    logged = [line.text for b in local.client().logs(run_id, follow=False) for line in b.lines]
+    assert logged == ["printed before the bad return"]
+    assert rh.function(funcs.add, system=local)(5, 5) == 10
