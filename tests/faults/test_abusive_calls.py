@@ -166,7 +166,7 @@ def test_the_token_appears_in_no_process_list_environment_log_or_debug_output(lo
     token = local.daemon.read_token()
     # Some output to look through: a failing call's traceback and debug logs.
     failed = run_cli("--debug", "run", "tests.fixtures.funcs:fail", "leak check")
-    status = run_cli("--debug", "status", "--json")
+    status = run_cli("--debug", "--json", "status")
     assert failed.returncode == 1 and status.returncode == 0
 
     pid = local.daemon.state().pid

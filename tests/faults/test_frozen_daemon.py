@@ -128,6 +128,7 @@ def test_every_client_command_fails_within_its_deadline_when_the_daemon_is_stopp
             "logs": _cli(home, "logs", long_run),
             "cancel": _cli(home, "cancel", long_run),
             "run": _cli(home, "run", "tests.fixtures.funcs:add", "1", "2"),
+            "enqueue": _cli(home, "enqueue", "tests.fixtures.funcs:add", "1", "2"),
             "logs -f (already streaming)": follower,
         }
         codes = {}
