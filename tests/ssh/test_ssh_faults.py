@@ -98,7 +98,7 @@ def test_a_sync_onto_a_full_disk_fails_naming_the_host_and_the_cause_and_works_o
         with pytest.raises(UnreachableError) as caught:
             cluster.sync(git_project)
         message = str(caught.value)
-        assert f"rsync to box:{remote_dir} failed" in message
+        assert f"rsync to {cluster.target.alias}:{remote_dir} failed" in message
         assert "No space left on device" in message
         assert [p.name for p in remote_dir.iterdir()] == []  # no partial file left
     finally:
