@@ -27,6 +27,7 @@ import grpc
 
 from rhcli._version import __version__
 from rhcli.config.paths import DaemonPaths, rhcli_home
+from rhcli.errors import UsageError
 from rhcli.local_daemon import is_daemon_process
 from rhcli.payload import max_arg_bytes as max_arg_bytes_env
 from rhcli.server import ray_runtime
@@ -109,6 +110,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.max_arg_bytes is None:
+        try:
+            args.max_arg_bytes = max_arg_bytes_env()
+        except UsageError as exc:  # a malformed RHCLI_MAX_ARG_BYTES: refused before anything
+            print(f"rhcli daemon: {exc}", file=sys.stderr)
+            return 2
     os.umask(0o077)  # results, logs and the run store are the user's data: owner only
     paths = DaemonPaths((args.home or rhcli_home()).expanduser().resolve())
     try:
@@ -177,8 +184,7 @@ def _serve(paths: DaemonPaths, args: argparse.Namespace) -> int:
 
     store = RunStore(paths.run_db, paths.runs_dir)
     executor = Executor(paths.runs_dir, cancel_grace_s=args.cancel_grace_s)
-    max_arg_bytes = args.max_arg_bytes if args.max_arg_bytes is not None else max_arg_bytes_env()
-    runs = RunManager(store, executor, BlobStore(paths.blobs_dir, max_bytes=max_arg_bytes))
+    runs = RunManager(store, executor, BlobStore(paths.blobs_dir, max_bytes=args.max_arg_bytes))
     runs.recover()
     retention_s = args.retention_days * 86400
     _start_retention(store, retention_s, stop)
