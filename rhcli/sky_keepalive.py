@@ -1,0 +1,93 @@
+"""Keep an on-demand cluster from autostopping while its daemon has runs in flight.
+
+Runs on the head node, beside the daemon (``python -m rhcli.sky_keepalive ROOT POLL_S --
+CMD...``,
+started detached by rhcli.ondemand after each connect; a second one exits at once,
+so starting it is idempotent).
+
+Why it is needed: SkyPilot 0.14's skylet checks once a minute whether the cluster is idle,
+meaning no pending or running job in *SkyPilot's* job queue and (with the default
+`wait_for: jobs_and_ssh`) no SSH session holding a terminal. rhcli's runs are neither: its
+calls travel over a tunnel without a terminal, and a detached run has no client at all.
+So while the daemon reports runs running or queued, this process runs CMD every
+POLL_S seconds: the launcher's command that resets SkyPilot's idle timer (on SkyPilot,
+the skylet's own ``autostop_lib.set_last_active_time_to_now()`` in its runtime venv).
+The idle minutes of `autostop_mins` then count from the end of the last run, whoever
+started it. The process ends when the daemon it watched is gone.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def _daemon(root: Path) -> dict[str, object] | None:
+    """daemon.json when its pid is a live rhcli daemon, else None."""
+    try:
+        state = json.loads((root / "daemon.json").read_text())
+        cmdline = Path(f"/proc/{int(state['pid'])}/cmdline").read_bytes()
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return dict(state) if b"rhcli.server" in cmdline else None
+
+
+def runs_in_flight(root: Path, port: int) -> int:
+    """Runs running plus queued, as the daemon's Health reports them."""
+    from rhcli.client import DaemonClient
+
+    client = DaemonClient(
+        address=f"127.0.0.1:{port}",
+        token=(root / "token").read_text().strip(),
+        describe="the daemon (keep-alive)",
+        restart_hint="",
+    )
+    try:
+        health = client.health()
+        return int(health.runs_running) + int(health.runs_queued)
+    finally:
+        client.close()
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 4 or argv[2] != "--":
+        print("usage: python -m rhcli.sky_keepalive ROOT POLL_S -- CMD [ARGS...]", file=sys.stderr)
+        return 2
+    root = Path(argv[0]).expanduser()
+    poll_s = float(argv[1])
+    command = [os.path.expanduser(argv[3]), *argv[4:]]
+    lock = open(root / "keepalive.lock", "w")  # held for the process's life
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return 0  # one keep-alive per root is enough
+    first = _daemon(root)
+    while first is not None:
+        state = _daemon(root)
+        if state is None or state.get("pid") != first.get("pid"):
+            return 0  # the daemon it watched has stopped
+        try:
+            busy = runs_in_flight(root, int(str(state["port"])))
+        except Exception as exc:  # a daemon stopping now: check again
+            print(f"keep-alive: daemon not answering: {exc}", file=sys.stderr, flush=True)
+            busy = 0
+        if busy:
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                print(
+                    f"keep-alive: {command[0]} failed ({done.returncode}): "
+                    f"{done.stderr.strip()[-500:]}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        time.sleep(poll_s)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
