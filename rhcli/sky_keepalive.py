@@ -1,17 +1,17 @@
 """Keep an on-demand cluster from autostopping while its daemon has runs in flight.
 
 Runs on the head node, beside the daemon (``python -m rhcli.sky_keepalive ROOT POLL_S --
-CMD...``,
-started detached by rhcli.ondemand after each connect; a second one exits at once,
-so starting it is idempotent).
+CMD...``, started detached by rhcli.ondemand after each connect; a second one exits at
+once, so starting it is idempotent).
 
 Why it is needed: SkyPilot 0.14's skylet checks once a minute whether the cluster is idle,
 meaning no pending or running job in *SkyPilot's* job queue and (with the default
 `wait_for: jobs_and_ssh`) no SSH session holding a terminal. rhcli's runs are neither: its
 calls travel over a tunnel without a terminal, and a detached run has no client at all.
-So while the daemon reports runs running or queued, this process runs CMD every
-POLL_S seconds: the launcher's command that resets SkyPilot's idle timer (on SkyPilot,
-the skylet's own ``autostop_lib.set_last_active_time_to_now()`` in its runtime venv).
+So while the daemon reports runs running or queued, every POLL_S seconds this process
+has CMD (the launcher's, one long-lived process fed a line per reset) reset SkyPilot's
+idle timer: on SkyPilot, the skylet's own ``autostop_lib.set_last_active_time_to_now()``,
+run by SkyPilot's runtime venv on the head node.
 The idle minutes of `autostop_mins` then count from the end of the last run, whoever
 started it. The process ends when the daemon it watched is gone.
 """
@@ -67,9 +67,12 @@ def main(argv: list[str]) -> int:
     except BlockingIOError:
         return 0  # one keep-alive per root is enough
     first = _daemon(root)
+    bumper: subprocess.Popen[str] | None = None
     while first is not None:
         state = _daemon(root)
         if state is None or state.get("pid") != first.get("pid"):
+            if bumper is not None:
+                bumper.kill()
             return 0  # the daemon it watched has stopped
         try:
             busy = runs_in_flight(root, int(str(state["port"])))
@@ -77,16 +80,26 @@ def main(argv: list[str]) -> int:
             print(f"keep-alive: daemon not answering: {exc}", file=sys.stderr, flush=True)
             busy = 0
         if busy:
-            done = subprocess.run(command, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                print(
-                    f"keep-alive: {command[0]} failed ({done.returncode}): "
-                    f"{done.stderr.strip()[-500:]}",
-                    file=sys.stderr,
-                    flush=True,
-                )
+            bumper = _bump(bumper, command)
         time.sleep(poll_s)
     return 0
+
+
+def _bump(bumper: subprocess.Popen[str] | None, command: list[str]) -> subprocess.Popen[str]:
+    """Send one line to the long-lived timer-reset command (starting it when it is not
+    running) and wait for its "ok"; failures go to the keep-alive's log."""
+    if bumper is None or bumper.poll() is not None:
+        bumper = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert bumper.stdin is not None and bumper.stdout is not None
+    try:
+        bumper.stdin.write("\n")
+        bumper.stdin.flush()
+        answer = bumper.stdout.readline().strip()
+    except OSError as exc:
+        answer = str(exc)
+    if answer != "ok":
+        print(f"keep-alive: {command[0]} did not reset the timer: {answer!r}", file=sys.stderr)
+    return bumper
 
 
 if __name__ == "__main__":

@@ -44,9 +44,16 @@ if TYPE_CHECKING:
     from rhcli.config.schema import ClusterSpec
 
 LAUNCHER_ENV = "RHCLI_SKY_LAUNCHER"
-# Run on the head node by the keep-alive (rhcli.sky_keepalive) while runs are in flight:
-# it resets SkyPilot's autostop idle timer with the skylet's own function.
-BUMP_IDLE_TIMER = "from sky.skylet import autostop_lib; autostop_lib.set_last_active_time_to_now()"
+# Run on the head node by the keep-alive (rhcli.sky_keepalive): each line it reads resets
+# SkyPilot's autostop idle timer with the skylet's own function, and is answered "ok".
+# One long-lived process, because importing the skylet costs seconds.
+BUMP_IDLE_TIMER = (
+    "import sys\n"
+    "from sky.skylet import autostop_lib\n"
+    "for _ in sys.stdin:\n"
+    "    autostop_lib.set_last_active_time_to_now()\n"
+    "    print('ok', flush=True)\n"
+)
 SKY_RUNTIME_PYTHON = "~/skypilot-runtime/bin/python"
 
 _ACCELERATORS = re.compile(r"(?P<name>[A-Za-z][A-Za-z0-9_.-]*):(?P<count>\d+(\.\d+)?)\Z")
