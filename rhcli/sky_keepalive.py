@@ -67,7 +67,9 @@ def main(argv: list[str]) -> int:
     except BlockingIOError:
         return 0  # one keep-alive per root is enough
     first = _daemon(root)
-    bumper: subprocess.Popen[str] | None = None
+    # Started now, not at the first busy poll: importing the skylet takes seconds, and the
+    # first reset should not wait for that.
+    bumper = _start(command) if first is not None else None
     while first is not None:
         state = _daemon(root)
         if state is None or state.get("pid") != first.get("pid"):
@@ -85,11 +87,15 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+def _start(command: list[str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+
 def _bump(bumper: subprocess.Popen[str] | None, command: list[str]) -> subprocess.Popen[str]:
     """Send one line to the long-lived timer-reset command (starting it when it is not
     running) and wait for its "ok"; failures go to the keep-alive's log."""
     if bumper is None or bumper.poll() is not None:
-        bumper = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        bumper = _start(command)
     assert bumper.stdin is not None and bumper.stdout is not None
     try:
         bumper.stdin.write("\n")
