@@ -44,9 +44,10 @@ if TYPE_CHECKING:
     from rhcli.ssh_cluster import SSHCluster
     from rhcli.sync import SyncResult
 
-# How often the keep-alive asks the daemon whether runs are in flight. SkyPilot checks
-# idleness once a minute, so twice a minute keeps its idle time at zero while busy.
-KEEPALIVE_POLL_S = 30.0
+# How often the keep-alive asks the daemon whether runs are in flight (one Health RPC on
+# loopback). SkyPilot checks idleness once a minute; polling six times as often keeps its
+# idle time at zero while busy and leaves only runs under 10 s unseen.
+KEEPALIVE_POLL_S = 10.0
 
 
 class OnDemandCluster(Cluster):
@@ -198,7 +199,9 @@ class OnDemandCluster(Cluster):
         return self.head(launch=True).run(commands)
 
     def ssh(self) -> None:
-        self.head(launch=True).ssh()
+        head = self.head(launch=True)
+        head.connection()  # learns the host key first: the system ssh checks it strictly
+        head.ssh()
 
     # --- lifecycle ----------------------------------------------------------------------
 

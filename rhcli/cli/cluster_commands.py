@@ -154,8 +154,15 @@ def _confirm_teardown(target: Any) -> None:
             f"`rhcli down {target.name}` tears the sky cluster down (its disks are deleted) "
             "and asks first, but stdin is not a terminal; pass --yes to confirm"
         )
-    answer = input(f"Tear down sky cluster {target.name!r}? Its VMs and disks are deleted. [y/N] ")
-    if answer.strip().lower() not in ("y", "yes"):
+    # The question goes to stderr: stdout is for results (--json).
+    print(
+        f"Tear down sky cluster {target.name!r}? Its VMs and disks are deleted. [y/N] ",
+        end="",
+        file=sys.stderr,
+        flush=True,
+    )
+    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        context.err("not torn down")
         raise typer.Exit(int(ExitCode.USAGE))
 
 

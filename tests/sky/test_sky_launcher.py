@@ -255,3 +255,28 @@ def test_a_launch_that_fails_inside_skypilot_ends_in_one_message_exit_3_and_no_r
     finally:
         left = _stop(_processes_with_home(home))
     assert not left, f"SkyPilot processes left behind: {left}"
+
+
+def test_the_designs_ondemand_cluster_example_holds(monkeypatch: pytest.MonkeyPatch) -> None:
+    import rhcli as rh
+    from rhcli.ondemand import OnDemandCluster
+    from rhcli.sky_launcher import SkyPilotLauncher
+
+    monkeypatch.delenv("RHCLI_SKY_LAUNCHER", raising=False)
+    a10 = rh.ondemand_cluster(
+        name="a10", instance_type="A10G:1", provider="aws", autostop_mins=30, use_spot=False
+    )
+    assert isinstance(a10, OnDemandCluster) and a10.type == "sky"
+    assert isinstance(a10.launcher, SkyPilotLauncher)  # SkyPilot's own, nothing launched
+    assert (
+        rh.ondemand_cluster(
+            name="a10", instance_type="A10G:1", provider="aws", autostop_mins=30, use_spot=False
+        )
+        is a10
+    )
+    (resources,) = task_for(a10.spec).resources
+    assert resources.accelerators == {"A10G": 1}
+    assert isinstance(resources.cloud, sky.clouds.AWS)
+    assert resources.use_spot is False
+    with pytest.raises(UsageError, match="num_nodes must be 1 or more"):
+        rh.ondemand_cluster(name="bad", num_nodes=0)
