@@ -71,7 +71,7 @@ def seed_root(root: Path) -> None:
     (root / "installed.json").write_text(json.dumps({"version": __version__, "build": build}))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def skybox() -> Iterator[SkyBox]:
     import rhcli.ondemand
 

@@ -79,6 +79,19 @@ def test_a_detached_run_keeps_skypilots_idle_timer_reset_until_it_ends(
     assert last_active < ended + 1.0, "the timer was still reset after the run ended"
 
 
+def test_up_on_a_cluster_that_is_up_relaunches_nothing_and_shows_both_views(
+    skybox: SkyBox,
+) -> None:
+    pid = json.loads((skybox.root / "daemon.json").read_text())["pid"]
+    done = run_cli("up", "sky1", cwd=skybox.project, env=skybox.env)
+    assert done.returncode == 0, done.stderr
+    assert "sky1 (sky): up" in done.stdout
+    assert "skypilot   UP" in done.stdout
+    assert "launching" not in done.stderr
+    assert skybox.launcher_state()["sky1"]["launches"] == 1
+    assert json.loads((skybox.root / "daemon.json").read_text())["pid"] == pid
+
+
 def test_status_shows_skypilots_view_beside_the_daemons(skybox: SkyBox) -> None:
     done = run_cli("--json", "status", "sky1", cwd=skybox.project, env=skybox.env)
     assert done.returncode == 0, done.stderr

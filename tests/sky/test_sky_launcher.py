@@ -132,7 +132,7 @@ def _cli_without_sky(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", _WITHOUT_SKY, *args],
         cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        env={**os.environ, "PYTHONPATH": str(REPO), "RHCLI_SKY_LAUNCHER": ""},
         capture_output=True,
         text=True,
         timeout=120,
@@ -170,7 +170,8 @@ def test_without_skypilot_a_sky_cluster_fails_with_exactly_the_install_hint(
         "import sys; sys.modules['sky'] = None\n"
         "import rhcli as rh\n"
         "try:\n    rh.ondemand_cluster('a10', instance_type='A10G:1')\n"
-        "except rh.UsageError as e:\n    print(type(e).__name__, e)\n"
+        "except rh.UsageError as e:\n    print(type(e).__name__, e)\n",
+        env={"RHCLI_SKY_LAUNCHER": ""},
     )
     assert python.stdout.strip() == (
         f"{SkyPilotMissingError.__name__} cluster 'a10' is a sky cluster. "
