@@ -23,8 +23,9 @@ from __future__ import annotations
 import dataclasses
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rhcli.clusters import Cluster, ClusterStatus, CommandResult
 from rhcli.config.paths import rhcli_home
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
     from rhcli.config.schema import ClusterSpec
     from rhcli.ssh_cluster import SSHCluster
     from rhcli.sync import SyncResult
+
+_T = TypeVar("_T")
 
 # How often the keep-alive asks the daemon whether runs are in flight (one Health RPC on
 # loopback). SkyPilot checks idleness once a minute; polling six times as often keeps its
@@ -152,15 +155,44 @@ class OnDemandCluster(Cluster):
 
     # --- the daemon, as on an SSH cluster -------------------------------------------------
 
+    def _on_head(self, use: Callable[[SSHCluster], _T]) -> _T:
+        """use(head), launching first when needed. When SSH fails and SkyPilot no longer
+        has the head we knew up (autostopped, preempted, relaunched elsewhere), forget it
+        and go again: a long-lived process relaunches instead of failing every call."""
+        head = self.head(launch=True)
+        try:
+            return use(head)
+        except UnreachableError:
+            record = self.launcher.record(self.name)
+            known = record is not None and record.up
+            if (
+                known
+                and record is not None
+                and self._head_for_record
+                == (
+                    record.head_ip,
+                    record.ssh_port,
+                    record.ssh_user,
+                    record.key_path,
+                )
+            ):
+                raise  # the VM is up as we knew it: an SSH problem of its own
+            with self._lock:
+                head.reset_client()
+                self._recheck = True
+            return use(self.head(launch=True))
+
     def client(self) -> DaemonClient:
         with self._lock:
-            head = self.head(launch=True)
-            client = head.client()
-            pid = (head.host().daemon or {}).get("pid")
-            if pid != self._keepalive_for:
-                self._start_keepalive(head)
-                self._keepalive_for = pid
-            return client
+            return self._on_head(self._client_on)
+
+    def _client_on(self, head: SSHCluster) -> DaemonClient:
+        client = head.client()
+        pid = (head.host().daemon or {}).get("pid")
+        if pid != self._keepalive_for:
+            self._start_keepalive(head)
+            self._keepalive_for = pid
+        return client
 
     def _start_keepalive(self, head: SSHCluster) -> None:
         """Start rhcli.sky_keepalive beside the daemon (a second one exits at once)."""
@@ -187,16 +219,16 @@ class OnDemandCluster(Cluster):
             self._recheck = True  # the VM may have been stopped meanwhile
 
     def prepare(self, local_root: Path) -> None:
-        self.head(launch=True).prepare(local_root)
+        self._on_head(lambda head: head.prepare(local_root))
 
     def code_root(self, local_root: Path) -> str:
-        return self.head(launch=True).code_root(local_root)
+        return self._on_head(lambda head: head.code_root(local_root))
 
     def sync(self, local_root: Path | None = None, *, dry_run: bool = False) -> SyncResult:
-        return self.head(launch=True).sync(local_root, dry_run=dry_run)
+        return self._on_head(lambda head: head.sync(local_root, dry_run=dry_run))
 
     def run(self, commands: list[str]) -> list[CommandResult]:
-        return self.head(launch=True).run(commands)
+        return self._on_head(lambda head: head.run(commands))
 
     def ssh(self) -> None:
         head = self.head(launch=True)

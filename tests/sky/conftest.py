@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,23 @@ class SkyBox:
     project: Path
     manifest: Path
     env: dict[str, str]  # for CLI subprocesses
+
+    def autostop(self) -> None:
+        """As if SkyPilot autostopped the VM: its daemon and sshd stop, the record says
+        STOPPED; a later launch "starts" it as a new sshd (new port, new host key)."""
+        from tests.sky.launcher import LoopbackLauncher
+
+        _stop_daemon_of(self.root)
+        # A stopped VM drops its SSH sessions too (sshd's per-connection children outlive
+        # the listener, so they are stopped first).
+        for pid in _children(self.host.process.pid):
+            os.kill(pid, signal.SIGTERM)
+        self.host.stop()
+        LoopbackLauncher(cluster="sky1", state_dir=self.directory).stop("sky1")
+        self.host = start_sshd(self.directory / f"sshd-{time.monotonic_ns()}")
+        (self.directory / "host.json").write_text(
+            json.dumps({"port": self.host.port, "key": str(self.host.user_key)})
+        )
 
     def launcher_state(self) -> dict[str, dict[str, object]]:
         path = self.directory / "state.json"
@@ -111,12 +129,14 @@ def skybox() -> Iterator[SkyBox]:
     os.environ.update(env)
     saved_poll = rhcli.ondemand.KEEPALIVE_POLL_S
     rhcli.ondemand.KEEPALIVE_POLL_S = 0.5
+    box = SkyBox(host, directory, root, project, manifest, {**env, "PYTHONPATH": str(REPO)})
     try:
-        yield SkyBox(host, directory, root, project, manifest, {**env, "PYTHONPATH": str(REPO)})
+        yield box
     finally:
         rhcli.ondemand.KEEPALIVE_POLL_S = saved_poll
         _stop_daemon_of(root)
         host.stop()
+        box.host.stop()
         deadline = time.monotonic() + 10
         left = processes_of_root(root)
         while left and time.monotonic() < deadline:
@@ -129,6 +149,20 @@ def skybox() -> Iterator[SkyBox]:
                 os.environ[name] = value
         shutil.rmtree(directory, ignore_errors=True)
         assert not left, f"processes of the sky cluster's root {root} left behind: {left}"
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if (
+                entry.name.isdigit()
+                and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent
+            ):
+                found.append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
 
 
 def _stop_daemon_of(root: Path) -> None:

@@ -25,7 +25,6 @@ DIR_ENV = "RHCLI_TEST_SKY_DIR"
 class LoopbackLauncher:
     def __init__(self, *, cluster: str, state_dir: Path) -> None:
         self.dir = Path(os.environ[DIR_ENV])
-        self.host = json.loads((self.dir / "host.json").read_text())
 
     # the state shared by every process of the test session
     def state(self) -> dict[str, Any]:
@@ -55,6 +54,7 @@ class LoopbackLauncher:
         entry = self.state().get(name)
         if entry is None:
             return None
+        host = json.loads((self.dir / "host.json").read_text())  # read anew: it may move
         return SkyRecord(
             name=name,
             status=entry["status"],
@@ -63,9 +63,9 @@ class LoopbackLauncher:
             autostop_mins=entry["autostop"],
             cost_per_hour=None,
             head_ip="127.0.0.1",
-            ssh_port=int(self.host["port"]),
+            ssh_port=int(host["port"]),
             ssh_user="root",
-            key_path=self.host["key"],
+            key_path=host["key"],
         )
 
     def down(self, name: str) -> bool:
@@ -73,6 +73,12 @@ class LoopbackLauncher:
         found = state.pop(name, None)
         self._save(state)
         return found is not None
+
+    def stop(self, name: str) -> None:
+        """What SkyPilot's autostop does to the record (the test stops the machine)."""
+        state = self.state()
+        state[name]["status"] = "STOPPED"
+        self._save(state)
 
     def set_autostop(self, name: str, minutes: int | None) -> None:
         state = self.state()

@@ -79,16 +79,35 @@ def test_a_detached_run_keeps_skypilots_idle_timer_reset_until_it_ends(
     assert last_active < ended + 1.0, "the timer was still reset after the run ended"
 
 
+def test_a_cluster_that_autostopped_is_launched_again_by_the_next_call_in_the_process(
+    skybox: SkyBox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(skybox.project)
+    where = rh.function("jobs:where", system=_fresh(skybox), reqs=[])
+    assert where(1)["x"] == 1
+    skybox.autostop()  # the VM goes away under a process that holds a connection to it
+    assert where(2)["x"] == 2  # relaunched, bootstrapped, called: no error surfaced
+    assert skybox.launcher_state()["sky1"]["launches"] == 2
+    # The "new VM" has a new host key, learnt afresh after the relaunch.
+    cluster = where.system
+    assert isinstance(cluster, OnDemandCluster)
+    known = cluster.known_hosts.read_text().split()
+    host_pub = (skybox.host.host_key.parent / "host_key.pub").read_text().split()
+    assert known[0] == f"[127.0.0.1]:{skybox.host.port}"
+    assert known[1:3] == host_pub[0:2]
+
+
 def test_up_on_a_cluster_that_is_up_relaunches_nothing_and_shows_both_views(
     skybox: SkyBox,
 ) -> None:
     pid = json.loads((skybox.root / "daemon.json").read_text())["pid"]
+    launches = skybox.launcher_state()["sky1"]["launches"]
     done = run_cli("up", "sky1", cwd=skybox.project, env=skybox.env)
     assert done.returncode == 0, done.stderr
     assert "sky1 (sky): up" in done.stdout
     assert "skypilot   UP" in done.stdout
     assert "launching" not in done.stderr
-    assert skybox.launcher_state()["sky1"]["launches"] == 1
+    assert skybox.launcher_state()["sky1"]["launches"] == launches
     assert json.loads((skybox.root / "daemon.json").read_text())["pid"] == pid
 
 
