@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from rhcli.ssh_cluster import SSHCluster
     from rhcli.sync import SyncResult
 
+DEFAULT_ROOT = "~/.rhcli"  # as rhcli.ssh_cluster's; not imported, to keep paramiko lazy
+
 _T = TypeVar("_T")
 
 # How often the keep-alive asks the daemon whether runs are in flight (one Health RPC on
@@ -253,7 +255,9 @@ class OnDemandCluster(Cluster):
         """The daemon's status; `up` is False when SkyPilot or the daemon is not up."""
         record = self.launcher.record(self.name)
         if record is None or not record.up:
-            return ClusterStatus(name=self.name, type=self.type, up=False, home="")
+            return ClusterStatus(
+                name=self.name, type=self.type, up=False, home=self.spec.home or DEFAULT_ROOT
+            )
         with self._lock:
             head = self._head_from(record)
             self._recheck = False
