@@ -1,8 +1,9 @@
 """Keep an on-demand cluster from autostopping while its daemon has runs in flight.
 
 Runs on the head node, beside the daemon (``python -m rhcli.sky_keepalive ROOT POLL_S --
-CMD...``, started detached by rhcli.ondemand after each connect; a second one exits at
-once, so starting it is idempotent).
+CMD...``, started detached by rhcli.ondemand after each connect). One per root, holding
+`keepalive.lock`: a second one for the same daemon exits at once, so starting it is
+idempotent; one for a restarted daemon waits for the old one to let go.
 
 Why it is needed: SkyPilot 0.14's skylet checks once a minute whether the cluster is idle,
 meaning no pending or running job in *SkyPilot's* job queue and (with the default
@@ -61,12 +62,9 @@ def main(argv: list[str]) -> int:
     root = Path(argv[0]).expanduser()
     poll_s = float(argv[1])
     command = [os.path.expanduser(argv[3]), *argv[4:]]
-    lock = open(root / "keepalive.lock", "w")  # held for the process's life
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return 0  # one keep-alive per root is enough
     first = _daemon(root)
+    if first is None or not _take_over(root, first, poll_s):
+        return 0
     # Started now, not at the first busy poll: importing the skylet takes seconds, and the
     # first reset should not wait for that.
     bumper = _start(command) if first is not None else None
@@ -85,6 +83,37 @@ def main(argv: list[str]) -> int:
             bumper = _bump(bumper, command)
         time.sleep(poll_s)
     return 0
+
+
+_held: list[object] = []  # the lock file, open for the process's life
+
+
+def _take_over(root: Path, daemon: dict[str, object], poll_s: float) -> bool:
+    """Become the one keep-alive of root, for this daemon. False when another one already
+    watches this daemon. One still watching a daemon that was restarted lets go within
+    a poll (it sees the pid change), so wait for it rather than leave the new daemon
+    unwatched."""
+    lock = open(root / "keepalive.lock", "a+")
+    watched = root / "keepalive.watch"
+    deadline = time.monotonic() + 3 * poll_s + 5
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            try:
+                if watched.read_text().strip() == str(daemon.get("pid")):
+                    lock.close()
+                    return False
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                lock.close()
+                return False
+            time.sleep(0.2)
+    watched.write_text(str(daemon.get("pid")))
+    _held.append(lock)
+    return True
 
 
 def _start(command: list[str]) -> subprocess.Popen[str]:

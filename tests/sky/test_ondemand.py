@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -138,6 +139,35 @@ def test_autostop_is_changed_and_disabled_from_the_cli(skybox: SkyBox) -> None:
     neither = run_cli("autostop", "sky1", cwd=skybox.project, env=skybox.env)
     assert neither.returncode == ExitCode.USAGE
     assert "give MINUTES or --off" in neither.stderr
+
+
+def test_restart_restarts_only_the_daemon_and_the_keep_alive_follows_it(
+    skybox: SkyBox,
+) -> None:
+    cluster = _fresh(skybox)
+    old = json.loads((skybox.root / "daemon.json").read_text())["pid"]
+    launches = skybox.launcher_state()["sky1"]["launches"]
+    cluster.restart_server()
+    new = json.loads((skybox.root / "daemon.json").read_text())["pid"]
+    assert new != old
+    assert skybox.launcher_state()["sky1"]["launches"] == launches  # the VM stayed
+    watched = skybox.root / "keepalive.watch"
+    deadline = time.monotonic() + 10
+    while watched.read_text() != str(new) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert watched.read_text() == str(new)
+    assert len(_keepalives(skybox)) == 1
+
+
+def _keepalives(skybox: SkyBox) -> list[int]:
+    found = []
+    for pid in processes_of_root(skybox.root):
+        try:
+            if b"rhcli.sky_keepalive" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+        except OSError:
+            continue
+    return found
 
 
 def test_down_without_a_terminal_and_without_yes_refuses_and_tears_nothing_down(
