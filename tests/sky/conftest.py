@@ -89,6 +89,23 @@ def seed_root(root: Path) -> None:
     (root / "installed.json").write_text(json.dumps({"version": __version__, "build": build}))
 
 
+@pytest.fixture(scope="package", autouse=True)
+def sky_home() -> Iterator[Path]:
+    """SkyPilot writes ~/.sky as soon as it is imported: HOME is a folder of the tests'
+    while they run (rhcli itself goes by RHCLI_HOME and RHCLI_SSH_CONFIG)."""
+    home = Path(tempfile.mkdtemp(prefix="rhcli-test-sky-home-"))
+    saved = os.environ.get("HOME")
+    os.environ["HOME"] = str(home)
+    try:
+        yield home
+    finally:
+        if saved is None:
+            os.environ.pop("HOME", None)
+        else:
+            os.environ["HOME"] = saved
+        shutil.rmtree(home, ignore_errors=True)
+
+
 @pytest.fixture(scope="package")
 def skybox() -> Iterator[SkyBox]:
     import rhcli.ondemand

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,14 @@ from rhcli.errors import ExitCode, NotSupportedError, SkyPilotMissingError, Usag
 from rhcli.sky_launcher import resources_for, split_instance_type, task_for
 from tests.conftest import REPO
 
-sky = pytest.importorskip("sky")  # installed by scripts/test.sh (the `sky` extra)
+
+@pytest.fixture
+def sky() -> Any:
+    """SkyPilot itself (installed by scripts/test.sh: the `sky` extra), imported under the
+    tests' HOME (see conftest)."""
+    import sky
+
+    return sky
 
 
 def spec(**fields: object) -> ClusterSpec:
@@ -40,7 +48,7 @@ def test_instance_type_reads_as_skypilot_users_expect(text: str, expected: dict[
     assert split_instance_type(text) == expected
 
 
-def test_an_accelerator_request_becomes_skypilot_accelerators() -> None:
+def test_an_accelerator_request_becomes_skypilot_accelerators(sky: Any) -> None:
     resources = resources_for(spec(instance_type="A100:4"))
     assert isinstance(resources, sky.Resources)
     assert resources.accelerators == {"A100": 4}
@@ -54,13 +62,13 @@ def test_a_cpu_count_becomes_skypilot_cpus() -> None:
     assert resources.accelerators is None
 
 
-def test_anything_else_is_an_instance_type_on_the_named_cloud() -> None:
+def test_anything_else_is_an_instance_type_on_the_named_cloud(sky: Any) -> None:
     resources = resources_for(spec(instance_type="g5.xlarge", provider="aws"))
     assert resources.instance_type == "g5.xlarge"
     assert isinstance(resources.cloud, sky.clouds.AWS)
 
 
-def test_every_option_reaches_the_skypilot_objects() -> None:
+def test_every_option_reaches_the_skypilot_objects(sky: Any) -> None:
     task = task_for(
         spec(
             instance_type="A10G:1",
@@ -258,7 +266,9 @@ def test_a_launch_that_fails_inside_skypilot_ends_in_one_message_exit_3_and_no_r
     assert not left, f"SkyPilot processes left behind: {left}"
 
 
-def test_the_designs_ondemand_cluster_example_holds(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_designs_ondemand_cluster_example_holds(
+    sky: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import rhcli as rh
     from rhcli.ondemand import OnDemandCluster
     from rhcli.sky_launcher import SkyPilotLauncher
