@@ -5,6 +5,9 @@ keep-alive, `rhcli status/autostop/down` all run for real against a loopback ssh
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -178,6 +181,30 @@ def test_down_without_a_terminal_and_without_yes_refuses_and_tears_nothing_down(
     assert "stdin is not a terminal; pass --yes to confirm" in done.stderr
     assert skybox.launcher_state()["sky1"]["status"] == "UP"
     assert processes_of_root(skybox.root)  # the daemon still runs
+
+
+def test_down_on_a_terminal_asks_first_and_no_keeps_the_cluster(skybox: SkyBox) -> None:
+    primary, secondary = os.openpty()  # stdin is a terminal, as for a person
+    try:
+        os.write(primary, b"n\n")
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "rhcli"), "down", "sky1"],
+            cwd=skybox.project,
+            env={**os.environ, **skybox.env},
+            stdin=secondary,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(primary)
+        os.close(secondary)
+    assert done.returncode == ExitCode.USAGE
+    assert "Tear down sky cluster 'sky1'? Its VMs and disks are deleted. [y/N]" in done.stderr
+    assert "not torn down" in done.stderr
+    assert done.stdout == ""  # the question never lands among the results
+    assert skybox.launcher_state()["sky1"]["status"] == "UP"
 
 
 def test_down_yes_stops_the_daemon_and_tears_the_cluster_down(skybox: SkyBox) -> None:
