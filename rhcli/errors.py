@@ -173,6 +173,36 @@ class ResourcesUnavailableError(UnreachableError):
     """The cluster can never satisfy a function's resource request."""
 
 
+class SkyPilotMissingError(UsageError):
+    """A sky cluster was used without SkyPilot installed (the `sky` extra).
+
+    Exit code 2: nothing was contacted; the client's own setup lacks a part, which the
+    user fixes with one install, like any other configuration error.
+    """
+
+    HINT = "SkyPilot is not installed: pip install 'rhcli[sky]'"
+
+    def __init__(self, cluster: str) -> None:
+        self.cluster = cluster
+        super().__init__(f"cluster {cluster!r} is a sky cluster. {self.HINT}")
+
+
+class LaunchError(UnreachableError):
+    """SkyPilot could not launch (or restart) an on-demand cluster; carries its reason.
+
+    Nothing is left half-registered: a record the failed launch created is torn down.
+    """
+
+    def __init__(self, *, cluster: str, reason: str) -> None:
+        self.cluster = cluster
+        self.reason = reason
+        super().__init__(
+            f"launching cluster {cluster!r} through SkyPilot failed: {reason}. Check your "
+            "cloud credentials and quota (`sky check`), or pick another instance_type, "
+            "provider or region; then run `rhcli up " + cluster + "` again"
+        )
+
+
 # --- runs ---------------------------------------------------------------------------------
 
 
