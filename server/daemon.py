@@ -79,6 +79,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="Ray to drive: 'local' starts a private instance (default)",
     )
     parser.add_argument(
+        "--map-retries",
+        type=int,
+        default=int(os.environ.get("RHCLI_MAP_RETRIES", "2")),
+        help="how often a map chunk whose worker died (its node lost) is run again "
+        "(default: $RHCLI_MAP_RETRIES or 2)",
+    )
+    parser.add_argument(
         "--retention-days",
         type=float,
         default=float(os.environ.get("RHCLI_RETENTION_DAYS", "7")),
@@ -141,13 +148,16 @@ def _serve(paths: DaemonPaths, args: argparse.Namespace) -> int:
     from rhcli.server.servicer import DaemonServicer
 
     store = RunStore(paths.run_db, paths.runs_dir)
-    executor = Executor(paths.runs_dir)
+    executor = Executor(paths.runs_dir, multinode=args.ray_address != "local")
     runs = RunManager(store, executor, BlobStore(paths.blobs_dir))
     runs.recover()
     retention_s = args.retention_days * 86400
     _start_retention(store, retention_s, stop)
     servicer = DaemonServicer(
-        home=paths.root, runs=runs, mapper=Mapper(runs), installer=ReqsInstaller(paths.reqs_dir)
+        home=paths.root,
+        runs=runs,
+        mapper=Mapper(runs, max_retries=max(0, args.map_retries)),
+        installer=ReqsInstaller(paths.reqs_dir),
     )
     server = grpc.server(
         # Blocking calls hold a thread each for as long as they run: be generous.

@@ -59,10 +59,18 @@ class RunHandle:
 class Executor:
     """Owns the worker pool; run() is safe to call from many threads at once."""
 
-    def __init__(self, runs_dir: Path) -> None:
+    def __init__(self, runs_dir: Path, *, multinode: bool = False) -> None:
+        """multinode: Ray spans several nodes (the daemon attached to a cluster), so
+        workers elsewhere forward their logs to a LogWriter on this node."""
         import ray
 
         self._runs_dir = runs_dir
+        self._head_node_id = ""
+        if multinode:
+            from rhcli.server.logcapture import start_log_writer
+
+            self._head_node_id = str(ray.get_runtime_context().get_node_id())
+            self._log_writer = start_log_writer(str(runs_dir), self._head_node_id)
         self._ray = ray
         self._actor_class = ray.remote(Worker)
         self._capacity: dict[str, float] = {}
@@ -203,7 +211,11 @@ class Executor:
             options["memory"] = resources.pop("memory")
         if resources:
             options["resources"] = resources
-        return self._actor_class.options(**options).remote(key.code_root)
+        return self._actor_class.options(**options).remote(
+            key.code_root,
+            head_node_id=self._head_node_id,
+            head_root=str(self._runs_dir.parent),
+        )
 
     def _kill(self, handle: Any) -> None:
         try:
