@@ -86,6 +86,16 @@ class Executor:
                 self._capacity_at = time.monotonic()
             return self._capacity
 
+    def refresh_capacity(self) -> None:
+        """Forget the cached capacity (a node was lost or joined)."""
+        with self._capacity_lock:
+            self._capacity_at = 0.0
+
+    def wait_ready(self, slot: Slot, timeout: float) -> bool:
+        """Whether slot's worker has started within timeout (it may wait for room)."""
+        ready, _ = self._ray.wait([slot.handle.ready.remote()], timeout=timeout)
+        return bool(ready)
+
     def available(self) -> Mapping[str, float]:
         return dict(self._ray.available_resources())
 

@@ -42,6 +42,7 @@ class _Chunk:
 
 DEFAULT_RETRIES = 2
 RETRY_BACKOFF_S = 1.0
+READY_TIMEOUT_S = 10.0
 
 
 class Mapper:
@@ -191,6 +192,14 @@ class Mapper:
         while True:
             if slot is None:
                 slot = executor.pool.acquire(key)
+                if attempt and not executor.wait_ready(slot, READY_TIMEOUT_S):
+                    # After a lost node, Ray may still count its resources for a while,
+                    # and the new worker waits for room that is gone: stop it and ask
+                    # the pool again once Ray's view is fresh (not an attempt).
+                    executor.pool.discard(slot)
+                    executor.refresh_capacity()
+                    slot = None
+                    continue
             outcomes, healthy = executor.run_batch(slot, start, chunk.first_index, chunk.items)
             if healthy:
                 return outcomes, slot
@@ -214,6 +223,7 @@ class Mapper:
             )
             # Give Ray a moment to notice a lost node, so the new worker lands elsewhere.
             time.sleep(RETRY_BACKOFF_S * attempt)
+            executor.refresh_capacity()
 
     def _collect(
         self,

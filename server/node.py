@@ -74,6 +74,10 @@ def start(root: Path, ip: str, *, head: bool, port: int, address: str) -> dict[s
         "--disable-usage-stats",
     ]
     if head:
+        # Notice a lost node in about 5 s (Ray's default is several times that), so a
+        # map's retries soon go to the nodes that are left.
+        env.setdefault("RAY_health_check_period_ms", "1000")
+        env.setdefault("RAY_health_check_failure_threshold", "5")
         port = port or _free_port(ip)
         command += ["--head", f"--port={port}", "--include-dashboard=false"]
         address = f"{ip}:{port}"
