@@ -229,6 +229,10 @@ class MultiNodeSSHCluster(SSHCluster):
                 for node in self.workers
             ]
             _parallel(jobs)  # type: ignore[arg-type]
+            for node in self.workers:  # their sshd sessions end with the connections
+                if node.conn is not None:
+                    node.conn.close()
+                    node.conn = None
             return stopped
 
     def status(self) -> ClusterStatus:

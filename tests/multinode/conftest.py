@@ -7,6 +7,11 @@ empty tmpfs over it, in the worker sshd's own mount namespace), as on a separate
 log the worker wrote to the head's path would be lost, and the tests would see it.
 At the end: `down`, then every process of both namespaces must be gone, then the
 namespaces, veths and bridge are removed.
+
+The namespaces have no route to a package index: like hosts without internet, they
+install rhcli's dependencies (real pip, into each node's own venv) from a local folder of
+wheels (PIP_NO_INDEX, PIP_FIND_LINKS), which is downloaded once and kept in /tmp across
+sessions, keyed by the dependency list.
 """
 
 from __future__ import annotations
@@ -53,6 +58,26 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             terminalreporter.write_line(f"{name}: {value}")
 
 
+def wheelhouse() -> Path:
+    """A folder with wheels of rhcli's dependencies (pip download, once per dep list)."""
+    import hashlib
+    import sys
+
+    from rhcli import bootstrap
+
+    deps = bootstrap.dependencies()
+    digest = hashlib.sha256("\n".join(deps).encode()).hexdigest()[:12]
+    folder = Path(tempfile.gettempdir()) / f"rhcli-test-wheels-{digest}"
+    if not (folder / ".complete").exists():
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "-d", str(folder), *deps],
+            check=True,
+            capture_output=True,
+        )
+        (folder / ".complete").touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def nodes() -> Iterator[Nodes]:
     if os.geteuid() != 0:
@@ -67,13 +92,14 @@ def nodes() -> Iterator[Nodes]:
     roots = [base / "head" / "root", base / "worker" / "root"]
     try:
         head_ns, worker_ns = network.namespaces
+        offline = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheelhouse())}
         sshds.append(
             start_sshd(
                 base / "head" / "sshd",
                 address=head_ns.address,
                 port=22,
                 netns=head_ns.name,
-                env={"RHCLI_HOME": str(roots[0])},
+                env={"RHCLI_HOME": str(roots[0]), **offline},
             )
         )
         sshds.append(
@@ -82,7 +108,7 @@ def nodes() -> Iterator[Nodes]:
                 address=worker_ns.address,
                 port=22,
                 netns=worker_ns.name,
-                env={"RHCLI_HOME": str(roots[1])},
+                env={"RHCLI_HOME": str(roots[1]), **offline},
                 hide=base / "head",
                 keys_from=sshds[0],
             )
@@ -110,7 +136,7 @@ def nodes() -> Iterator[Nodes]:
         finally:
             for host in sshds:
                 host.stop()
-            left = {ns.name: ns.pids() for ns in network.namespaces}
+            left = _leftovers(network)
             network.remove()
             for name, value in saved.items():
                 if value is None:
@@ -121,6 +147,25 @@ def nodes() -> Iterator[Nodes]:
             for root in roots:
                 shutil.rmtree(f"/tmp/rhcli-rayn-{_digest(root)}", ignore_errors=True)
     assert not any(left.values()), f"processes left in the namespaces after down: {left}"
+
+
+def _leftovers(network: netns.Network) -> dict[str, list[str]]:
+    """Processes still in the namespaces (their command lines), given 10 s to exit."""
+    deadline = time.monotonic() + 10
+    while True:
+        left = {ns.name: ns.pids() for ns in network.namespaces}
+        if not any(left.values()) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    found: dict[str, list[str]] = {}
+    for name, pids in left.items():
+        for pid in pids:
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            found.setdefault(name, []).append(f"{pid}: {cmdline.decode(errors='replace')}")
+    return found
 
 
 def _digest(root: Path) -> str:

@@ -85,16 +85,12 @@ def start_sshd(
     host_key = directory / "host_key"
     user_key = keys_from.user_key if keys_from else directory / "user_key"
     host_pub = keygen(host_key)
-    user_pub = (
-        Path(f"{user_key}.pub").read_text().strip() if keys_from else keygen(user_key)
-    )
+    user_pub = Path(f"{user_key}.pub").read_text().strip() if keys_from else keygen(user_key)
     (directory / "authorized_keys").write_text(user_pub + "\n")
     port = port or free_port()
     # One SetEnv line: sshd keeps only the first line of each keyword.
     set_env = (
-        "SetEnv " + " ".join(f"{name}={value}" for name, value in env.items()) + "\n"
-        if env
-        else ""
+        "SetEnv " + " ".join(f"{name}={value}" for name, value in env.items()) + "\n" if env else ""
     )
     config = directory / "sshd_config"
     config.write_text(
