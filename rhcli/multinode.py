@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from rhcli import bootstrap, sync
-from rhcli.clusters import ClusterStatus
+from rhcli.clusters import Cluster, ClusterStatus
 from rhcli.errors import UnreachableError, UsageError
 from rhcli.ssh import SSHConnection, SSHTarget, resolve_target
 from rhcli.ssh_cluster import SSHCluster
@@ -131,7 +131,7 @@ class MultiNodeSSHCluster(SSHCluster):
 
     # --- lifecycle --------------------------------------------------------------------
 
-    def up(self) -> SSHCluster:
+    def up(self) -> Cluster:
         """Bootstrap every node in parallel, bring up Ray over all of them, start the
         daemon on the head, sync the code everywhere. Idempotent; rejoins lost nodes."""
         with self._lock:

@@ -167,7 +167,7 @@ def start_log_writer(runs_dir: str, node_id: str) -> Any:
         max_restarts=0,
         scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=node_id, soft=False),
     )
-    handle = actor.remote(runs_dir)
+    handle: Any = actor.remote(runs_dir)
     ray.get(handle.__ray_ready__.remote())
     return handle
 
