@@ -31,6 +31,7 @@ _FAILURES = {
 }
 
 _CAPACITY_TTL_S = 5.0
+_NODES_POLL_S = 1.0
 
 
 @dataclass(eq=False)
@@ -71,6 +72,7 @@ class Executor:
 
             self._head_node_id = str(ray.get_runtime_context().get_node_id())
             self._log_writer = start_log_writer(str(runs_dir), self._head_node_id)
+            threading.Thread(target=self._watch_nodes, name="nodes", daemon=True).start()
         self._ray = ray
         self._actor_class = ray.remote(Worker)
         self._capacity: dict[str, float] = {}
@@ -85,6 +87,24 @@ class Executor:
                 self._capacity = dict(self._ray.cluster_resources())
                 self._capacity_at = time.monotonic()
             return self._capacity
+
+    def _watch_nodes(self) -> None:
+        """Multi-node: follow nodes joining and leaving. The capacity is refreshed at
+        once; and when a node is lost, idle workers are stopped, since those on that node
+        are dead and the next call must not be handed one."""
+        alive: set[str] = set()
+        while True:
+            try:
+                now = {str(n["NodeID"]) for n in self._ray.nodes() if n.get("Alive")}
+            except Exception:  # Ray shutting down with the daemon
+                return
+            if alive and now != alive:
+                log.info("nodes changed: %d alive (were %d)", len(now), len(alive))
+                self.refresh_capacity()
+                if alive - now:
+                    self.pool.drop_idle()
+            alive = now
+            time.sleep(_NODES_POLL_S)
 
     def refresh_capacity(self) -> None:
         """Forget the cached capacity (a node was lost or joined)."""

@@ -139,6 +139,9 @@ def test_losing_the_worker_node_mid_map_reruns_its_items_and_up_brings_it_back(
     else:
         raise AssertionError(f"status does not show {worker_address} as lost: {worker}")
 
+    # Calls go on, on the node that is left.
+    assert fn(99)["node"] == head_id
+
     # The host comes back (its sshd, no Ray): `up` joins it again, and maps use it.
     nodes.sshds[1].start_again()
     nodes.cluster.up()
