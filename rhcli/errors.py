@@ -109,6 +109,21 @@ class ArgumentNotSerializableError(UsageError):
         )
 
 
+class ArgumentTooLargeError(UsageError):
+    """The call's pickled arguments exceed the size limit; raised before a run is made."""
+
+    def __init__(self, *, argument: str, size: int, limit: int) -> None:
+        self.argument = argument
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"argument {argument} is too large to send: the call's arguments pickle to "
+            f"{size:,} bytes, over the limit of {limit:,} bytes (RHCLI_MAX_ARG_BYTES). "
+            "Pass a path or URL the function can read on the cluster instead, or raise the "
+            "limit on both the client and the daemon."
+        )
+
+
 class NotSupportedError(UsageError):
     """A feature that this kind of cluster does not offer."""
 

@@ -89,11 +89,11 @@ class Worker:
         """Answers once the process is up; returns its pid."""
         return os.getpid()
 
-    def where(self) -> str:
-        """The Ray node id this worker runs on."""
+    def identity(self) -> tuple[str, int]:
+        """(Ray node id, pid) of this process: where a cancel can send SIGTERM."""
         import ray
 
-        return str(ray.get_runtime_context().get_node_id())
+        return ray.get_runtime_context().get_node_id(), os.getpid()
 
     def run(
         self,

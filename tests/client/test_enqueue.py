@@ -18,8 +18,8 @@ from rhcli.server.proto import daemon_pb2 as pb
 from tests.conftest import REPO, run_cli
 from tests.fixtures import funcs
 
-PROCESSES = 4
-PER_PROCESS = 5
+PROCESSES = 10  # 100 enqueues from 10 processes at once (the fault suite's item 4)
+PER_PROCESS = 10
 
 # Each process enqueues its calls from as many threads at once, then prints the results.
 _ENQUEUER = textwrap.dedent(
@@ -31,7 +31,7 @@ _ENQUEUER = textwrap.dedent(
     name, count = sys.argv[1], int(sys.argv[2])
     fn = rh.function("tests.fixtures.funcs:timed_window", system="local", name=name)
     with ThreadPoolExecutor(count) as pool:
-        windows = list(pool.map(lambda _: fn.enqueue(0.1), range(count)))
+        windows = list(pool.map(lambda _: fn.enqueue(0.02), range(count)))
     print(json.dumps(windows))
     """
 )
