@@ -191,7 +191,11 @@ class MultiNodeSSHCluster(SSHCluster):
         conn.put(self._ray_token(), f"{state.root}/{TOKEN_FILE}", mode=0o600)
 
     def _ray_token(self) -> bytes:
-        """The head's token (made the first time); called first from up()'s thread."""
+        """The head's token (made the first time). Called first from up()'s own thread;
+        the join threads then find it cached and never wait for self._lock, which up()
+        holds while it waits for them."""
+        if self._token:
+            return self._token
         with self._lock:
             if not self._token:
                 found = self.connection().get(f"{self.host().root}/{TOKEN_FILE}") or b""
