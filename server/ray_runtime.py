@@ -31,7 +31,8 @@ def start_ray(*, address: str, temp_dir: Path, owner_marker: str) -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray  # the client side never imports ray; the daemon imports it here only
 
-    temp_dir.mkdir(parents=True, exist_ok=True)
+    if address == "local":  # attached to a cluster, Ray uses the cluster's temp dir
+        temp_dir.mkdir(parents=True, exist_ok=True)
     ray.init(
         address=address,
         include_dashboard=False,
