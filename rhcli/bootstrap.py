@@ -39,7 +39,8 @@ _SHIPPED_SUFFIXES = (".py", ".pyi", ".proto", ".typed")
 # Prints what an `up` needs to know about the host, in one round trip.
 PROBE = r"""
 import json, os, sys
-root = os.path.abspath(os.path.expanduser(sys.argv[1]))
+root = os.path.abspath(os.path.expanduser(
+    sys.argv[1] or os.environ.get("RHCLI_HOME") or "~/.rhcli"))
 def read(name):
     try:
         with open(os.path.join(root, name)) as f:
@@ -179,15 +180,29 @@ def install(conn: SSHConnection, host: HostState, *, say: Any = print) -> bool:
     return True
 
 
-def start_daemon(conn: SSHConnection, host: HostState) -> dict[str, Any]:
-    """Start the daemon detached from the SSH session; returns its daemon.json."""
+def start_daemon(
+    conn: SSHConnection,
+    host: HostState,
+    *,
+    args: list[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Start the daemon detached from the SSH session; returns its daemon.json.
+
+    args are extra daemon options, env extra environment (names and values are quoted:
+    never a secret, which travels in files)."""
     root = host.root
     previous = (host.daemon or {}).get("pid")
+    assignments = "".join(
+        f"{name}={shlex.quote(value)} "
+        for name, value in {**(env or {}), "RHCLI_HOME": root}.items()
+    )
+    argv = [host.venv_python, "-m", "rhcli.server", "--home", root, *(args or [])]
     # setsid --fork: the daemon gets its own session, the command returns at once, and
     # no process of this SSH session keeps the channel open (a `cmd &` would).
     command = (
-        f"cd {shlex.quote(root)} && RHCLI_HOME={shlex.quote(root)} setsid --fork "
-        f"{shlex.join([host.venv_python, '-m', 'rhcli.server', '--home', root])} "
+        f"cd {shlex.quote(root)} && {assignments}setsid --fork "
+        f"{shlex.join(argv)} "
         f"</dev/null >>{shlex.quote(root + '/daemon.log')} 2>&1"
     )
     conn.run_shell(command)

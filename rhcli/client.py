@@ -56,6 +56,10 @@ class DaemonClient:
     def health(self, *, timeout: float = HEALTH_TIMEOUT_S) -> pb.HealthReply:
         return self._unary(self._stub.Health, pb.HealthRequest(), timeout)  # type: ignore[no-any-return]
 
+    def nodes(self) -> pb.NodesReply:
+        """The cluster's Ray nodes with their resources and liveness."""
+        return self._unary(self._stub.Nodes, pb.NodesRequest(), HEALTH_TIMEOUT_S * 3)  # type: ignore[no-any-return]
+
     def call(self, request: pb.CallRequest, *, timeout: float | None) -> pb.CallReply:
         """Run a call; blocks until it ends. timeout=None waits as long as the run does."""
         return self._unary(self._stub.Call, request, timeout)  # type: ignore[no-any-return]

@@ -58,6 +58,9 @@ class ClusterStatus:
     # Each non-empty enqueue queue (by function name): runs waiting plus the one running.
     queue_depths: dict[str, int] = field(default_factory=dict)
     workers: int = 0
+    # Multi-node clusters: one entry per Ray node (node_id, address, alive, head,
+    # resources); empty for a single host.
+    nodes: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Cluster:
@@ -287,6 +290,7 @@ def cluster(
     name: str | None = None,
     *,
     host: str | None = None,
+    hosts: list[str] | tuple[str, ...] | None = None,
     user: str | None = None,
     port: int | None = None,
     key: str | None = None,
@@ -294,13 +298,24 @@ def cluster(
     manifest: str | None = None,
 ) -> Cluster:
     """A cluster: by name from runhouse.yaml (None: its default_cluster; "local": this
-    machine, also without a manifest), or an SSH host given here (``host=``, with
-    ``user``, ``port``, ``key``, ``home``). Cached: the same name gives the same object."""
+    machine, also without a manifest), or an SSH host given here (``host=``, or
+    ``hosts=[head, worker, ...]`` for one Ray cluster over several hosts, with ``user``,
+    ``port``, ``key``, ``home``). Cached: the same name gives the same object."""
     from rhcli.config.manifest import ClusterSpec, load
 
-    if host is not None:
+    if host is not None and hosts:
+        raise UsageError("give either host= (one machine) or hosts= (several), not both")
+    if host is not None or hosts:
+        head = host if host is not None else hosts[0]  # type: ignore[index]
         spec = ClusterSpec(
-            name=name or host, type="ssh", host=host, user=user, port=port, key=key, home=home
+            name=name or head,
+            type="ssh",
+            host=head,
+            hosts=tuple(hosts or ()),
+            user=user,
+            port=port,
+            key=key,
+            home=home,
         )
         key_ = ("", repr(spec))
     else:
@@ -326,9 +341,16 @@ def _from_spec(spec: object) -> Cluster:
         from rhcli.ssh_cluster import SSHCluster
 
         if len(spec.hosts) > 1:
-            raise NotSupportedError(
-                f"cluster {spec.name!r} lists {len(spec.hosts)} hosts; this version of "
-                "rhcli drives one host per SSH cluster"
+            from rhcli.multinode import MultiNodeSSHCluster
+
+            return MultiNodeSSHCluster(
+                spec.name,
+                hosts=list(spec.hosts),
+                user=spec.user,
+                port=spec.port,
+                key=spec.key,
+                home=spec.home,
+                accept_host_key=_accept_host_keys(),
             )
         return SSHCluster(
             spec.name,

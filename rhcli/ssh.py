@@ -196,12 +196,25 @@ class SSHConnection:
         return CommandResult(code, out, b"".join(err_chunks).decode(errors="replace"))
 
     def put(self, data: bytes, remote_path: str, *, mode: int = 0o600) -> None:
+        """Write remote_path over SFTP; its mode is set before any byte is written, so a
+        secret is never readable by others, not even for a moment."""
         sftp = self._client.open_sftp()
         try:
             with sftp.open(remote_path, "wb") as f:
+                f.chmod(mode)
                 f.set_pipelined(True)
                 f.write(data)
-            sftp.chmod(remote_path, mode)
+        finally:
+            sftp.close()
+
+    def get(self, remote_path: str) -> bytes | None:
+        """The content of remote_path over SFTP, or None when it cannot be read."""
+        sftp = self._client.open_sftp()
+        try:
+            with sftp.open(remote_path, "rb") as f:
+                return bytes(f.read())
+        except OSError:
+            return None
         finally:
             sftp.close()
 

@@ -102,7 +102,7 @@ class SSHCluster(Cluster):
                 )
             bootstrap.install(conn, host, say=_say)
             host = self.host(refresh=True)
-            bootstrap.start_daemon(conn, host)
+            self._start_daemon(conn, host)
             host = self.host(refresh=True)
         daemon = host.daemon or {}
         if daemon.get("version") != __version__:
@@ -134,6 +134,10 @@ class SSHCluster(Cluster):
                 update_command=f"rhcli up {self.name}",
             )
         return client
+
+    def _start_daemon(self, conn: SSHConnection, host: bootstrap.HostState) -> None:
+        """Start the host's daemon (a multi-node cluster first brings up its Ray)."""
+        bootstrap.start_daemon(conn, host)
 
     # --- code -------------------------------------------------------------------------
 

@@ -86,6 +86,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="Ray to drive: 'local' starts a private instance (default)",
     )
     parser.add_argument(
+        "--map-retries",
+        type=int,
+        default=int(os.environ.get("RHCLI_MAP_RETRIES", "2")),
+        help="how often a map chunk whose worker died (its node lost) is run again "
+        "(default: $RHCLI_MAP_RETRIES or 2)",
+    )
+    parser.add_argument(
         "--max-arg-bytes",
         type=int,
         default=None,
@@ -183,13 +190,20 @@ def _serve(paths: DaemonPaths, args: argparse.Namespace) -> int:
     from rhcli.server.servicer import DaemonServicer
 
     store = RunStore(paths.run_db, paths.runs_dir)
-    executor = Executor(paths.runs_dir, cancel_grace_s=args.cancel_grace_s)
+    executor = Executor(
+        paths.runs_dir,
+        cancel_grace_s=args.cancel_grace_s,
+        multinode=args.ray_address != "local",
+    )
     runs = RunManager(store, executor, BlobStore(paths.blobs_dir, max_bytes=args.max_arg_bytes))
     runs.recover()
     retention_s = args.retention_days * 86400
     _start_retention(store, retention_s, stop)
     servicer = DaemonServicer(
-        home=paths.root, runs=runs, mapper=Mapper(runs), installer=ReqsInstaller(paths.reqs_dir)
+        home=paths.root,
+        runs=runs,
+        mapper=Mapper(runs, max_retries=max(0, args.map_retries)),
+        installer=ReqsInstaller(paths.reqs_dir),
     )
     server = grpc.server(
         # Blocking calls hold a thread each for as long as they run: be generous.

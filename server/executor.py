@@ -33,6 +33,7 @@ _FAILURES = {
 }
 
 _CAPACITY_TTL_S = 5.0
+_NODES_POLL_S = 1.0
 # Seconds a cancelled call has, after SIGTERM, to end before its worker is killed.
 CANCEL_GRACE_S = 5.0
 # How often a call with a memory limit has its worker's resident memory checked.
@@ -66,7 +67,11 @@ class RunHandle:
 class Executor:
     """Owns the worker pool; run() is safe to call from many threads at once."""
 
-    def __init__(self, runs_dir: Path, *, cancel_grace_s: float = CANCEL_GRACE_S) -> None:
+    def __init__(
+        self, runs_dir: Path, *, cancel_grace_s: float = CANCEL_GRACE_S, multinode: bool = False
+    ) -> None:
+        """multinode: Ray spans several nodes (the daemon attached to a cluster), so
+        workers elsewhere forward their logs to a LogWriter on this node."""
         import ray
 
         self._runs_dir = runs_dir
@@ -81,6 +86,13 @@ class Executor:
         self._capacity_at = 0.0
         self._capacity_lock = threading.Lock()
         self.pool = WorkerPool(create=self._create, kill=self._kill, capacity=self.capacity)
+        self._head_node_id = ""
+        if multinode:  # last: the watcher thread uses everything above
+            from rhcli.server.logcapture import start_log_writer
+
+            self._head_node_id = str(self._node_id)
+            self._log_writer = start_log_writer(str(runs_dir), self._head_node_id)
+            threading.Thread(target=self._watch_nodes, name="nodes", daemon=True).start()
 
     def capacity(self) -> Mapping[str, float]:
         """Ray's total cluster resources, cached for a few seconds."""
@@ -89,6 +101,34 @@ class Executor:
                 self._capacity = dict(self._ray.cluster_resources())
                 self._capacity_at = time.monotonic()
             return self._capacity
+
+    def _watch_nodes(self) -> None:
+        """Multi-node: follow nodes joining and leaving. The capacity is refreshed at
+        once; and when a node is lost, idle workers are stopped, since those on that node
+        are dead and the next call must not be handed one."""
+        alive: set[str] = set()
+        while True:
+            try:
+                now = {str(n["NodeID"]) for n in self._ray.nodes() if n.get("Alive")}
+            except Exception:  # Ray shutting down with the daemon
+                return
+            if alive and now != alive:
+                log.info("nodes changed: %d alive (were %d)", len(now), len(alive))
+                self.refresh_capacity()
+                if alive - now:
+                    self.pool.drop_idle()
+            alive = now
+            time.sleep(_NODES_POLL_S)
+
+    def refresh_capacity(self) -> None:
+        """Forget the cached capacity (a node was lost or joined)."""
+        with self._capacity_lock:
+            self._capacity_at = 0.0
+
+    def wait_ready(self, slot: Slot, timeout: float) -> bool:
+        """Whether slot's worker has started within timeout (it may wait for room)."""
+        ready, _ = self._ray.wait([slot.handle.ready.remote()], timeout=timeout)
+        return bool(ready)
 
     def available(self) -> Mapping[str, float]:
         return dict(self._ray.available_resources())
@@ -297,7 +337,11 @@ class Executor:
             options["memory"] = resources.pop("memory")
         if resources:
             options["resources"] = resources
-        actor: Any = self._actor_class.options(**options).remote(key.code_root)
+        actor: Any = self._actor_class.options(**options).remote(
+            key.code_root,
+            head_node_id=self._head_node_id,
+            head_root=str(self._runs_dir.parent),
+        )
         self._identities[id(actor)] = actor.identity.remote()
         return actor
 

@@ -16,6 +16,10 @@ A log is JSON Lines, one record per line of output:
 for a map item and ``"cr": true`` for a progress line redrawn with carriage returns
 (throttled, so a progress bar shows as it advances without flooding the log). The daemon
 appends ``{"end": true, "status": "succeeded"}`` when the run has ended.
+
+The log file lives on the daemon's disk. A worker on the daemon's node appends to it
+directly; a worker on another node of a multi-node cluster forwards its records to a
+LogWriter actor on the daemon's node, which appends them (same records, same order).
 """
 
 from __future__ import annotations
@@ -37,11 +41,14 @@ class LogSink:
     """Appends one run's records to its log file; shared by the two reader threads."""
 
     def __init__(self, path: str, item: int | None = None) -> None:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._item = item
         self._seq = 0
         self._lock = threading.Lock()
+        self._open(path)
+
+    def _open(self, path: str) -> None:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
 
     def write(self, stream: str, text: str, *, progress: bool = False) -> None:
         with self._lock:
@@ -56,11 +63,139 @@ class LogSink:
             if progress:
                 record["cr"] = True
             self._seq += 1
-            # One write per record: the daemon tailing the file never sees half a line.
-            os.write(self._fd, (json.dumps(record) + "\n").encode())
+            self._emit((json.dumps(record) + "\n").encode())
+
+    def _emit(self, line: bytes) -> None:
+        # One write per record: the daemon tailing the file never sees half a line.
+        os.write(self._fd, line)
 
     def close(self) -> None:
         os.close(self._fd)
+
+
+class ForwardingLogSink(LogSink):
+    """A LogSink for a worker on another node than the daemon: the run's log file is on
+    the head's disk, so records travel to the head's LogWriter actor over Ray's own
+    (token-authenticated) channel instead of into a local file.
+
+    One sender thread ships whatever has accumulated in one actor call and waits for it,
+    so records arrive in order, batches grow by themselves under load, and a quiet run
+    costs one round trip per line. close() returns once everything written is on the
+    head's disk, so the end marker the daemon appends afterwards comes last.
+    """
+
+    def __init__(self, writer: Any, path: str, item: int | None = None) -> None:
+        self._writer = writer
+        self._path = path
+        self._pending: list[bytes] = []
+        self._wake = threading.Condition()
+        self._closing = False
+        self._error: BaseException | None = None
+        super().__init__(path, item)
+        self._sender = threading.Thread(target=self._send_loop, name="log-forward", daemon=True)
+        self._sender.start()
+
+    def _open(self, path: str) -> None:  # nothing to open on this node
+        pass
+
+    def _emit(self, line: bytes) -> None:
+        with self._wake:
+            self._pending.append(line)
+            self._wake.notify()
+
+    def _send_loop(self) -> None:
+        import ray
+
+        while True:
+            with self._wake:
+                while not self._pending and not self._closing:
+                    self._wake.wait()
+                batch, self._pending = self._pending, []
+                if not batch and self._closing:
+                    return
+            try:
+                ray.get(self._writer.append.remote(self._path, b"".join(batch)))
+            except Exception as exc:  # the head is gone: nothing left to deliver to
+                self._error = exc
+
+    def close(self) -> None:
+        with self._wake:
+            self._closing = True
+            self._wake.notify()
+        self._sender.join(timeout=30)
+
+
+class LogWriter:
+    """Ray actor pinned to the daemon's node: appends forwarded records to run logs.
+
+    Only paths under the daemon's runs folder are accepted, so a caller that holds the
+    cluster's Ray token still cannot make it write anywhere else.
+    """
+
+    def __init__(self, runs_dir: str) -> None:
+        self._runs_dir = os.path.realpath(runs_dir) + os.sep
+
+    def append(self, path: str, data: bytes) -> None:
+        real = os.path.realpath(path)
+        if not real.startswith(self._runs_dir):
+            raise ValueError(f"refusing to write a log outside {self._runs_dir}: {path}")
+        os.makedirs(os.path.dirname(real), exist_ok=True)
+        fd = os.open(real, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, data)  # whole records only: a tailing reader never sees half a line
+        finally:
+            os.close(fd)
+
+
+LOG_WRITER_NAME = "rhcli-log-writer"
+
+
+def start_log_writer(runs_dir: str, node_id: str) -> Any:
+    """Start the LogWriter actor on node_id (the daemon's own node); returns its handle.
+
+    Named, so workers find it with ray.get_actor; it lives as long as the daemon (its
+    owner), takes no CPU, and is never restarted elsewhere: a log written on another
+    node's disk would be lost to the daemon.
+    """
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    actor = ray.remote(LogWriter).options(
+        name=LOG_WRITER_NAME,
+        namespace="rhcli",
+        num_cpus=0,
+        max_restarts=0,
+        scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=node_id, soft=False),
+    )
+    handle: Any = actor.remote(runs_dir)
+    ray.get(handle.__ray_ready__.remote())
+    return handle
+
+
+def open_sink(path: str, item: int | None, *, head_node_id: str) -> LogSink:
+    """The sink for a run's log at path: the file itself on the daemon's node (no extra
+    hop, so the latency of a single node stays as it was), the LogWriter elsewhere."""
+    if head_node_id and _node_id() != head_node_id:
+        global _writer
+        if _writer is None:
+            import ray
+
+            _writer = ray.get_actor(LOG_WRITER_NAME, namespace="rhcli")
+        return ForwardingLogSink(_writer, path, item)
+    return LogSink(path, item)
+
+
+def _node_id() -> str:
+    global _this_node
+    if _this_node is None:
+        import ray
+
+        _this_node = str(ray.get_runtime_context().get_node_id())
+    return _this_node
+
+
+_this_node: str | None = None
+_writer: Any = None
 
 
 class _StreamReader:

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from rhcli.server.executor import cancelled_outcome
-from rhcli.server.pool import Unsatisfiable
+from rhcli.server.pool import Slot, Unsatisfiable
 from rhcli.server.proto import daemon_pb2 as pb
 from rhcli.server.runs import ActiveRun, RunManager, payload_digest
 
@@ -40,9 +40,18 @@ class _Chunk:
     items: list[bytes]
 
 
+DEFAULT_RETRIES = 2
+RETRY_BACKOFF_S = 1.0
+READY_TIMEOUT_S = 10.0
+
+
 class Mapper:
-    def __init__(self, runs: RunManager) -> None:
+    """Runs maps; max_retries bounds how often a chunk whose worker died (its node lost,
+    the process killed) is run again on a new worker, wherever Ray places it."""
+
+    def __init__(self, runs: RunManager, *, max_retries: int = DEFAULT_RETRIES) -> None:
         self._runs = runs
+        self._max_retries = max_retries
 
     def run(
         self, start: pb.MapStart, requests: Iterator[pb.MapRequest]
@@ -141,20 +150,13 @@ class Mapper:
         outbox: queue.Queue[list[tuple[int, pb.RunOutcome]] | None],
     ) -> None:
         executor = self._runs.executor
-        key = executor.pool_key(start.function, start.resources)
         slot = None
         try:
             while (chunk := inbox.get()) is not _DONE:
                 if active.cancelled:
                     outcomes = [cancelled_outcome()] * len(chunk.items)
                 else:
-                    if slot is None:
-                        slot = executor.pool.acquire(key)
-                    outcomes, healthy = executor.run_batch(
-                        slot, start, chunk.first_index, chunk.items
-                    )
-                    if not healthy:
-                        slot = None  # discarded: the next chunk gets a new worker
+                    outcomes, slot = self._run_chunk(start, active, chunk, slot)
                 outbox.put(
                     list(
                         zip(
@@ -178,6 +180,50 @@ class Mapper:
             if slot is not None:
                 executor.pool.release(slot)
             outbox.put(_DONE)
+
+    def _run_chunk(
+        self, start: pb.MapStart, active: ActiveRun, chunk: _Chunk, slot: Slot | None
+    ) -> tuple[list[pb.RunOutcome], Slot | None]:
+        """Run chunk (retrying it on a new worker when its worker died, up to
+        max_retries times); returns its outcomes and the worker to keep, if any."""
+        executor = self._runs.executor
+        key = executor.pool_key(start.function, start.resources)
+        attempt = 0
+        while True:
+            if slot is None:
+                slot = executor.pool.acquire(key)
+                if attempt and not executor.wait_ready(slot, READY_TIMEOUT_S):
+                    # After a lost node, Ray may still count its resources for a while,
+                    # and the new worker waits for room that is gone: stop it and ask
+                    # the pool again once Ray's view is fresh (not an attempt).
+                    executor.pool.discard(slot)
+                    executor.refresh_capacity()
+                    slot = None
+                    continue
+            outcomes, healthy = executor.run_batch(slot, start, chunk.first_index, chunk.items)
+            if healthy:
+                return outcomes, slot
+            slot = None  # discarded: the next attempt or chunk gets a new worker
+            died = all(o.failure == pb.WORKER_DIED for o in outcomes)
+            if not died or active.cancelled or attempt >= self._max_retries:
+                if died and attempt:
+                    reason = f"{outcomes[0].reason} (after {attempt + 1} attempts)"
+                    for outcome in outcomes:  # often one message repeated: set, not append
+                        outcome.reason = reason
+                return outcomes, None
+            attempt += 1
+            log.warning(
+                "map %s: the worker running items %d-%d died (%s); retry %d of %d",
+                start.run_id,
+                chunk.first_index,
+                chunk.first_index + len(chunk.items) - 1,
+                outcomes[0].reason,
+                attempt,
+                self._max_retries,
+            )
+            # Give Ray a moment to notice a lost node, so the new worker lands elsewhere.
+            time.sleep(RETRY_BACKOFF_S * attempt)
+            executor.refresh_capacity()
 
     def _collect(
         self,

@@ -133,6 +133,17 @@ class WorkerPool:
             self._cond.notify_all()
         self._kill(slot.handle)
 
+    def drop_idle(self) -> None:
+        """Stop every idle worker (a node was lost: some of them may be dead); busy ones
+        stay (a dead one fails its call and is discarded by its caller)."""
+        with self._cond:
+            idle = [s for slots in self._idle.values() for s in slots]
+            for slot in idle:
+                self._forget(slot)
+            self._cond.notify_all()
+        for slot in idle:
+            self._kill(slot.handle)
+
     def reset(self) -> None:
         """Stop every idle worker, and keep busy ones from coming back (after an install)."""
         with self._cond:

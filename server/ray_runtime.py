@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,8 @@ def start_ray(*, address: str, temp_dir: Path, owner_marker: str) -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray  # the client side never imports ray; the daemon imports it here only
 
-    temp_dir.mkdir(parents=True, exist_ok=True)
+    if address == "local":  # attached to a cluster, Ray uses the cluster's temp dir
+        temp_dir.mkdir(parents=True, exist_ok=True)
     ray.init(
         address=address,
         include_dashboard=False,
@@ -46,6 +48,31 @@ def stop_ray() -> None:
 
     if ray.is_initialized():
         ray.shutdown()
+
+
+def cluster_nodes() -> list[dict[str, Any]]:
+    """Every node Ray has seen in this cluster (a lost one stays listed, not alive)."""
+    import ray
+
+    here = str(ray.get_runtime_context().get_node_id())
+    nodes = []
+    for node in ray.nodes():
+        node_id = str(node.get("NodeID", ""))
+        nodes.append(
+            {
+                "node_id": node_id,
+                "address": str(node.get("NodeManagerAddress", "")),
+                "alive": bool(node.get("Alive")),
+                "head": node_id == here,
+                "resources": {
+                    name: float(amount)
+                    for name, amount in (node.get("Resources") or {}).items()
+                    if not name.startswith("node:")  # Ray's per-node marker resources
+                },
+            }
+        )
+    # Alive first, then by address: a node that came back hides its lost former self.
+    return sorted(nodes, key=lambda n: (not n["alive"], n["address"]))
 
 
 def sweep_leftovers(owner_marker: str, temp_dir: Path | None = None) -> int:

@@ -63,6 +63,11 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
             workers=executor.pool.size,
         )
 
+    def Nodes(self, request: pb.NodesRequest, context: grpc.ServicerContext) -> pb.NodesReply:
+        from rhcli.server.ray_runtime import cluster_nodes
+
+        return pb.NodesReply(nodes=[pb.NodeInfo(**node) for node in cluster_nodes()])
+
     def Call(self, request: pb.CallRequest, context: grpc.ServicerContext) -> pb.CallReply:
         _check_call(request, context, self._runs.blobs.max_bytes)
         try:

@@ -20,7 +20,7 @@ import cloudpickle
 
 from rhcli import runref
 from rhcli.server.loader import EntrypointMissing, FunctionLoader
-from rhcli.server.logcapture import LogSink, OutputCapture
+from rhcli.server.logcapture import OutputCapture, open_sink
 
 REPR_LIMIT = 10_000
 _PICKLE_PROTOCOL = 5
@@ -74,8 +74,11 @@ def render_json(value: Any) -> str | None:
 class Worker:
     """The body of a warm worker actor, bound to one code root."""
 
-    def __init__(self, code_root: str) -> None:
-        self._loader = FunctionLoader(code_root)
+    def __init__(self, code_root: str, *, head_node_id: str = "", head_root: str = "") -> None:
+        # head_node_id: the daemon's Ray node (logs from other nodes are forwarded there);
+        # head_root: the daemon's root, which code_root is under on the daemon's node.
+        self._head_node_id = head_node_id
+        self._loader = FunctionLoader(node_path(code_root, head_root))
         if self._loader.code_root not in sys.path:
             sys.path.insert(0, self._loader.code_root)
         os.chdir(self._loader.code_root)
@@ -106,7 +109,7 @@ class Worker:
         """Call the function with the pickled (args, kwargs), its output going to the log
         at log_path (as map item `item`, if given); refs resolves RunRefs."""
         started = time.time()
-        self._capture.start(LogSink(log_path, item))
+        self._capture.start(open_sink(log_path, item, head_node_id=self._head_node_id))
         try:
             outcome = self._run(entrypoint, pickled_fn, args, want_json, refs or {})
         finally:
@@ -181,6 +184,19 @@ class Worker:
             result_json=render_json(result) if want_json else None,
             result_repr=_bounded_repr(result),
         )
+
+
+def node_path(code_root: str, head_root: str) -> str:
+    """code_root (a path on the daemon's node) as it is on this node.
+
+    Each node of a multi-node cluster has its own rhcli root (its Ray was started with
+    RHCLI_NODE_ROOT set to it) and holds its copy of the code at the same place under it.
+    """
+    node_root = os.environ.get("RHCLI_NODE_ROOT", "")
+    prefix = head_root.rstrip("/") + "/"
+    if node_root and head_root and code_root.startswith(prefix):
+        return node_root.rstrip("/") + "/" + code_root[len(prefix) :]
+    return code_root
 
 
 def _raised(exc: BaseException, *, skip_frames: int) -> WorkerOutcome:

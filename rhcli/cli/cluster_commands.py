@@ -291,6 +291,13 @@ def _print_status(state: Any) -> None:
         f"{state.workers} warm workers",
     ]
     lines += [f"  queue      {name}: {depth}" for name, depth in sorted(state.queue_depths.items())]
+    for node in state.nodes:
+        res = node["resources"]
+        lines.append(
+            f"  node       {node['address']:<15} {'alive' if node['alive'] else 'LOST':<5} "
+            f"CPU {_amount(res, 'CPU')}, GPU {_amount(res, 'GPU')}, memory "
+            f"{res.get('memory', 0) / 2**30:.1f} GiB{' (head)' if node['head'] else ''}"
+        )
     print("\n".join(lines))
 
 

@@ -99,6 +99,11 @@ class DaemonStub:
                 request_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.InstallRequest.SerializeToString,
                 response_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.InstallEvent.FromString,
                 _registered_method=True)
+        self.Nodes = channel.unary_unary(
+                '/rhcli.v1.Daemon/Nodes',
+                request_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.NodesRequest.SerializeToString,
+                response_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.NodesReply.FromString,
+                _registered_method=True)
 
 
 class DaemonServicer:
@@ -201,6 +206,13 @@ class DaemonServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Nodes(self, request, context):
+        """The cluster's Ray nodes: address, resources, alive or lost (one on a single host).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DaemonServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -268,6 +280,11 @@ def add_DaemonServicer_to_server(servicer, server):
                     servicer.InstallReqs,
                     request_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.InstallRequest.FromString,
                     response_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.InstallEvent.SerializeToString,
+            ),
+            'Nodes': grpc.unary_unary_rpc_method_handler(
+                    servicer.Nodes,
+                    request_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.NodesRequest.FromString,
+                    response_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.NodesReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -621,6 +638,33 @@ class Daemon:
             '/rhcli.v1.Daemon/InstallReqs',
             rhcli_dot_server_dot_proto_dot_daemon__pb2.InstallRequest.SerializeToString,
             rhcli_dot_server_dot_proto_dot_daemon__pb2.InstallEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Nodes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rhcli.v1.Daemon/Nodes',
+            rhcli_dot_server_dot_proto_dot_daemon__pb2.NodesRequest.SerializeToString,
+            rhcli_dot_server_dot_proto_dot_daemon__pb2.NodesReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -7,12 +7,13 @@ own HostKey, AuthorizedKeysFile and PidFile, /run/sshd created first).
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
@@ -26,6 +27,15 @@ class SSHHost:
     host_key: Path
     directory: Path
     process: subprocess.Popen[bytes]
+    argv: list[str] = field(default_factory=list)  # how it was started (start_again)
+    address: str = "127.0.0.1"
+
+    def start_again(self) -> None:
+        """Start the same sshd (same keys, address, namespace) after it was stopped."""
+        self.process = subprocess.Popen(
+            self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        _wait_for_port(self.address, self.port, self.process)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -52,36 +62,67 @@ def keygen(path: Path) -> str:
     )
 
 
-def start_sshd(directory: Path) -> SSHHost:
+def start_sshd(
+    directory: Path,
+    *,
+    address: str = "127.0.0.1",
+    port: int | None = None,
+    netns: str | None = None,
+    env: dict[str, str] | None = None,
+    hide: Path | None = None,
+    keys_from: SSHHost | None = None,
+) -> SSHHost:
+    """Start sshd on address:port (a free loopback port by default).
+
+    netns: run it inside that network namespace (`ip netns exec`), so address is the
+    namespace's own. env: `SetEnv` for every session (each test host its own rhcli root).
+    hide: mount an empty tmpfs over this folder for the sshd and everything started
+    through it (a host whose disk does not have another host's files). keys_from: reuse
+    that host's user key (one key for several hosts); the host key is always new.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     Path("/run/sshd").mkdir(exist_ok=True)
     host_key = directory / "host_key"
-    user_key = directory / "user_key"
+    user_key = keys_from.user_key if keys_from else directory / "user_key"
     host_pub = keygen(host_key)
-    user_pub = keygen(user_key)
+    user_pub = Path(f"{user_key}.pub").read_text().strip() if keys_from else keygen(user_key)
     (directory / "authorized_keys").write_text(user_pub + "\n")
-    port = free_port()
+    port = port or free_port()
+    # One SetEnv line: sshd keeps only the first line of each keyword.
+    set_env = (
+        "SetEnv " + " ".join(f"{name}={value}" for name, value in env.items()) + "\n" if env else ""
+    )
     config = directory / "sshd_config"
     config.write_text(
-        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\n"
+        f"Port {port}\nListenAddress {address}\nHostKey {host_key}\n"
         f"AuthorizedKeysFile {directory}/authorized_keys\nPidFile {directory}/sshd.pid\n"
         "UsePAM no\nStrictModes no\nPasswordAuthentication no\nPermitRootLogin yes\n"
-        "Subsystem sftp internal-sftp\nLogLevel ERROR\n"
+        f"Subsystem sftp internal-sftp\nLogLevel ERROR\n{set_env}"
     )
     kind, key = host_pub.split()[:2]
     known_hosts = directory / "known_hosts"
-    known_hosts.write_text(f"[127.0.0.1]:{port} {kind} {key}\n")
-    process = subprocess.Popen(
-        [SSHD, "-D", "-e", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    name = address if port == 22 else f"[{address}]:{port}"
+    known_hosts.write_text(f"{name} {kind} {key}\n")
+    argv = [SSHD, "-D", "-e", "-f", str(config)]
+    if hide is not None:
+        # A private mount namespace, so the tmpfs hides the folder for this host only.
+        hide_cmd = f"mount -t tmpfs tmpfs {shlex.quote(str(hide))} && exec {shlex.join(argv)}"
+        argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c", hide_cmd]
+    if netns is not None:
+        argv = ["ip", "netns", "exec", netns, *argv]
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for_port(address, port, process)
+    os.chmod(user_key, 0o600)
+    return SSHHost(port, user_key, known_hosts, host_key, directory, process, argv, address)
+
+
+def _wait_for_port(address: str, port: int, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
+            s.settimeout(1)
+            if s.connect_ex((address, port)) == 0:
+                return
         time.sleep(0.05)
-    else:
-        process.kill()
-        raise RuntimeError("sshd did not start")
-    os.chmod(user_key, 0o600)
-    return SSHHost(port, user_key, known_hosts, host_key, directory, process)
+    process.kill()
+    raise RuntimeError(f"sshd did not start on {address}:{port}")

@@ -1,0 +1,334 @@
+"""One Ray cluster over several SSH hosts: `type: ssh` with `hosts: [head, worker, ...]`.
+
+The head is an SSHCluster like any other (its daemon, tunnel, sync); this adds the other
+nodes. `up` bootstraps every node at once (one thread each: venv, this client's rhcli),
+puts the cluster's Ray token on every node over SFTP (a 0600 file, never printed nor on a
+command line), starts Ray's head on the head node's own address, joins the other nodes as
+Ray workers, starts the daemon on the head attached to that Ray, and syncs the repository
+(and installs reqs) on every node. A node whose Ray is not running is (re)joined by the
+next `up`. `down` stops the daemon, then Ray on every node it can reach.
+
+Each node keeps its own rhcli root (the cluster's `home`, else RHCLI_HOME or ~/.rhcli
+there) and its own copy of the code under it; node-side steps are `python -m
+rhcli.server.node` run from the node's venv.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rhcli import bootstrap, sync
+from rhcli.clusters import Cluster, ClusterStatus
+from rhcli.errors import UnreachableError, UsageError
+from rhcli.ssh import SSHConnection, SSHTarget, resolve_target
+from rhcli.ssh_cluster import SSHCluster
+
+T = TypeVar("T")
+TOKEN_FILE = "ray_token"  # noqa: S105 - a file name; = rhcli.server.node.TOKEN_FILE (that module imports Ray's bits)
+
+# Installs a requirement set on a worker node with the daemon's own installer (which skips
+# sets installed before); argv: code root, then the reqs.
+_INSTALL_REQS = r"""
+import sys
+from pathlib import Path
+from rhcli.config.paths import rhcli_home, DaemonPaths
+from rhcli.server.reqs import InstallResult, ReqsInstaller
+installer = ReqsInstaller(DaemonPaths(rhcli_home()).reqs_dir)
+for item in installer.install(sys.argv[2:], Path(sys.argv[1])):
+    if isinstance(item, InstallResult):
+        if not item.ok:
+            print(item.reason, file=sys.stderr)
+            sys.exit(1)
+        print("skipped" if item.skipped else "installed")
+    else:
+        print(item, file=sys.stderr)
+"""
+
+
+@dataclass
+class WorkerNode:
+    """A non-head host of the cluster and what rhcli knows of it."""
+
+    target: SSHTarget
+    conn: SSHConnection | None = None
+    state: bootstrap.HostState | None = None
+    ip: str = ""
+    synced: dict[Path, str] = field(default_factory=dict)  # local root -> fingerprint
+
+    @property
+    def alias(self) -> str:
+        return self.target.alias
+
+
+class MultiNodeSSHCluster(SSHCluster):
+    """Several SSH hosts as one cluster; the first host is the head."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        hosts: list[str],
+        user: str | None = None,
+        port: int | None = None,
+        key: str | None = None,
+        home: str | None = None,
+        accept_host_key: bool = False,
+    ) -> None:
+        if len(hosts) < 2:
+            raise UsageError(f"cluster {name!r}: a multi-node cluster needs two hosts or more")
+        # home "" lets each node resolve its own root (RHCLI_HOME there, or ~/.rhcli).
+        super().__init__(
+            name, host=hosts[0], user=user, port=port, key=key, accept_host_key=accept_host_key
+        )
+        self.home = home or ""
+        self._address = ""  # the head's Ray, IP:PORT, once known
+        self._token = b""
+        # Node connections are made from worker threads while up() holds self._lock.
+        self._nodes_lock = threading.Lock()
+        self.workers = [
+            WorkerNode(
+                resolve_target(
+                    h, user=user, port=port, key=key, accept_new_host_key=accept_host_key
+                )
+            )
+            for h in hosts[1:]
+        ]
+
+    def __repr__(self) -> str:
+        return f"<MultiNodeSSHCluster {self.name!r} {1 + len(self.workers)} hosts>"
+
+    # --- nodes ------------------------------------------------------------------------
+
+    def _node_conn(self, node: WorkerNode) -> SSHConnection:
+        with self._nodes_lock:
+            if node.conn is None or not node.conn.is_active():
+                node.conn = SSHConnection(node.target)
+            return node.conn
+
+    def _node_state(self, node: WorkerNode) -> bootstrap.HostState:
+        node.state = bootstrap.probe(self._node_conn(node), self.home)
+        return node.state
+
+    def _node_command(
+        self, conn: SSHConnection, state: bootstrap.HostState, action: str, *extra: str
+    ) -> dict[str, Any]:
+        argv = [state.venv_python, "-m", "rhcli.server.node", action, "--root", state.root]
+        result = conn.run([*argv, *extra], timeout=240)
+        if result.returncode != 0:
+            raise UnreachableError(
+                f"{action} of Ray on {conn.target.alias} failed: "
+                + (result.stderr or result.stdout).strip()
+            )
+        return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    def up(self) -> Cluster:
+        """Bootstrap every node in parallel, bring up Ray over all of them, start the
+        daemon on the head, sync the code everywhere. Idempotent; rejoins lost nodes."""
+        with self._lock:
+            conn = self.connection()
+            head = self.host(refresh=True)
+
+            def install_head() -> bool:
+                return bootstrap.install(conn, head, say=_say)
+
+            def install_worker(node: WorkerNode) -> bool:
+                return bootstrap.install(self._node_conn(node), self._node_state(node), say=_say)
+
+            jobs: list[Callable[[], bool]] = [install_head]
+            jobs += [lambda n=node: install_worker(n) for node in self.workers]  # type: ignore[misc]
+            changed = _parallel(jobs)
+            head = self.host(refresh=True)
+            for node in self.workers:
+                self._node_state(node)
+                node.synced.clear()  # a node that was lost and rejoined may lack the code
+            if self._ensure_ray(head, restart=any(changed)) and head.daemon_alive:
+                _say(f"{self.name}: Ray was (re)started; restarting the daemon on it")
+                bootstrap.stop_daemon(conn, head)
+            return super().up()  # its sync() syncs every node
+
+    def _ensure_ray(self, head: bootstrap.HostState, *, restart: bool) -> bool:
+        """Ray runs on every node, joined to the head's; True when the head's Ray was
+        (re)started (the daemon must then attach anew)."""
+        conn = self.connection()
+        self._put_token(conn, head)
+        ip = _own_address(conn)
+        state = self._node_command(conn, head, "state")
+        started = False
+        if restart or not state["running"] or state.get("ip") != ip:
+            _say(f"{self.name}: starting Ray's head on {ip}")
+            state = self._node_command(conn, head, "start", "--head", "--ip", ip)
+            started = True
+        address = str(state["address"])
+        self._address = address
+
+        def join(node: WorkerNode) -> None:
+            node_conn = self._node_conn(node)
+            node_state = node.state or self._node_state(node)
+            self._put_token(node_conn, node_state)
+            node.ip = _own_address(node_conn)
+            found = self._node_command(node_conn, node_state, "state")
+            if started or not found["running"] or found.get("address") != address:
+                _say(f"{self.name}: joining {node.alias} ({node.ip}) to Ray at {address}")
+                self._node_command(
+                    node_conn, node_state, "start", "--ip", node.ip, "--address", address
+                )
+
+        _parallel([lambda n=node: join(n) for node in self.workers])  # type: ignore[misc]
+        return started
+
+    def _put_token(self, conn: SSHConnection, state: bootstrap.HostState) -> None:
+        """Make the node's <root>/ray_token the cluster's (mode 0600 before any byte)."""
+        conn.put(self._ray_token(), f"{state.root}/{TOKEN_FILE}", mode=0o600)
+
+    def _ray_token(self) -> bytes:
+        """The head's token (made the first time). Called first from up()'s own thread;
+        the join threads then find it cached and never wait for self._lock, which up()
+        holds while it waits for them."""
+        if self._token:
+            return self._token
+        with self._lock:
+            if not self._token:
+                found = self.connection().get(f"{self.host().root}/{TOKEN_FILE}") or b""
+                self._token = found.strip() or secrets.token_hex(32).encode()
+            return self._token
+
+    def _start_daemon(self, conn: SSHConnection, host: bootstrap.HostState) -> None:
+        if not self._address:
+            self._ensure_ray(host, restart=False)
+        env = {
+            "RAY_AUTH_MODE": "token",
+            "RAY_AUTH_TOKEN_PATH": f"{host.root}/{TOKEN_FILE}",
+            "RAY_USAGE_STATS_ENABLED": "0",
+        }
+        bootstrap.start_daemon(conn, host, args=["--ray-address", self._address], env=env)
+
+    def down(self) -> bool:
+        """Stop the daemon, then Ray on every node (a node out of reach is skipped, with a
+        message); the hosts themselves are left alone."""
+        with self._lock:
+            stopped = super().down()
+            self._address = ""
+
+            def stop(conn_of: Callable[[], SSHConnection], state_of: Callable[[], Any]) -> None:
+                try:
+                    conn = conn_of()
+                    self._node_command(conn, state_of(), "stop")
+                except Exception as exc:  # a lost node must not keep the others running
+                    _say(f"{self.name}: could not stop Ray on a node: {exc}")
+
+            head_conn, head_state = self.connection(), self.host()
+            jobs = [lambda: stop(lambda: head_conn, lambda: head_state)]
+            jobs += [
+                lambda n=node: stop(lambda: self._node_conn(n), lambda: self._node_state(n))  # type: ignore[misc]
+                for node in self.workers
+            ]
+            _parallel(jobs)  # type: ignore[arg-type]
+            for node in self.workers:  # their sshd sessions end with the connections
+                if node.conn is not None:
+                    node.conn.close()
+                    node.conn = None
+            return stopped
+
+    def status(self) -> ClusterStatus:
+        found = super().status()
+        if not found.up:
+            return found
+        nodes = [
+            {
+                "node_id": n.node_id,
+                "address": n.address,
+                "alive": n.alive,
+                "head": n.head,
+                "resources": dict(n.resources),
+            }
+            for n in self.client().nodes().nodes
+        ]
+        return ClusterStatus(**{**found.__dict__, "nodes": nodes})
+
+    # --- code -------------------------------------------------------------------------
+
+    def sync(self, local_root: Path | None = None, *, dry_run: bool = False) -> sync.SyncResult:
+        """Sync the head's copy (the result reported), then every other node's."""
+        result = super().sync(local_root, dry_run=dry_run)
+        if not dry_run:
+            self._sync_workers(local_root)
+        return result
+
+    def _sync_workers(self, local_root: Path | None = None) -> None:
+        from rhcli.function_ref import project_root
+
+        root = (local_root or project_root()).resolve()
+        the_plan = sync.plan(root)
+        head_dir = self.code_root(root)
+        relative = head_dir[len(self.host().root) :]
+
+        def one(node: WorkerNode) -> None:
+            if node.synced.get(root) == the_plan.fingerprint:
+                return
+            state = node.state or self._node_state(node)
+            remote_dir = state.root + relative
+            conn = self._node_conn(node)
+            conn.run(["mkdir", "-p", remote_dir])
+            sync.rsync(node.target, the_plan, remote_dir)
+            node.synced[root] = the_plan.fingerprint
+
+        _parallel([lambda n=node: one(n) for node in self.workers])  # type: ignore[misc]
+
+    def install_packages(
+        self, reqs: list[str], *, local_root: Path | None = None, echo: bool = True
+    ) -> bool:
+        """Install reqs on the head (through its daemon), then on every other node."""
+        from rhcli.function_ref import project_root
+
+        changed = super().install_packages(reqs, local_root=local_root, echo=echo)
+        root = (local_root or project_root()).resolve()
+        relative = self.code_root(root)[len(self.host().root) :]
+
+        def one(node: WorkerNode) -> bool:
+            state = node.state or self._node_state(node)
+            done = self._node_conn(node).run(
+                [state.venv_python, "-c", _INSTALL_REQS, state.root + relative, *reqs],
+                timeout=1800,
+            )
+            if done.returncode != 0:
+                tail = "\n".join(done.stderr.strip().splitlines()[-20:])
+                raise UsageError(
+                    f"installing {', '.join(reqs)} on {node.alias} ({self.name}) failed:\n{tail}"
+                )
+            return done.stdout.strip().endswith("installed")
+
+        installed = _parallel([lambda n=node: one(n) for node in self.workers])  # type: ignore[misc]
+        return changed or any(installed)
+
+
+def _own_address(conn: SSHConnection) -> str:
+    """The address the node was reached on, as the node sees it (SSH_CONNECTION's third
+    field): the address other nodes reach it on when they share a network."""
+    found = conn.run(["printenv", "SSH_CONNECTION"]).stdout.split()
+    if len(found) < 3:
+        raise UnreachableError(f"cannot tell the address of {conn.target.alias}")
+    return found[2]
+
+
+def _parallel(jobs: list[Callable[[], T]]) -> list[T]:
+    """Run jobs on one thread each; their results in order; the first error is raised
+    once all have ended."""
+    if len(jobs) <= 1:
+        return [job() for job in jobs]
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        futures = [pool.submit(job) for job in jobs]
+        return [f.result() for f in futures]
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
