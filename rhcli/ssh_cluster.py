@@ -162,7 +162,13 @@ class SSHCluster(Cluster):
         sync.check_free_space(conn, the_plan, remote_dir)
         if not dry_run:
             conn.run(["mkdir", "-p", remote_dir])
-        result = sync.rsync(self.target, the_plan, remote_dir, dry_run=dry_run)
+        result = sync.rsync(
+            self.target,
+            the_plan,
+            remote_dir,
+            dry_run=dry_run,
+            control=sync.control_path(self.name, self.target),
+        )
         if not dry_run:
             self._synced[root] = (the_plan.fingerprint, time.monotonic())
         return result
@@ -217,6 +223,7 @@ class SSHCluster(Cluster):
             self.reset_client()
             self._installed.clear()
             self._synced.clear()
+            sync.close_master(self.target, sync.control_path(self.name, self.target))
             host = self.host(refresh=True)
             return bootstrap.stop_daemon(self.connection(), host)
 

@@ -14,7 +14,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,8 @@ class RunStore:
         self._db.executescript(_SCHEMA)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._lock = threading.Lock()
+        # Notified when a run is recorded: a log follower can arrive before its call.
+        self._recorded = threading.Condition()
 
     def close(self) -> None:
         with self._lock:
@@ -108,6 +110,7 @@ class RunStore:
         """
         now = time.time()
         started = now if status == pb.RUNNING else None
+        row: Any = None
         with self._lock:
             try:
                 self._db.execute(
@@ -115,11 +118,14 @@ class RunStore:
                     "started_at, request, items) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (run_id, function, args_digest, status, now, started, request, items),
                 )
-                return True
             except sqlite3.IntegrityError:
                 row = self._db.execute(
                     "SELECT function, args_digest FROM runs WHERE run_id = ?", (run_id,)
                 ).fetchone()
+        if row is None:  # inserted
+            with self._recorded:
+                self._recorded.notify_all()
+            return True
         if row != (function, args_digest):
             raise DuplicateRunError(
                 f"run id {run_id} exists already with a different function or arguments; "
@@ -255,6 +261,19 @@ class RunStore:
             if row is None:
                 return None
         return _info(row)
+
+    def wait_for_record(
+        self, run_id: str, timeout: float, *, gone: Callable[[], bool] = lambda: False
+    ) -> bool:
+        """True once run_id has a record; False after timeout seconds or once gone()."""
+        deadline = time.monotonic() + timeout
+        with self._recorded:
+            while self.status(run_id) is None:
+                left = deadline - time.monotonic()
+                if left <= 0 or gone():
+                    return False
+                self._recorded.wait(min(left, 0.1))  # gone() is checked at least this often
+        return True
 
     def status(self, run_id: str) -> int | None:
         with self._lock:
