@@ -39,9 +39,13 @@ def log_path(runs_dir: Path, run_id: str) -> Path:
 
 def append_end(path: Path, status: str) -> None:
     """Append the end-of-run marker (creating the log of a run that printed nothing)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     record = json.dumps({"end": True, "status": status, "t": time.time()})
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+    try:
+        fd = os.open(path, flags, 0o600)
+    except FileNotFoundError:  # its folder too: the run printed nothing
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, flags, 0o600)
     try:
         os.write(fd, (record + "\n").encode())
     finally:

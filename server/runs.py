@@ -109,7 +109,9 @@ class RunManager:
         if request.enqueue:
             self._enqueue(request)
         elif (active := self._record(request)) is not None:
-            self.execute(active, request)
+            outcome = self.execute(active, request)
+            if outcome is not None:
+                return outcome  # stored already: no need to read it back
         return self.wait(request.run_id, timeout=None, max_inline=max_inline)
 
     def submit(self, request: pb.CallRequest) -> pb.RunInfo:
@@ -170,8 +172,10 @@ class RunManager:
         self.track(active)
         return active
 
-    def execute(self, active: ActiveRun, request: pb.CallRequest) -> None:
-        """Run it now, in this thread, and store how it ended."""
+    def execute(self, active: ActiveRun, request: pb.CallRequest) -> pb.RunOutcome | None:
+        """Run it now, in this thread, and store how it ended. Returns the stored outcome
+        when its result is in it (None when a large result went to its own file: a
+        waiter reads it back from there)."""
         try:
             if active.cancelled:
                 outcome = cancelled_outcome()
@@ -190,6 +194,7 @@ class RunManager:
         # A large result travels beside the outcome (see Executor.run): never copied.
         result, active.result = active.result, None
         self.end(active, outcome, result=result)
+        return outcome if result is None else None
 
     def end(
         self, active: ActiveRun, outcome: pb.RunOutcome, *, result: bytes | None = None
@@ -219,7 +224,9 @@ class RunManager:
                     ),
                 )
             refs[dep] = dep_outcome.result
-        args = self.blobs.take(request.args_blob) if request.args_blob else request.args
+        args: bytes | memoryview = (
+            self.blobs.take(request.args_blob) if request.args_blob else request.args
+        )
         return self.executor.run(request, active, args=args, refs=refs)
 
     # --- waiting and looking ----------------------------------------------------------------

@@ -61,6 +61,13 @@ _INFO_COLUMNS = (
 assert (pb.FAILED, pb.CANCELLED, pb.TIMED_OUT) == (4, 5, 6)  # the literals above
 
 
+_FINISH = (
+    "UPDATE runs SET status = ?, failure = ?, reason = ?, "
+    "started_at = COALESCE(?, started_at), ended_at = ?, outcome = ?, "
+    "result_file = ?, result_size = ?, request = NULL WHERE run_id = ?"
+)
+
+
 class DuplicateRunError(Exception):
     """A run id that exists already, submitted with a different payload."""
 
@@ -169,7 +176,9 @@ class RunStore:
         result, when given, is the run's result kept outside the message (a large one:
         written to its file as it is, never copied into protobuf).
         """
-        self._write_rows([self._outcome_row(run_id, outcome, result)])
+        row = self._outcome_row(run_id, outcome, result)
+        with self._lock:  # one statement: in autocommit mode, its own transaction
+            self._db.execute(_FINISH, row)
 
     def finish_many(self, finished: Iterable[tuple[str, pb.RunOutcome]]) -> None:
         self._write_rows([self._outcome_row(run_id, outcome) for run_id, outcome in finished])
@@ -177,12 +186,7 @@ class RunStore:
     def _write_rows(self, rows: list[tuple[object, ...]]) -> None:
         with self._lock:
             self._db.execute("BEGIN")
-            self._db.executemany(
-                "UPDATE runs SET status = ?, failure = ?, reason = ?, "
-                "started_at = COALESCE(?, started_at), ended_at = ?, outcome = ?, "
-                "result_file = ?, result_size = ?, request = NULL WHERE run_id = ?",
-                rows,
-            )
+            self._db.executemany(_FINISH, rows)
             self._db.execute("COMMIT")
 
     def _outcome_row(
