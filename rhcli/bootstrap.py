@@ -23,7 +23,7 @@ import json
 import shlex
 import tarfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,11 @@ if daemon:
     except OSError:
         alive = False
     daemon["alive"] = alive
+    try:
+        with open(os.path.join(root, "token")) as f:
+            daemon["token"] = f.read().strip()
+    except OSError:
+        pass
 print(json.dumps({"root": root, "python": sys.executable,
                   "version": list(sys.version_info[:2]), "installed": read("installed.json"),
                   "daemon": daemon}))
@@ -83,7 +88,7 @@ class HostState:
     python: str
     version: tuple[int, int]
     installed: dict[str, Any] | None
-    daemon: dict[str, Any] | None
+    daemon: dict[str, Any] | None = field(repr=False)  # holds the daemon's token
 
     @property
     def daemon_alive(self) -> bool:

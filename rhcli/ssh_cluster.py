@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from rhcli import bootstrap, sync
 from rhcli._version import __version__
 from rhcli.clusters import Cluster, ClusterStatus, CommandResult
-from rhcli.errors import DaemonNotRunningError, VersionMismatchError
+from rhcli.errors import DaemonNotRunningError, RhcliError, VersionMismatchError
 from rhcli.ssh import SSHConnection, SSHTarget, resolve_target
 from rhcli.tunnel import Tunnel
 
@@ -56,6 +56,7 @@ class SSHCluster(Cluster):
         self._host: bootstrap.HostState | None = None
         self._tunnel: Tunnel | None = None
         self._synced: dict[Path, tuple[str, float]] = {}  # local root -> (fingerprint, when)
+        self._probed_now = False  # up() probed just before connecting: no second probe
 
     def __repr__(self) -> str:
         return f"<SSHCluster {self.name!r} {self.target.destination()}:{self.target.port}>"
@@ -85,7 +86,8 @@ class SSHCluster(Cluster):
         from rhcli.client import DaemonClient
 
         conn = self.connection()
-        host = self.host(refresh=True)
+        host = self.host(refresh=not self._probed_now)
+        self._probed_now = False
         if not host.daemon_alive:
             if not start:
                 raise DaemonNotRunningError(
@@ -104,15 +106,16 @@ class SSHCluster(Cluster):
                 daemon_version=str(daemon.get("version")),
                 update_command=f"rhcli up {self.name}",
             )
-        token = conn.run(["cat", f"{host.root}/token"])
-        if token.returncode != 0:
+        token = daemon.get("token")  # read by the probe: no round trip of its own
+        if not token:
             raise DaemonNotRunningError(
-                f"cannot read the daemon's token on {self.name}: {token.stderr.strip()}"
+                f"cannot read the daemon's token on {self.name} ({host.root}/token); "
+                f"restart it with `rhcli restart {self.name}`"
             )
         self._tunnel = Tunnel(conn.transport, int(daemon["port"]))
         client = DaemonClient(
             address=self._tunnel.address,
-            token=token.stdout.strip(),
+            token=str(token),
             describe=f"the daemon on {self.name} (pid {daemon.get('pid')})",
             restart_hint=f"Restart it with `rhcli restart {self.name}`.",
         )
@@ -160,8 +163,6 @@ class SSHCluster(Cluster):
         remote_dir = self.code_root(root)
         conn = self.connection()
         sync.check_free_space(conn, the_plan, remote_dir)
-        if not dry_run:
-            conn.run(["mkdir", "-p", remote_dir])
         result = sync.rsync(
             self.target,
             the_plan,
@@ -181,17 +182,27 @@ class SSHCluster(Cluster):
         host = self.host(refresh=True)
         changed = bootstrap.install(conn, host, say=_say)
         daemon = host.daemon or {}
-        if host.daemon_alive and (changed or daemon.get("version") != __version__):
+        restart = host.daemon_alive and (changed or daemon.get("version") != __version__)
+        if restart:
             _say(f"{self.name}: restarting the daemon to run rhcli {__version__}")
             bootstrap.stop_daemon(conn, host)
         self.reset_client()
+        with self._lock:
+            self._host, self._probed_now = (None, False) if changed or restart else (host, True)
         self.client()
         self.sync()
         return self
 
     def status(self) -> ClusterStatus:
-        host = self.host(refresh=True)
-        if not host.daemon_alive:
+        # Connected already (right after up): the daemon's answer is the status, no probe.
+        health = None
+        if self._client is not None:
+            try:
+                health = self._client.health()
+            except RhcliError:  # gone since: the probe below says how things stand
+                self.reset_client()
+        host = self.host(refresh=health is None)
+        if health is None and not host.daemon_alive:
             return ClusterStatus(
                 name=self.name,
                 type=self.type,
@@ -199,7 +210,8 @@ class SSHCluster(Cluster):
                 home=host.root,
                 address=f"{self.target.destination()}:{self.target.port}",
             )
-        health = self.client().health()
+        if health is None:
+            health = self.client().health()
         return ClusterStatus(
             name=self.name,
             type=self.type,
