@@ -93,9 +93,12 @@ ORDER = [
     "cli_help",
     "cli_run",
     "cli_up_warm",
+    "sync_one_file",
+    "sync_one_file_vs_master",
     "ray_init",
     "first_up",
     "first_up_ssh",
+    "ssh_true_master",
     "rsync_fresh",
     "rsync_master",
 ]
@@ -259,6 +262,7 @@ FLOOR_KEYS = frozenset(
         "ray_tasks_map_1k",
         "python",
         "ray_init",
+        "ssh_true_master",
         "rsync_fresh",
         "rsync_master",
     }

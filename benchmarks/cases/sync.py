@@ -60,10 +60,17 @@ def run(bench: Bench) -> list[Row]:
             stderr=subprocess.DEVNULL,
         )
         try:
-            muxed = _bare_rsync(
-                [*ssh, "-o", "ControlMaster=no", "-o", f"ControlPath={master}"], project, remote
-            )
+            over_master = [*ssh, "-o", "ControlMaster=no", "-o", f"ControlPath={master}"]
+            muxed = _bare_rsync(over_master, project, remote)
             reused = timed(lambda: (change_one(), muxed()), calls=n, warmup=2)
+            # What any remote command costs on this host: the user's shell starting.
+            shell = timed(
+                lambda: subprocess.run(
+                    [*over_master, "root@127.0.0.1", "true"], check=True, stdin=subprocess.DEVNULL
+                ),
+                calls=n,
+                warmup=1,
+            )
         finally:
             subprocess.run(
                 ["ssh", "-o", f"ControlPath={master}", "-O", "exit", "root@127.0.0.1"],
@@ -73,6 +80,7 @@ def run(bench: Bench) -> list[Row]:
     finally:
         shutil.rmtree(project, ignore_errors=True)
     return [
+        Row("ssh_true_master", "floor: `ssh host true` over an ssh master", "ms", ms(shell)),
         Row("rsync_fresh", "floor: bare rsync, one file changed, new ssh", "ms", ms(fresh)),
         Row("rsync_master", "floor: bare rsync, one file changed, ssh master", "ms", ms(reused)),
         Row(
