@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 DEFAULT_ROOT = "~/.rhcli"
 # A long-lived process checks its repository for edits at most this often before a call.
 SYNC_CHECK_INTERVAL_S = 1.0
+# Connecting reuses a probe this recent (each probe is a remote command: a shell start-up).
+PROBE_REUSE_S = 2.0
 
 
 class SSHCluster(Cluster):
@@ -56,7 +58,7 @@ class SSHCluster(Cluster):
         self._host: bootstrap.HostState | None = None
         self._tunnel: Tunnel | None = None
         self._synced: dict[Path, tuple[str, float]] = {}  # local root -> (fingerprint, when)
-        self._probed_now = False  # up() probed just before connecting: no second probe
+        self._host_at = 0.0  # when self._host was probed (time.monotonic())
 
     def __repr__(self) -> str:
         return f"<SSHCluster {self.name!r} {self.target.destination()}:{self.target.port}>"
@@ -69,10 +71,14 @@ class SSHCluster(Cluster):
                 self._conn = SSHConnection(self.target)
             return self._conn
 
-    def host(self, *, refresh: bool = False) -> bootstrap.HostState:
+    def host(self, *, refresh: bool = False, max_age: float = 0.0) -> bootstrap.HostState:
+        """What the probe found; probed again when refresh, unless the last probe is at
+        most max_age seconds old (and no reset_client came since)."""
         with self._lock:
-            if self._host is None or refresh:
+            stale = time.monotonic() - self._host_at > max_age
+            if self._host is None or (refresh and stale):
                 self._host = bootstrap.probe(self.connection(), self.home)
+                self._host_at = time.monotonic()
             return self._host
 
     def reset_client(self) -> None:
@@ -86,8 +92,8 @@ class SSHCluster(Cluster):
         from rhcli.client import DaemonClient
 
         conn = self.connection()
-        host = self.host(refresh=not self._probed_now)
-        self._probed_now = False
+        # A probe of a moment ago (by up(), or by code_root() before a first call) will do.
+        host = self.host(refresh=True, max_age=PROBE_REUSE_S)
         if not host.daemon_alive:
             if not start:
                 raise DaemonNotRunningError(
@@ -187,8 +193,9 @@ class SSHCluster(Cluster):
             _say(f"{self.name}: restarting the daemon to run rhcli {__version__}")
             bootstrap.stop_daemon(conn, host)
         self.reset_client()
-        with self._lock:
-            self._host, self._probed_now = (None, False) if changed or restart else (host, True)
+        if not (changed or restart):  # the probe above still holds: connect without another
+            with self._lock:
+                self._host, self._host_at = host, time.monotonic()
         self.client()
         self.sync()
         return self
