@@ -199,7 +199,7 @@ def test_syncs_share_one_master_connection_whose_socket_is_private(
     again_s = time.monotonic() - started
     assert _master_pid(path) == first  # the same master: no new ssh handshake
     record("sync of an unchanged repo over the ssh master", f"{again_s * 1000:.0f} ms")
-    assert again_s < 0.5
+    assert again_s < 1.0  # no handshake; the host still starts a shell for rsync
 
 
 def test_closing_the_master_removes_its_socket_and_the_next_sync_starts_another(
