@@ -133,9 +133,19 @@ class SshTarget(Target):
     CLUSTER = "bench-box"
 
     def __init__(self, home: Path) -> None:
+        import shutil
         import tempfile
 
-        from tests.support.sshd import start_sshd
+        from tests.support.sshd import SSHD, start_sshd
+
+        missing = [tool for tool in (SSHD, "rsync", "ssh") if shutil.which(tool) is None]
+        if missing or os.geteuid() != 0:
+            raise SystemExit(
+                "the ssh target starts a loopback sshd, which needs root and "
+                f"openssh-server and rsync (missing: {', '.join(missing) or 'root'}); "
+                "install them (apt-get install -y openssh-server rsync) or pass "
+                "--target local"
+            )
 
         self.home = home  # the client's state dir (its ssh master sockets live there)
         self.dir = Path(tempfile.mkdtemp(prefix="rhb-ssh-", dir="/tmp"))

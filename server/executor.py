@@ -230,8 +230,10 @@ def _for_ray(args: bytes | memoryview) -> Any:
     (pickle.loads takes any buffer), where bytes are copied again on both sides."""
     if len(args) < _ZERO_COPY_BYTES:
         return bytes(args)
-    import numpy  # Ray's own dependency, loaded by Ray already
-
+    try:
+        import numpy
+    except ImportError:  # Ray does not require it: a cluster's venv may lack it
+        return bytes(args)
     return numpy.frombuffer(args, dtype=numpy.uint8)
 
 
