@@ -26,6 +26,7 @@ from rhcli.errors import (
 
 if TYPE_CHECKING:
     from rhcli.clusters import Cluster, LocalCluster
+    from rhcli.ondemand import OnDemandCluster
     from rhcli.remote_function import Function
     from rhcli.runref import RunRef
 
@@ -34,6 +35,7 @@ __all__ = [
     "Cluster",
     "Function",
     "LocalCluster",
+    "OnDemandCluster",
     "RemoteError",
     "RhcliError",
     "RunError",
@@ -49,6 +51,7 @@ __all__ = [
     "function",
     "get",
     "here",
+    "ondemand_cluster",
     "runs",
 ]
 
@@ -59,6 +62,15 @@ def cluster(name: str | None = None, **kwargs: Any) -> Cluster:
     from rhcli.clusters import cluster as _cluster
 
     return _cluster(name, **kwargs)
+
+
+def ondemand_cluster(name: str, **kwargs: Any) -> OnDemandCluster:
+    """A cluster launched through SkyPilot when it is down (``pip install 'rhcli[sky]'``):
+    ``rh.ondemand_cluster(name="a10", instance_type="A10G:1", provider="aws",
+    autostop_mins=30)``; see rhcli.ondemand.ondemand_cluster for every option."""
+    from rhcli.ondemand import ondemand_cluster as _ondemand_cluster
+
+    return _ondemand_cluster(name, **kwargs)
 
 
 def function(*args: Any, **kwargs: Any) -> Function:
@@ -100,6 +112,10 @@ def __getattr__(name: str) -> Any:
         from rhcli import clusters as _cluster_module
 
         return getattr(_cluster_module, name)
+    if name == "OnDemandCluster":
+        from rhcli.ondemand import OnDemandCluster
+
+        return OnDemandCluster
     if name == "Function":
         from rhcli.remote_function import Function
 

@@ -30,6 +30,9 @@ _CHANNEL_OPTIONS = [
     # tunnel) ends the call with an error within seconds instead of hanging forever.
     ("grpc.keepalive_time_ms", 10_000),
     ("grpc.keepalive_timeout_ms", 10_000),
+    # Newer grpc cores time out an unanswered ping by this (default 60 s), not by the
+    # keepalive timeout: without it a frozen daemon holds a streaming call for 70 s.
+    ("grpc.http2.ping_timeout_ms", 10_000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.max_pings_without_data", 0),
     ("grpc.enable_retries", 0),
@@ -176,6 +179,8 @@ def translate(exc: grpc.RpcError, *, describe: str, restart_hint: str) -> RhcliE
         return DaemonNotRunningError(f"{describe} is not answering ({details}). {restart_hint}")
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return UnreachableError(f"{describe} did not answer in time. {restart_hint}")
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return UnreachableError(f"{describe} refused the call: {details}")
     if code == grpc.StatusCode.NOT_FOUND:
         from rhcli.errors import UnknownRunError
 

@@ -339,6 +339,10 @@ def _from_spec(spec: object) -> Cluster:
             home=spec.home,
             accept_host_key=_accept_host_keys(),
         )
+    if spec.type == "sky":
+        from rhcli.ondemand import OnDemandCluster
+
+        return OnDemandCluster(spec)
     raise NotSupportedError(
         f"cluster {spec.name!r} is of type {spec.type}, which this version of rhcli "
         f"({__version__}) cannot drive yet; use a local or ssh cluster"

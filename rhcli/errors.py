@@ -109,6 +109,21 @@ class ArgumentNotSerializableError(UsageError):
         )
 
 
+class ArgumentTooLargeError(UsageError):
+    """The call's pickled arguments exceed the size limit; raised before a run is made."""
+
+    def __init__(self, *, argument: str, size: int, limit: int) -> None:
+        self.argument = argument
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"argument {argument} is too large to send: the call's arguments pickle to "
+            f"{size:,} bytes, over the limit of {limit:,} bytes (RHCLI_MAX_ARG_BYTES). "
+            "Pass a path or URL the function can read on the cluster instead, or raise the "
+            "limit on both the client and the daemon."
+        )
+
+
 class NotSupportedError(UsageError):
     """A feature that this kind of cluster does not offer."""
 
@@ -156,6 +171,36 @@ class VersionMismatchError(UnreachableError):
 
 class ResourcesUnavailableError(UnreachableError):
     """The cluster can never satisfy a function's resource request."""
+
+
+class SkyPilotMissingError(UsageError):
+    """A sky cluster was used without SkyPilot installed (the `sky` extra).
+
+    Exit code 2: nothing was contacted; the client's own setup lacks a part, which the
+    user fixes with one install, like any other configuration error.
+    """
+
+    HINT = "SkyPilot is not installed: pip install 'rhcli[sky]'"
+
+    def __init__(self, cluster: str) -> None:
+        self.cluster = cluster
+        super().__init__(f"cluster {cluster!r} is a sky cluster. {self.HINT}")
+
+
+class LaunchError(UnreachableError):
+    """SkyPilot could not launch (or restart) an on-demand cluster; carries its reason.
+
+    Nothing is left half-registered: a record the failed launch created is torn down.
+    """
+
+    def __init__(self, *, cluster: str, reason: str) -> None:
+        self.cluster = cluster
+        self.reason = reason
+        super().__init__(
+            f"launching cluster {cluster!r} through SkyPilot failed: {reason}. Check your "
+            "cloud credentials and quota (`sky check`), or pick another instance_type, "
+            "provider or region; then run `rhcli up " + cluster + "` again"
+        )
 
 
 # --- runs ---------------------------------------------------------------------------------

@@ -142,6 +142,10 @@ class LocalDaemon:
                 stdout=log,
                 stderr=log,
                 env=env,
+                # Its own root, not the caller's folder: a long-lived process should not
+                # pin that folder, nor import from it (a `rhcli/` folder there would
+                # shadow the installed package in the daemon and its Ray workers).
+                cwd=self.paths.root,
                 start_new_session=True,
                 close_fds=True,
             )

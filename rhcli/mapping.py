@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from rhcli.payload import dump_args
+from rhcli.payload import check_args_size, dump_args, max_arg_bytes
 
 if TYPE_CHECKING:
     from rhcli.clusters import Cluster
@@ -74,12 +74,14 @@ def map_requests(
     )
     batch: list[bytes] = []
     size = first = 0
+    limit = max_arg_bytes()
     for index, (args, kwargs) in enumerate(calls):
         payload, depends_on = dump_args(args, kwargs, target=target)
         if depends_on:
             from rhcli.errors import UsageError
 
             raise UsageError(f"map item {index} holds a RunRef: pass rh.get(ref) instead")
+        check_args_size(payload, args, kwargs, limit)
         batch.append(payload)
         size += len(payload)
         if len(batch) >= BATCH_ITEMS or size >= BATCH_BYTES:

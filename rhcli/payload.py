@@ -8,6 +8,7 @@ why the run ended without one.
 
 from __future__ import annotations
 
+import os
 import pickle
 import re
 import secrets
@@ -19,6 +20,7 @@ import cloudpickle
 
 from rhcli.errors import (
     ArgumentNotSerializableError,
+    ArgumentTooLargeError,
     EntrypointNotFoundError,
     RemoteError,
     ResourcesUnavailableError,
@@ -37,6 +39,55 @@ if TYPE_CHECKING:
     from rhcli.clusters import Cluster
 
 _PICKLE_PROTOCOL = 5
+
+MAX_ARG_BYTES_ENV = "RHCLI_MAX_ARG_BYTES"
+# The default stays above what the daemon's messages and blobs carry well (results and
+# arguments of 500 MB are tested) and below what would take a small cluster's memory.
+DEFAULT_MAX_ARG_BYTES = 1024 * 1024 * 1024
+
+
+def max_arg_bytes() -> int:
+    """The largest pickled (args, kwargs) a call may send: $RHCLI_MAX_ARG_BYTES or 1 GiB.
+
+    The daemon reads the same variable (or --max-arg-bytes) and refuses larger uploads.
+    """
+    raw = os.environ.get(MAX_ARG_BYTES_ENV, "")
+    try:
+        return int(raw) if raw else DEFAULT_MAX_ARG_BYTES
+    except ValueError:
+        from rhcli.errors import UsageError
+
+        raise UsageError(
+            f"{MAX_ARG_BYTES_ENV}={raw!r} is not a whole number of bytes; unset it or set "
+            "it to one (for example 104857600 for 100 MiB)"
+        ) from None
+
+
+def check_args_size(
+    payload: bytes, args: tuple[Any, ...], kwargs: dict[str, Any], limit: int | None = None
+) -> None:
+    """Raise ArgumentTooLargeError, naming the largest argument, when payload > limit.
+
+    Only a payload over the limit is looked into (each argument pickled alone), so the
+    check costs one comparison on every call that passes it.
+    """
+    limit = max_arg_bytes() if limit is None else limit
+    if len(payload) <= limit:
+        return
+    sizes: list[tuple[int, str]] = []
+    for index, value in enumerate(args):
+        sizes.append((_pickled_size(value), f"#{index + 1} ({type(value).__name__})"))
+    for key, value in kwargs.items():
+        sizes.append((_pickled_size(value), f"{key}= ({type(value).__name__})"))
+    largest = max(sizes)[1] if sizes else "list"
+    raise ArgumentTooLargeError(argument=largest, size=len(payload), limit=limit)
+
+
+def _pickled_size(value: Any) -> int:
+    try:
+        return len(cloudpickle.dumps(value, protocol=_PICKLE_PROTOCOL))
+    except Exception:
+        return 0
 
 
 def new_run_id(function_name: str) -> str:

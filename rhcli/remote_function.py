@@ -19,7 +19,7 @@ from rhcli.errors import AuthError, DaemonNotRunningError
 from rhcli.function_ref import FunctionSource, from_callable, from_entrypoint
 from rhcli.logstream import Follower, LogPrinter
 from rhcli.mapping import map_calls, map_requests
-from rhcli.payload import dump_args, new_run_id, unwrap
+from rhcli.payload import check_args_size, dump_args, new_run_id, unwrap
 from rhcli.runref import RunRef
 
 if TYPE_CHECKING:
@@ -253,6 +253,7 @@ class Function:
         system = self.system
         # Arguments are pickled before any I/O: an unpicklable one is refused unsent.
         payload, depends_on = dump_args(args, kwargs, target=system)
+        check_args_size(payload, args, kwargs)  # refused here: no run is made, nothing sent
         system.prepare(self.source.local_root)
         self._ensure_reqs(system)
         effective_timeout = timeout if timeout is not None else self.timeout

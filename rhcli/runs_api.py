@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from rhcli.clusters import Cluster, cluster
@@ -29,11 +29,40 @@ def get(ref: str, *, cluster: Cluster | str | None = None, timeout: float | None
 
     ref is a RunRef or a run id (then on cluster, default: the manifest's default
     cluster). timeout bounds the wait only: WaitTimeoutError says the run goes on.
+    The id of a map gives the list of its items' results in input order, or raises the
+    first failed item's exception, as ``fn.map`` does.
     Raises UnknownRunError for an id the cluster does not know (or no longer keeps).
     """
     system = _cluster_of(ref, cluster)
-    outcome = _send(system, lambda client: client.wait(str(ref), timeout=timeout))
-    return unwrap(str(ref), outcome, system.client().read_result)
+    run_id = str(ref)
+    outcome = _send(system, lambda client: client.wait(run_id, timeout=timeout))
+    client = system.client()
+    items = map_size(client, run_id, outcome)
+    if items:
+        return [
+            unwrap(f"{run_id}.{index}", item, client.read_result)
+            for index, item in map_item_outcomes(client, run_id, items)
+        ]
+    return unwrap(run_id, outcome, client.read_result)
+
+
+def map_size(client: DaemonClient, run_id: str, outcome: Any) -> int:
+    """How many items the run has when it is a map that has ended, else 0.
+
+    A map's own record holds no result (its items do); a plain run that ended always has
+    one, or a failure, so only those two cases cost the extra lookup.
+    """
+    from rhcli.server.proto import daemon_pb2 as pb
+
+    if outcome.status not in (pb.SUCCEEDED, pb.FAILED) or outcome.result or outcome.result_size:
+        return 0
+    return int(client.get_run(run_id).items)
+
+
+def map_item_outcomes(client: DaemonClient, map_id: str, items: int) -> Iterator[tuple[int, Any]]:
+    """Each item's outcome of a map that has ended, in input order (one Wait per item)."""
+    for index in range(items):
+        yield index, client.wait(f"{map_id}.{index}", timeout=None)
 
 
 def cancel(ref: str, *, cluster: Cluster | str | None = None) -> Any:

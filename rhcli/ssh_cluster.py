@@ -48,10 +48,18 @@ class SSHCluster(Cluster):
         key: str | None = None,
         home: str | None = None,
         accept_host_key: bool = False,
+        known_hosts: str | None = None,
     ) -> None:
         super().__init__(name)
+        # known_hosts: a file of this cluster's own (on-demand clusters keep one per
+        # cluster); None: $RHCLI_KNOWN_HOSTS, else ~/.ssh/config's, else ~/.ssh/known_hosts.
         self.target: SSHTarget = resolve_target(
-            host, user=user, port=port, key=key, accept_new_host_key=accept_host_key
+            host,
+            user=user,
+            port=port,
+            key=key,
+            known_hosts=known_hosts,
+            accept_new_host_key=accept_host_key,
         )
         self.home = home or DEFAULT_ROOT
         self._conn: SSHConnection | None = None

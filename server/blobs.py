@@ -19,13 +19,22 @@ class UnknownBlobError(KeyError):
     """No such blob: never uploaded, or used by a run already."""
 
 
+class BlobTooLargeError(ValueError):
+    """An upload went past the size limit; nothing of it is kept."""
+
+
 class BlobStore:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, max_bytes: int | None = None) -> None:
         self._dir = directory
+        self.max_bytes = max_bytes
         directory.mkdir(parents=True, exist_ok=True)
 
     def put(self, chunks: Iterable[bytes]) -> tuple[str, int]:
-        """Write the chunks to a new blob; returns (blob id, size)."""
+        """Write the chunks to a new blob; returns (blob id, size).
+
+        Raises BlobTooLargeError as soon as the upload passes max_bytes, and OSError when
+        the disk is full; either way the partial file is removed.
+        """
         blob_id = secrets.token_hex(12)
         final = self._dir / blob_id
         tmp = self._dir / f"{blob_id}.part"
@@ -33,8 +42,14 @@ class BlobStore:
         try:
             with open(tmp, "wb") as f:
                 for chunk in chunks:
-                    f.write(chunk)
                     size += len(chunk)
+                    if self.max_bytes is not None and size > self.max_bytes:
+                        raise BlobTooLargeError(
+                            f"the call's arguments are over this daemon's limit of "
+                            f"{self.max_bytes:,} bytes (its --max-arg-bytes or "
+                            "RHCLI_MAX_ARG_BYTES); no run was made"
+                        )
+                    f.write(chunk)
             os.replace(tmp, final)
         finally:
             tmp.unlink(missing_ok=True)

@@ -27,9 +27,16 @@ import grpc
 
 from rhcli._version import __version__
 from rhcli.config.paths import DaemonPaths, rhcli_home
+from rhcli.errors import UsageError
 from rhcli.local_daemon import is_daemon_process
+from rhcli.payload import max_arg_bytes as max_arg_bytes_env
 from rhcli.server import ray_runtime
-from rhcli.server.auth import TokenInterceptor, create_token
+from rhcli.server.auth import (
+    InsecureTokenFileError,
+    TokenInterceptor,
+    check_token_file,
+    create_token,
+)
 from rhcli.server.blobs import BlobStore
 from rhcli.server.proto import daemon_pb2_grpc as pb_grpc
 from rhcli.server.reqs import ReqsInstaller
@@ -79,6 +86,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="Ray to drive: 'local' starts a private instance (default)",
     )
     parser.add_argument(
+        "--max-arg-bytes",
+        type=int,
+        default=None,
+        help="refuse calls whose pickled arguments are larger "
+        "(default: $RHCLI_MAX_ARG_BYTES or 1 GiB)",
+    )
+    parser.add_argument(
+        "--cancel-grace-s",
+        type=float,
+        default=float(os.environ.get("RHCLI_CANCEL_GRACE_S", "5")),
+        help="seconds a cancelled run has after SIGTERM before its worker is killed "
+        "(default: $RHCLI_CANCEL_GRACE_S or 5)",
+    )
+    parser.add_argument(
         "--retention-days",
         type=float,
         default=float(os.environ.get("RHCLI_RETENTION_DAYS", "7")),
@@ -89,6 +110,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.max_arg_bytes is None:
+        try:
+            args.max_arg_bytes = max_arg_bytes_env()
+        except UsageError as exc:  # a malformed RHCLI_MAX_ARG_BYTES: refused before anything
+            print(f"rhcli daemon: {exc}", file=sys.stderr)
+            return 2
     os.umask(0o077)  # results, logs and the run store are the user's data: owner only
     paths = DaemonPaths((args.home or rhcli_home()).expanduser().resolve())
     try:
@@ -121,7 +148,22 @@ def _take_root(paths: DaemonPaths, host: str) -> None:
             f"a daemon (pid {other}) already runs for {paths.root}; "
             "stop it first (`rhcli down local`)"
         )
+    _refuse_loose_token(paths.token)
     paths.pid.write_text(str(os.getpid()))
+
+
+def _refuse_loose_token(path: Path) -> None:
+    """Refuse to start over a token file others can read or write: whoever could read it
+    could run code as this user, so the owner has to look at how that happened first."""
+    try:
+        check_token_file(path)
+    except FileNotFoundError:
+        return
+    except InsecureTokenFileError as exc:
+        raise StartupError(
+            f"{exc}. Someone else may have read the last token; find out why its mode "
+            f"changed, then delete it (`rm {path}`) or fix its mode and start again"
+        ) from None
 
 
 def _serve(paths: DaemonPaths, args: argparse.Namespace) -> int:
@@ -141,8 +183,8 @@ def _serve(paths: DaemonPaths, args: argparse.Namespace) -> int:
     from rhcli.server.servicer import DaemonServicer
 
     store = RunStore(paths.run_db, paths.runs_dir)
-    executor = Executor(paths.runs_dir)
-    runs = RunManager(store, executor, BlobStore(paths.blobs_dir))
+    executor = Executor(paths.runs_dir, cancel_grace_s=args.cancel_grace_s)
+    runs = RunManager(store, executor, BlobStore(paths.blobs_dir, max_bytes=args.max_arg_bytes))
     runs.recover()
     retention_s = args.retention_days * 86400
     _start_retention(store, retention_s, stop)

@@ -9,6 +9,8 @@ reason, and the pool forgets it.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 import time
 from collections.abc import Mapping
@@ -31,6 +33,11 @@ _FAILURES = {
 }
 
 _CAPACITY_TTL_S = 5.0
+# Seconds a cancelled call has, after SIGTERM, to end before its worker is killed.
+CANCEL_GRACE_S = 5.0
+# How often a call with a memory limit has its worker's resident memory checked.
+_MEMORY_POLL_S = 0.05
+_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
 
 @dataclass(eq=False)
@@ -59,11 +66,16 @@ class RunHandle:
 class Executor:
     """Owns the worker pool; run() is safe to call from many threads at once."""
 
-    def __init__(self, runs_dir: Path) -> None:
+    def __init__(self, runs_dir: Path, *, cancel_grace_s: float = CANCEL_GRACE_S) -> None:
         import ray
 
         self._runs_dir = runs_dir
         self._ray = ray
+        self.cancel_grace_s = cancel_grace_s
+        self._node_id = ray.get_runtime_context().get_node_id()
+        # Each worker's (node, pid), asked for when it is made (the answer is queued ahead
+        # of its first call, so it costs that call nothing): what a cancel signals.
+        self._identities: dict[int, Any] = {}
         self._actor_class = ray.remote(Worker)
         self._capacity: dict[str, float] = {}
         self._capacity_at = 0.0
@@ -116,7 +128,16 @@ class Executor:
             log_path=str(log_path(self._runs_dir, request.run_id)),
             refs=dict(refs),
         )
-        if request.timeout_s > 0:
+        if request.resources.HasField("memory") and request.resources.memory > 0:
+            over = self._watch_memory(ref, slot, int(request.resources.memory), request.timeout_s)
+            if over is not None:
+                self._give_back(handle, discard=True)
+                if handle.cancelled:
+                    return cancelled_outcome(started)
+                if over.status == pb.TIMED_OUT:
+                    return _timed_out(request.timeout_s, started)
+                return over
+        elif request.timeout_s > 0:
             ready, _ = self._ray.wait([ref], timeout=request.timeout_s)
             if not ready:
                 self._give_back(handle, discard=True)
@@ -136,7 +157,12 @@ class Executor:
                 ended_at=time.time(),
                 reason=_death_reason(exc),
             )
-        self._give_back(handle, discard=False)
+        # A cancelled call that ended anyway (its SIGTERM turned into an exception the
+        # function caught or reported) is cancelled all the same, and its worker, which
+        # took a signal meant to end it, is not reused.
+        self._give_back(handle, discard=handle.cancelled)
+        if handle.cancelled:
+            return cancelled_outcome(started)
         if len(outcome.result) > INLINE_RESULT_LIMIT:
             handle.result, outcome.result = outcome.result, b""
         return to_proto(outcome)
@@ -180,10 +206,78 @@ class Executor:
         return [to_proto(outcome) for outcome in outcomes], True
 
     def stop(self, handle: RunHandle) -> None:
-        """Stop the worker running handle's call (cancel): its run ends as cancelled."""
+        """Stop the worker running handle's call (cancel): its run ends as cancelled.
+
+        The worker gets SIGTERM first, so the function can clean up (Python's default
+        handler ends the process; a handler of its own may exit more gently); whatever has
+        not ended after cancel_grace_s is killed. Returns at once; the kill comes from a
+        timer. A worker on another node (no pid to signal here) is killed at once.
+        """
         with handle.lock:
-            if handle.slot is not None:
+            slot = handle.slot
+        if slot is None:
+            return
+        pid = self._local_pid(slot.handle) if self.cancel_grace_s > 0 else None
+        if pid is None:
+            self._kill_if_running(handle)
+            return
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        log.info("cancel: SIGTERM to worker %d, killed in %g s if busy", pid, self.cancel_grace_s)
+        timer = threading.Timer(self.cancel_grace_s, self._kill_if_running, args=(handle,))
+        timer.daemon = True
+        timer.start()
+
+    def _kill_if_running(self, handle: RunHandle) -> None:
+        with handle.lock:
+            if handle.slot is not None:  # still on the cancelled call: kill its worker
                 self.pool.discard(handle.slot)
+
+    def _watch_memory(
+        self, ref: Any, slot: Slot, limit: int, timeout_s: float
+    ) -> pb.RunOutcome | None:
+        """Wait for ref while checking the worker's resident memory against limit (the
+        call's `memory` resource, which Ray itself only schedules by).
+
+        Returns None once the call ended; a failed outcome (the worker is killed by the
+        caller) when the worker went over the limit or, TIMED_OUT, past timeout_s. Only
+        workers on this node are measured; elsewhere it waits as without a limit.
+        """
+        pid = self._local_pid(slot.handle)
+        deadline = time.monotonic() + timeout_s if timeout_s > 0 else None
+        started = time.time()
+        while True:
+            wait_s = _MEMORY_POLL_S
+            if deadline is not None:
+                wait_s = min(wait_s, max(0.0, deadline - time.monotonic()))
+            ready, _ = self._ray.wait([ref], timeout=wait_s)
+            if ready:
+                return None
+            if deadline is not None and time.monotonic() >= deadline:
+                return pb.RunOutcome(status=pb.TIMED_OUT)
+            rss = _resident_bytes(pid) if pid is not None else None
+            if rss is not None and rss > limit:
+                return pb.RunOutcome(
+                    status=pb.FAILED,
+                    failure=pb.WORKER_DIED,
+                    started_at=started,
+                    ended_at=time.time(),
+                    reason=f"the call used {rss:,} bytes of memory, over its limit of "
+                    f"{limit:,} bytes (its `memory` resource); the worker was killed",
+                )
+
+    def _local_pid(self, actor: Any) -> int | None:
+        """The worker's pid when it runs on this node, else None."""
+        ref = self._identities.get(id(actor))
+        if ref is None:
+            return None
+        try:
+            node_id, pid = self._ray.get(ref, timeout=2.0)
+        except Exception:  # died, or never answered: kill it instead
+            return None
+        return int(pid) if node_id == self._node_id else None
 
     def _give_back(self, handle: RunHandle, *, discard: bool) -> None:
         slot = handle.take_slot()
@@ -208,9 +302,12 @@ class Executor:
             options["memory"] = resources.pop("memory")
         if resources:
             options["resources"] = resources
-        return self._actor_class.options(**options).remote(key.code_root)
+        actor: Any = self._actor_class.options(**options).remote(key.code_root)
+        self._identities[id(actor)] = actor.identity.remote()
+        return actor
 
     def _kill(self, handle: Any) -> None:
+        self._identities.pop(id(handle), None)
         try:
             self._ray.kill(handle, no_restart=True)
         except Exception:  # already dead: nothing to stop
@@ -279,6 +376,15 @@ def _timed_out(timeout_s: float, started: float) -> pb.RunOutcome:
         ended_at=time.time(),
         reason=f"timed out after {timeout_s:g} s; the worker was stopped",
     )
+
+
+def _resident_bytes(pid: int) -> int | None:
+    """The resident memory of pid, from /proc (None when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/statm").read_text().split()
+    except OSError:
+        return None
+    return int(fields[1]) * _PAGE_BYTES
 
 
 def _death_reason(exc: BaseException) -> str:

@@ -24,7 +24,7 @@ from rhcli.server.blobs import BlobStore
 from rhcli.server.executor import Executor, RunHandle, cancelled_outcome
 from rhcli.server.logs import append_end
 from rhcli.server.proto import daemon_pb2 as pb
-from rhcli.server.runstore import FINISHED, RunStore
+from rhcli.server.runstore import FINISHED, RunStore, is_disk_full
 from rhcli.server.statuses import STATUS_NAMES
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,8 @@ class RunManager:
         self._lock = threading.Lock()
         self._enqueue_lock = threading.Lock()
         self._dispatch = ThreadPoolExecutor(max_workers=256, thread_name_prefix="run")
+        # Outcomes that could not be stored (a full disk), kept until a write succeeds.
+        self._unstored: dict[str, pb.RunOutcome] = {}
 
     # --- starting -----------------------------------------------------------------------
 
@@ -111,7 +113,7 @@ class RunManager:
         elif (active := self._record(request)) is not None:
             outcome = self.execute(active, request)
             if outcome is not None:
-                return outcome  # stored already: no need to read it back
+                return outcome  # stored as it is: no need to read it back
         return self.wait(request.run_id, timeout=None, max_inline=max_inline)
 
     def submit(self, request: pb.CallRequest) -> pb.RunInfo:
@@ -168,6 +170,8 @@ class RunManager:
         )
         if not created:
             return None
+        if self._unstored:  # the disk takes writes again: store what it refused before
+            self._store_unstored()
         active = ActiveRun(run_id=request.run_id)
         self.track(active)
         return active
@@ -193,17 +197,61 @@ class RunManager:
             )
         # A large result travels beside the outcome (see Executor.run): never copied.
         result, active.result = active.result, None
-        self.end(active, outcome, result=result)
-        return outcome if result is None else None
+        stored = self.end(active, outcome, result=result)
+        return outcome if stored and result is None else None
 
     def end(
         self, active: ActiveRun, outcome: pb.RunOutcome, *, result: bytes | None = None
-    ) -> None:
+    ) -> bool:
         """Store the outcome, close the log with its end marker, wake the waiters: in
-        this order, so whoever is woken finds both."""
-        self.store.finish(active.run_id, outcome, result=result)
-        append_end(self.store.log_path(active.run_id), STATUS_NAMES[outcome.status])
+        this order, so whoever is woken finds both. False when the outcome could not be
+        stored as it is (a failure saying why was stored or kept instead)."""
+        stored = True
+        try:
+            self.store.finish(active.run_id, outcome, result=result)
+            status: int = outcome.status
+        except Exception as exc:  # a full disk: the waiters must still be told
+            status = self._store_failure(active.run_id, exc)
+            stored = False
+        try:
+            append_end(self.store.log_path(active.run_id), STATUS_NAMES[status])
+        except OSError as exc:
+            log.error("could not close the log of run %s: %s", active.run_id, exc)
         self.untrack(active)
+        return stored
+
+    def _store_failure(self, run_id: str, exc: Exception) -> int:
+        """The outcome could not be stored: store a failure saying why instead (a small
+        row, no result file), or keep that failure here until the store takes writes."""
+        log.error("could not store the outcome of run %s: %s", run_id, exc)
+        why = (
+            "the daemon's disk is full; free space under its root"
+            if is_disk_full(exc)
+            else "see the daemon's log (`rhcli status --logs`)"
+        )
+        failed = pb.RunOutcome(
+            status=pb.FAILED,
+            failure=pb.INTERNAL,
+            ended_at=time.time(),
+            reason=f"the run ended but its outcome could not be stored ({exc}): {why}",
+        )
+        try:
+            self.store.finish(run_id, failed)
+        except Exception:
+            with self._lock:
+                self._unstored[run_id] = failed
+        return pb.FAILED
+
+    def _store_unstored(self) -> None:
+        with self._lock:
+            pending = list(self._unstored.items())
+        for run_id, outcome in pending:
+            try:
+                self.store.finish(run_id, outcome)
+            except Exception:
+                return
+            with self._lock:
+                self._unstored.pop(run_id, None)
 
     def _run(self, active: ActiveRun, request: pb.CallRequest) -> pb.RunOutcome:
         refs: dict[str, bytes] = {}
@@ -246,6 +294,10 @@ class RunManager:
             return pb.RunOutcome(status=self.store.status(run_id) or pb.RUNNING)  # type: ignore[arg-type]
         outcome = self.store.outcome(run_id, max_inline=max_inline)
         if outcome is None:
+            with self._lock:
+                unstored = self._unstored.get(run_id)
+            if unstored is not None:
+                return unstored
             status = self.store.status(run_id)
             if status is None:
                 raise UnknownRunError(run_id)
@@ -284,6 +336,9 @@ class RunManager:
             active = self._active.get(run_id)
         if active is None:
             return self.info(run_id)  # ended already (or unknown: raises)
+        if active.cancelled:  # a second cancel: the first one's stop is under way
+            active.done.wait(CANCEL_WAIT_S)
+            return self.info(run_id)
         active.cancelled = True
         if active.queue is not None and active.queue.remove(active):
             self.end(active, cancelled_outcome())

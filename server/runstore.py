@@ -9,12 +9,14 @@ pointing at half a result. Records older than the retention are deleted with the
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,13 @@ _FINISH = (
 )
 
 
+def is_disk_full(exc: BaseException) -> bool:
+    """True for the errors a full disk (or quota) raises from files and from sqlite."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return isinstance(exc, sqlite3.Error) and "full" in str(exc).lower()
+
+
 class DuplicateRunError(Exception):
     """A run id that exists already, submitted with a different payload."""
 
@@ -92,6 +101,19 @@ class RunStore:
         self._lock = threading.Lock()
         # Notified when a run is recorded: a log follower can arrive before its call.
         self._recorded = threading.Condition()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One transaction, rolled back when anything in it fails (a full disk), so the
+        connection never stays inside a dead transaction and the next write can work."""
+        self._db.execute("BEGIN")
+        try:
+            yield
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         with self._lock:
@@ -150,13 +172,12 @@ class RunStore:
             for i, digest in enumerate(digests)
         ]
         with self._lock:
-            self._db.execute("BEGIN")
-            self._db.executemany(
-                "INSERT OR IGNORE INTO runs (run_id, function, args_digest, status, "
-                "created_at, started_at, parent) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            self._db.execute("COMMIT")
+            with self._transaction():
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO runs (run_id, function, args_digest, status, "
+                    "created_at, started_at, parent) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
 
     def mark_running(self, run_id: str) -> None:
         with self._lock:
@@ -185,9 +206,8 @@ class RunStore:
 
     def _write_rows(self, rows: list[tuple[object, ...]]) -> None:
         with self._lock:
-            self._db.execute("BEGIN")
-            self._db.executemany(_FINISH, rows)
-            self._db.execute("COMMIT")
+            with self._transaction():
+                self._db.executemany(_FINISH, rows)
 
     def _outcome_row(
         self, run_id: str, outcome: pb.RunOutcome, result: bytes | None = None
@@ -379,9 +399,8 @@ class RunStore:
         for run_id in ids:
             shutil.rmtree(self._runs_dir / run_id, ignore_errors=True)
         with self._lock:
-            self._db.execute("BEGIN")
-            self._db.executemany("DELETE FROM runs WHERE run_id = ?", [(i,) for i in ids])
-            self._db.execute("COMMIT")
+            with self._transaction():
+                self._db.executemany("DELETE FROM runs WHERE run_id = ?", [(i,) for i in ids])
         return len(ids)
 
     def _write_result_file(self, run_id: str, data: bytes) -> str:
@@ -389,11 +408,15 @@ class RunStore:
         run_dir.mkdir(parents=True, exist_ok=True)
         final = run_dir / "result.pkl"
         tmp = run_dir / "result.pkl.tmp"
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, final)
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a full disk leaves no half-written result behind
+            raise
         return str(final)
 
 

@@ -19,13 +19,14 @@ from typing import Any, NoReturn
 import grpc
 
 from rhcli._version import __version__
+from rhcli.server.blobs import BlobTooLargeError
 from rhcli.server.logs import read_records
 from rhcli.server.mapper import Mapper
 from rhcli.server.proto import daemon_pb2 as pb
 from rhcli.server.proto import daemon_pb2_grpc as pb_grpc
 from rhcli.server.reqs import InstallResult, ReqsInstaller
 from rhcli.server.runs import RunManager, UnknownRunError
-from rhcli.server.runstore import FINISHED, DuplicateRunError
+from rhcli.server.runstore import FINISHED, DuplicateRunError, is_disk_full
 from rhcli.server.statuses import STATUS_NAMES
 
 INLINE_REPLY_LIMIT = 4 * 1024 * 1024
@@ -63,19 +64,25 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
         )
 
     def Call(self, request: pb.CallRequest, context: grpc.ServicerContext) -> pb.CallReply:
-        _check_call(request, context)
+        _check_call(request, context, self._runs.blobs.max_bytes)
         try:
             outcome = self._runs.call(request, max_inline=INLINE_REPLY_LIMIT)
         except DuplicateRunError as exc:
             _abort(context, grpc.StatusCode.ALREADY_EXISTS, str(exc))
+        except Exception as exc:
+            self._abort_if_disk_full(context, exc)
+            raise
         return pb.CallReply(run_id=request.run_id, outcome=_for_reply(outcome))
 
     def Submit(self, request: pb.CallRequest, context: grpc.ServicerContext) -> pb.RunInfo:
-        _check_call(request, context)
+        _check_call(request, context, self._runs.blobs.max_bytes)
         try:
             return self._runs.submit(request)
         except DuplicateRunError as exc:
             _abort(context, grpc.StatusCode.ALREADY_EXISTS, str(exc))
+        except Exception as exc:
+            self._abort_if_disk_full(context, exc)
+            raise
 
     def Wait(self, request: pb.WaitRequest, context: grpc.ServicerContext) -> pb.CallReply:
         try:
@@ -102,7 +109,13 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
     def PutBlob(
         self, request_iterator: Iterator[pb.Chunk], context: grpc.ServicerContext
     ) -> pb.BlobRef:
-        blob_id, size = self._runs.blobs.put(chunk.data for chunk in request_iterator)
+        try:
+            blob_id, size = self._runs.blobs.put(chunk.data for chunk in request_iterator)
+        except BlobTooLargeError as exc:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except Exception as exc:
+            self._abort_if_disk_full(context, exc)
+            raise
         return pb.BlobRef(blob_id=blob_id, size=size)
 
     def Map(
@@ -184,6 +197,17 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
             lines = []
         return pb.DaemonLogReply(text="\n".join(lines[-(request.lines or 50) :]), path=str(path))
 
+    def _abort_if_disk_full(self, context: grpc.ServicerContext, exc: Exception) -> None:
+        """Refuse the call with RESOURCE_EXHAUSTED when exc is a full disk (nothing was
+        recorded: the record's transaction was rolled back); return otherwise."""
+        if is_disk_full(exc):
+            _abort(
+                context,
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"the daemon's disk is full ({exc}) under {self._home}: no run was made. "
+                "Free some space there (old runs go with `--retention-days`) and retry",
+            )
+
     def _await_record(self, run_id: str, *, wait: bool, gone: threading.Event) -> bool:
         """True once the run has a record; a follower may arrive before its call does."""
         return self._runs.store.wait_for_record(
@@ -210,12 +234,23 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
                 yield pb.InstallEvent(line=item)
 
 
-def _check_call(request: pb.CallRequest, context: grpc.ServicerContext) -> None:
+def _check_call(
+    request: pb.CallRequest, context: grpc.ServicerContext, max_arg_bytes: int | None
+) -> None:
     if not request.run_id or not request.function.WhichOneof("source"):
         _abort(
             context,
             grpc.StatusCode.INVALID_ARGUMENT,
             "a call needs a run id and a function (entrypoint or pickled)",
+        )
+    # Inline arguments are checked here; uploaded ones (args_blob) when they were uploaded.
+    if max_arg_bytes is not None and len(request.args) > max_arg_bytes:
+        _abort(
+            context,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"the call's arguments ({len(request.args):,} bytes) are over this daemon's "
+            f"limit of {max_arg_bytes:,} bytes (its --max-arg-bytes or RHCLI_MAX_ARG_BYTES); "
+            "no run was made",
         )
 
 

@@ -86,6 +86,12 @@ class Worker:
         """Answers once the process is up; returns its pid."""
         return os.getpid()
 
+    def identity(self) -> tuple[str, int]:
+        """(Ray node id, pid) of this process: where a cancel can send SIGTERM."""
+        import ray
+
+        return ray.get_runtime_context().get_node_id(), os.getpid()
+
     def run(
         self,
         *,

@@ -19,7 +19,16 @@ ClusterArg = Annotated[
 
 def register(app: typer.Typer) -> None:
     app.command("up", help="Bring the cluster up: start its daemon, install its reqs.")(up)
-    app.command("down", help="Stop the cluster's daemon (and its Ray).")(down)
+    app.command(
+        "down",
+        help="Stop the cluster's daemon (and its Ray); tear down a sky cluster "
+        "(asks first; --yes for scripts).",
+    )(down)
+    app.command(
+        "autostop",
+        help="Stop a sky cluster after MINUTES idle (runs in flight count as busy); "
+        "--off disables it.",
+    )(autostop)
     app.command("status", help="Cluster, daemon version, uptime, Ray resources.")(status)
     app.command("restart", help="Restart the cluster's daemon (picks up a new rhcli).")(restart)
     app.command(
@@ -54,6 +63,8 @@ def up(
     target.up()
     _install_default_reqs(target)
     _print_status(target.status())
+    if target.type == "sky" and not context.current.json:
+        _print_sky_view(target.sky_status())
 
 
 def down(
@@ -61,7 +72,15 @@ def down(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
 ) -> None:
     target = _cluster(cluster)
+    if target.type == "sky" and not yes:
+        _confirm_teardown(target)
     stopped = target.down()
+    if target.type == "sky":
+        if context.current.json:
+            context.emit_json({"cluster": target.name, "torn_down": stopped})
+        else:
+            print(f"{target.name}: torn down" if stopped else f"{target.name}: no such sky cluster")
+        return
     if context.current.json:
         context.emit_json({"cluster": target.name, "stopped": stopped})
     else:
@@ -79,17 +98,89 @@ def status(
     target = _cluster(cluster)
     state = target.status()
     daemon_log = target.client().daemon_log(50) if logs and state.up else None
+    sky = target.sky_status() if target.type == "sky" else None
     if context.current.json:
         document = asdict(state)
         if daemon_log is not None:
             document["daemon_log"] = {"path": daemon_log.path, "text": daemon_log.text}
+        if target.type == "sky":
+            document["sky"] = asdict(sky) if sky is not None else None
         context.emit_json(document)
     else:
         _print_status(state)
+        if target.type == "sky":
+            _print_sky_view(sky)
         if daemon_log is not None:
             print(f"--- {daemon_log.path} (last 50 lines) ---\n{daemon_log.text}")
     if not state.up:
         raise typer.Exit(int(ExitCode.UNREACHABLE))
+
+
+def autostop(
+    cluster: Annotated[str, typer.Argument(help="the sky cluster")],
+    minutes: Annotated[
+        int | None, typer.Argument(help="idle minutes before SkyPilot stops it", min=0)
+    ] = None,
+    off: Annotated[bool, typer.Option("--off", help="never stop it automatically")] = False,
+) -> None:
+    from rhcli.errors import UsageError
+
+    if (minutes is None) == (not off):
+        raise UsageError("give MINUTES or --off (not both): `rhcli autostop CLUSTER 30`")
+    target = _cluster(cluster)
+    if target.type != "sky":
+        raise UsageError(
+            f"cluster {target.name!r} is of type {target.type}; only sky clusters autostop"
+        )
+    target.autostop(None if off else minutes)
+    if context.current.json:
+        context.emit_json({"cluster": target.name, "autostop_mins": None if off else minutes})
+    else:
+        print(
+            f"{target.name}: autostop off"
+            if off
+            else f"{target.name}: stops after {minutes} idle minutes"
+        )
+
+
+def _confirm_teardown(target: Any) -> None:
+    """Ask on the terminal before deleting a VM and its disks; refuse where none can."""
+    import sys
+
+    from rhcli.errors import UsageError
+
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"`rhcli down {target.name}` tears the sky cluster down (its disks are deleted) "
+            "and asks first, but stdin is not a terminal; pass --yes to confirm"
+        )
+    # The question goes to stderr: stdout is for results (--json).
+    print(
+        f"Tear down sky cluster {target.name!r}? Its VMs and disks are deleted. [y/N] ",
+        end="",
+        file=sys.stderr,
+        flush=True,
+    )
+    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        context.err("not torn down")
+        raise typer.Exit(int(ExitCode.USAGE))
+
+
+def _print_sky_view(record: Any) -> None:
+    """SkyPilot's side of a sky cluster, under the daemon's."""
+    if record is None:
+        print("  skypilot   no such cluster (launch it with `rhcli up`)")
+        return
+    autostop = (
+        "off"
+        if record.autostop_mins is None
+        else f"{'down' if record.to_down else 'stop'} after {record.autostop_mins} idle min"
+    )
+    cost = f", ${record.cost_per_hour:.2f}/h" if record.cost_per_hour is not None else ""
+    print(
+        f"  skypilot   {record.status}, {record.resources or '?'}, autostop {autostop}{cost}"
+        + (f"\n  head       {record.ssh_user}@{record.head_ip}" if record.head_ip else "")
+    )
 
 
 def restart(cluster: ClusterArg = None) -> None:

@@ -65,13 +65,21 @@ def map_(
     finally:
         if output is not None:
             sink.close()
-    if failed:
-        for index, document in sorted(failed.items()):
-            error = document["error"]
-            context.err(f"item {index} ({document['run_id']}): {error['type']}: {error['message']}")
-        context.err(f"error: {len(failed)} of {len(calls)} items failed (map {remote.last_map_id})")
-        if not return_exceptions:
-            raise typer.Exit(int(ExitCode.MAP_PARTIAL))
+    report_failures(failed, len(calls), remote.last_map_id, return_exceptions=return_exceptions)
+
+
+def report_failures(
+    failed: dict[int, dict[str, Any]], total: int, map_id: str, *, return_exceptions: bool
+) -> None:
+    """Name each failed item on stderr; exit 5 unless the errors took their lines."""
+    if not failed:
+        return
+    for index, document in sorted(failed.items()):
+        error = document["error"]
+        context.err(f"item {index} ({document['run_id']}): {error['type']}: {error['message']}")
+    context.err(f"error: {len(failed)} of {total} items failed (map {map_id})")
+    if not return_exceptions:
+        raise typer.Exit(int(ExitCode.MAP_PARTIAL))
 
 
 def _read_calls(
@@ -144,7 +152,7 @@ def _run(
             calls, total=len(calls), timeout=timeout, want_json=True
         ):
             item_id = f"{remote.last_map_id}.{index}"
-            pending[index] = _line(item_id, outcome, failed, index, return_exceptions)
+            pending[index] = item_line(item_id, outcome, failed, index, return_exceptions)
             while next_index in pending:
                 sink.write(pending.pop(next_index) + "\n")
                 next_index += 1
@@ -153,13 +161,14 @@ def _run(
     return failed
 
 
-def _line(
+def item_line(
     item_id: str,
     outcome: Any,
     failed: dict[int, dict[str, Any]],
     index: int,
     return_exceptions: bool,
 ) -> str:
+    """One item's JSON line: its result, or (failed) null or its error; failures noted."""
     if outcome.status == pb.SUCCEEDED:
         if outcome.HasField("result_json"):
             return str(outcome.result_json)

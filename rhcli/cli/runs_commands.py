@@ -69,6 +69,12 @@ def get(
             f"`rhcli get {run_id}`, or stop it with `rhcli cancel {run_id}`"
         )
         raise typer.Exit(int(ExitCode.TIMED_OUT))
+    from rhcli.runs_api import map_size
+
+    items = map_size(client, run_id, outcome)
+    if items:
+        _print_map(client, run_id, items, output)
+        return
     if outcome.result_size:
         outcome.result = bytes(client.read_result(run_id))
     _fill_json(outcome)
@@ -80,6 +86,28 @@ def get(
     code = render_outcome(run_id, outcome)
     if code:
         raise typer.Exit(int(code))
+
+
+def _print_map(client: Any, map_id: str, items: int, output: Path | None) -> None:
+    """A map's results as `rhcli map` prints them: JSON Lines in input order, exit 5 when
+    items failed. --output receives the lines, written whole or not at all."""
+    from rhcli.cli.map_command import item_line, report_failures
+    from rhcli.runs_api import map_item_outcomes
+
+    failed: dict[int, dict[str, Any]] = {}
+    lines = []
+    for index, outcome in map_item_outcomes(client, map_id, items):
+        if outcome.result_size:
+            outcome.result = bytes(client.read_result(f"{map_id}.{index}"))
+        _fill_json(outcome)
+        lines.append(item_line(f"{map_id}.{index}", outcome, failed, index, False) + "\n")
+    if output is None:
+        sys.stdout.writelines(lines)
+    else:
+        tmp = output.with_name(f".{output.name}.part")
+        tmp.write_text("".join(lines))
+        tmp.replace(output)
+    report_failures(failed, items, map_id, return_exceptions=False)
 
 
 def runs(

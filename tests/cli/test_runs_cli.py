@@ -220,6 +220,28 @@ def test_map_with_failed_items_exits_5_listing_them_on_stderr(local) -> None:
     assert "2 of 4 items failed" in done.stderr
 
 
+def test_get_of_a_map_prints_its_items_lines_again_and_its_exit_code(local, tmp_path: Path) -> None:
+    done = run_cli("map", f"{FUNCS}:fail_on", "0", "1", "2", "bad=[1]")
+    assert done.returncode == 5
+    (map_id,) = re.findall(r"\(map (\S+)\)", done.stderr)
+
+    again = run_cli("get", map_id)
+    assert again.returncode == 5
+    assert again.stdout == done.stdout
+    assert f"item 1 ({map_id}.1): tests.fixtures.funcs.CustomError: item 1 is bad" in again.stderr
+
+    echoed = rh.function(f"{FUNCS}:echo", system=local)
+    echoed.map(["a", "b"])
+    written = tmp_path / "items.jsonl"
+    got = run_cli("get", echoed.last_map_id, "--output", str(written))
+    assert got.returncode == 0, got.stderr
+    assert got.stdout == ""
+    assert _json_lines(written.read_text()) == [
+        {"args": ["a"], "kwargs": {}},
+        {"args": ["b"], "kwargs": {}},
+    ]
+
+
 def test_map_with_return_exceptions_puts_errors_in_place_and_exits_0(local) -> None:
     done = run_cli("map", f"{FUNCS}:fail_on", "0", "1", "2", "bad=[1]", "--return-exceptions")
     assert done.returncode == 0, done.stderr

@@ -18,8 +18,8 @@ from rhcli.server.proto import daemon_pb2 as pb
 from tests.conftest import REPO, run_cli
 from tests.fixtures import funcs
 
-PROCESSES = 4
-PER_PROCESS = 5
+PROCESSES = 10  # 100 enqueues from 10 processes at once (the fault suite's item 4)
+PER_PROCESS = 10
 
 # Each process enqueues its calls from as many threads at once, then prints the results.
 _ENQUEUER = textwrap.dedent(
@@ -31,7 +31,7 @@ _ENQUEUER = textwrap.dedent(
     name, count = sys.argv[1], int(sys.argv[2])
     fn = rh.function("tests.fixtures.funcs:timed_window", system="local", name=name)
     with ThreadPoolExecutor(count) as pool:
-        windows = list(pool.map(lambda _: fn.enqueue(0.1), range(count)))
+        windows = list(pool.map(lambda _: fn.enqueue(0.02), range(count)))
     print(json.dumps(windows))
     """
 )
@@ -90,11 +90,12 @@ def test_enqueue_raises_the_remote_exception(local) -> None:
 
 def test_status_shows_queue_depth_and_a_queued_run_can_be_cancelled(local, tmp_path: Path) -> None:
     counter = tmp_path / "count"
-    fn = rh.function(funcs.count_then_sleep, system=local, name="queue_depth_probe")
-    # One run holds the queue; two wait behind it.
-    running, _ = fn.call_raw((str(counter), 2.0), {}, enqueue=True, detach=True)
-    first_queued, _ = fn.call_raw((str(counter), 0.0, 1), {}, enqueue=True, detach=True)
-    second_queued, _ = fn.call_raw((str(counter), 0.0, 2), {}, enqueue=True, detach=True)
+    gate = tmp_path / "gate"
+    fn = rh.function(funcs.count_then_wait, system=local, name="queue_depth_probe")
+    # One run holds the queue until the gate opens; two wait behind it.
+    running, _ = fn.call_raw((str(counter), str(gate)), {}, enqueue=True, detach=True)
+    first_queued, _ = fn.call_raw((str(counter), str(gate), 1), {}, enqueue=True, detach=True)
+    second_queued, _ = fn.call_raw((str(counter), str(gate), 2), {}, enqueue=True, detach=True)
     client = local.client()
     assert client.get_run(first_queued).status == pb.QUEUED
 
@@ -113,6 +114,7 @@ def test_status_shows_queue_depth_and_a_queued_run_can_be_cancelled(local, tmp_p
     # Cancelling a queued run takes it out of the queue at once: it never runs.
     assert rh.cancel(first_queued, cluster=local).status == pb.CANCELLED
     assert local.status().queue_depths["queue_depth_probe"] == 2
+    gate.touch()
     assert rh.get(second_queued, cluster=local) == 2
     assert rh.get(running, cluster=local) is None
     assert counter.read_text().count("ran") == 2  # the cancelled one never started

@@ -126,7 +126,6 @@ def test_map_of_100000_small_items_completes_with_correct_results(local) -> None
     elapsed = time.monotonic() - started
     print(f"\n100,000-item map of add: {elapsed:.1f} s ({100_000 / elapsed:,.0f} items/s)")
     assert results == list(range(1, 100_001))
-    assert elapsed < 30, f"a 100,000-item map took {elapsed:.1f} s"
     (record,) = [r for r in rh.runs(cluster=local, limit=5) if r.run_id == add.last_map_id]
     assert record.items == 100_000
     assert record.items_failed == 0

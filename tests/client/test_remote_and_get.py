@@ -177,3 +177,15 @@ def test_cancel_of_a_finished_run_leaves_it_as_it_is(local) -> None:
     assert rh.get(ref) == 2
     assert rh.cancel(ref).status == pb.SUCCEEDED
     assert rh.get(ref) == 2
+
+
+def test_get_of_a_map_id_returns_its_results_in_order_or_raises_the_first_failure(local) -> None:
+    add = rh.function(funcs.add, system=local)
+    assert add.map(range(3), b=10) == [10, 11, 12]
+    assert rh.get(add.last_map_id, cluster=local) == [10, 11, 12]
+
+    fail_on = rh.function(funcs.fail_on, system=local)
+    with pytest.raises(funcs.CustomError):
+        fail_on.map(range(4), bad=frozenset({2, 3}))
+    with pytest.raises(funcs.CustomError, match="item 2 is bad"):
+        rh.get(fail_on.last_map_id, cluster=local)

@@ -23,6 +23,7 @@ import rhcli.errors
 from rhcli.config.paths import DaemonPaths
 from rhcli.local_daemon import LocalDaemon, is_daemon_process
 from rhcli.payload import new_run_id
+from rhcli.server.logs import log_path
 from rhcli.server.proto import daemon_pb2 as pb
 from rhcli.server.ray_runtime import _writes_under
 from rhcli.server.runstore import RESTART_REASON, RunStore
@@ -241,6 +242,10 @@ def test_kill_9_fails_running_runs_without_rerunning_them_and_runs_queued_ones_a
 ) -> None:
     finished = rh.function(funcs.add, system=private).remote(1, 2)
     assert rh.get(finished) == 3
+    printed = rh.function(funcs.ticks, system=private).remote(5, 0)
+    assert rh.get(printed) == 5
+    printed_log = log_path(private.daemon.paths.runs_dir, printed)
+    log_bytes = printed_log.read_bytes()
 
     counting = rh.function(funcs.count_then_sleep, system=private)
     ran = {name: tmp_path / name for name in ("running", "queue_head", "queued")}
@@ -249,6 +254,9 @@ def test_kill_9_fails_running_runs_without_rerunning_them_and_runs_queued_ones_a
     queue_head, _ = counting.call_raw((str(ran["queue_head"]), 60), {}, enqueue=True, detach=True)
     queued, _ = counting.call_raw(
         (str(ran["queued"]), 0, "ran after the restart"), {}, enqueue=True, detach=True
+    )
+    queued_last, _ = counting.call_raw(
+        (str(tmp_path / "queued_last"), 0, "ran last"), {}, enqueue=True, detach=True
     )
     _wait_for(
         lambda: _lines(ran["running"]) == 1 and _lines(ran["queue_head"]) == 1,
@@ -277,8 +285,14 @@ def test_kill_9_fails_running_runs_without_rerunning_them_and_runs_queued_ones_a
         assert info.status == pb.FAILED
         assert info.reason == RESTART_REASON
     assert rh.get(queued, cluster=private) == "ran after the restart"
+    assert rh.get(queued_last, cluster=private) == "ran last"
     assert _lines(ran["queued"]) == 1
+    # The queued runs ran in the order they arrived in.
+    first, last = (private.client().get_run(r) for r in (queued, queued_last))
+    assert first.ended_at <= last.started_at
     assert rh.get(finished) == 3  # a result stored before the kill is still there
+    assert rh.get(printed) == 5
+    assert printed_log.read_bytes() == log_bytes  # and its log, byte for byte
     time.sleep(0.5)
     # Never re-run: each long run's side effect happened exactly once.
     assert _lines(ran["running"]) == 1

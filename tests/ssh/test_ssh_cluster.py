@@ -43,7 +43,7 @@ def test_the_first_up_from_an_empty_root_makes_a_venv_installs_rhcli_and_starts_
     assert box.first_up_s > 3
 
 
-def test_a_second_up_with_nothing_changed_installs_nothing_and_takes_under_3_s(
+def test_a_second_up_with_nothing_changed_installs_nothing_and_keeps_the_daemon(
     box: Box, capfd: pytest.CaptureFixture[str]
 ) -> None:
     installed = (box.root / "installed.json").stat().st_mtime_ns
@@ -51,8 +51,9 @@ def test_a_second_up_with_nothing_changed_installs_nothing_and_takes_under_3_s(
     started = time.monotonic()
     box.cluster.up()
     elapsed = time.monotonic() - started
+    # Its time is a benchmark figure (benchmarks/ssh_latency.py), not an assertion: a timed
+    # test only measures how busy the machine is.
     record("second up, nothing changed", f"{elapsed:.2f} s")
-    assert elapsed < 3
     assert (box.root / "installed.json").stat().st_mtime_ns == installed
     assert box.daemon()["pid"] == pid  # not restarted
     assert "installing" not in capfd.readouterr().err

@@ -1,0 +1,342 @@
+"""On-demand clusters: launched through SkyPilot when down, then used as an SSH cluster.
+
+The first step of every call is "is the cluster up?". For an OnDemandCluster that asks
+SkyPilot (through the launcher, rhcli.sky_launcher, the only module that imports `sky`):
+a cluster that is up is reused as it is, never relaunched; one that is missing, stopped
+or broken is launched (SkyPilot's progress on stderr), and a launch that fails raises
+LaunchError (exit 3) with SkyPilot's reason. The head node's address, SSH user and key
+then go to an SSHCluster, which does everything after (bootstrap, tunnel, sync, reqs,
+calls) exactly as for a `type: ssh` cluster.
+
+Host keys: SkyPilot creates the VM, so its key cannot be known beforehand. Each cluster
+has its own known_hosts file under ``<rhcli root>/sky/``, emptied at every launch and
+teardown; the first connection after a launch records the key, and every later
+connection must present the same key.
+
+Autostop: a keep-alive process on the head node (rhcli.sky_keepalive) resets SkyPilot's
+idle timer while the daemon has runs running or queued, so no run is cut short, detached
+runs included.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from rhcli.clusters import Cluster, ClusterStatus, CommandResult
+from rhcli.config.paths import rhcli_home
+from rhcli.errors import (
+    DaemonNotRunningError,
+    LaunchError,
+    NotSupportedError,
+    RhcliError,
+    UnreachableError,
+    UsageError,
+)
+from rhcli.sky_launcher import Launcher, SkyRecord, load_launcher
+
+if TYPE_CHECKING:
+    from rhcli.client import DaemonClient
+    from rhcli.config.schema import ClusterSpec
+    from rhcli.ssh_cluster import SSHCluster
+    from rhcli.sync import SyncResult
+
+DEFAULT_ROOT = "~/.rhcli"  # as rhcli.ssh_cluster's; not imported, to keep paramiko lazy
+
+_T = TypeVar("_T")
+
+# How often the keep-alive asks the daemon whether runs are in flight (one Health RPC on
+# loopback). SkyPilot checks idleness once a minute; polling six times as often keeps its
+# idle time at zero while busy and leaves only runs under 10 s unseen.
+KEEPALIVE_POLL_S = 10.0
+
+
+class OnDemandCluster(Cluster):
+    """A cluster SkyPilot launches on demand. Methods block; all are idempotent."""
+
+    type = "sky"
+
+    def __init__(self, spec: ClusterSpec, *, launcher: Launcher | None = None) -> None:
+        super().__init__(spec.name)
+        self.spec = spec
+        self.state_dir = rhcli_home() / "sky"
+        self.launcher = launcher or load_launcher(spec.name, self.state_dir)
+        self._head: SSHCluster | None = None
+        self._head_for_record: tuple[Any, ...] = ()
+        self._recheck = True  # ask SkyPilot again before the next use of the head
+        self._keepalive_for: object = None  # the daemon pid a keep-alive was started for
+
+    def __repr__(self) -> str:
+        return f"<OnDemandCluster {self.name!r} {self.spec.instance_type or 'any'}>"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.state_dir / f"{self.name}.known_hosts"
+
+    # --- SkyPilot's side ----------------------------------------------------------------
+
+    def sky_status(self) -> SkyRecord | None:
+        """SkyPilot's record of this cluster (status, resources, autostop, cost per hour);
+        None when SkyPilot has none. Launches nothing."""
+        return self.launcher.record(self.name)
+
+    def autostop(self, minutes: int | None) -> None:
+        """Stop the cluster after `minutes` idle (None: never). The cluster must be up."""
+        if minutes is not None and minutes < 0:
+            raise UsageError(f"autostop minutes must be 0 or more, not {minutes}")
+        self.launcher.set_autostop(self.name, minutes)
+
+    def head(self, *, launch: bool) -> SSHCluster:
+        """The SSH cluster of the head node; launches the cluster first when it is not up
+        and launch is true, else raises DaemonNotRunningError."""
+        with self._lock:
+            if self._head is not None and not self._recheck:
+                return self._head
+            record = self.launcher.record(self.name)
+            if record is None or not record.up:
+                if not launch:
+                    state = record.status if record else "not launched"
+                    raise DaemonNotRunningError(
+                        f"sky cluster {self.name!r} is {state}; launch it with "
+                        f"`rhcli up {self.name}`"
+                    )
+                record = self._launch()
+            head = self._head_from(record)
+            self._recheck = False
+            return head
+
+    def _launch(self) -> SkyRecord:
+        spec = self.spec
+        _say(
+            f"{self.name}: launching through SkyPilot ({spec.instance_type or 'any machine'}"
+            f"{' on ' + spec.provider if spec.provider else ''}); this takes minutes"
+        )
+        if spec.num_nodes > 1:
+            _say(f"{self.name}: {spec.num_nodes} nodes; rhcli runs on the head node")
+        self.known_hosts.unlink(missing_ok=True)  # a new VM: a new host key
+        self.launcher.launch(spec)
+        record = self.launcher.record(self.name)
+        if record is None or not record.up:
+            state = record.status if record else "missing"
+            raise LaunchError(cluster=self.name, reason=f"SkyPilot reports it {state}")
+        return record
+
+    def _head_from(self, record: SkyRecord) -> SSHCluster:
+        from rhcli.ssh_cluster import SSHCluster
+
+        if record.proxy_command:
+            raise NotSupportedError(
+                f"SkyPilot reaches {self.name!r} through a proxy command (Kubernetes, Slurm "
+                "or a jump host), which this version of rhcli does not drive"
+            )
+        if not record.head_ip:
+            raise UnreachableError(f"SkyPilot has no address for the head of {self.name!r}")
+        seen = (record.head_ip, record.ssh_port, record.ssh_user, record.key_path)
+        if self._head is not None and seen == self._head_for_record:
+            return self._head
+        if self._head is not None:
+            self._head.reset_client()
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._head = SSHCluster(
+            self.name,
+            host=record.head_ip,
+            user=record.ssh_user,
+            port=record.ssh_port,
+            key=record.key_path,
+            home=self.spec.home,
+            known_hosts=str(self.known_hosts),
+            accept_host_key=True,  # only into this cluster's own file; see the docstring
+        )
+        self._head_for_record = seen
+        self._keepalive_for = None
+        return self._head
+
+    # --- the daemon, as on an SSH cluster -------------------------------------------------
+
+    def _on_head(self, use: Callable[[SSHCluster], _T]) -> _T:
+        """use(head), launching first when needed. When SSH fails and SkyPilot no longer
+        has the head we knew up (autostopped, preempted, relaunched elsewhere), forget it
+        and go again: a long-lived process relaunches instead of failing every call."""
+        head = self.head(launch=True)
+        try:
+            return use(head)
+        except UnreachableError:
+            record = self.launcher.record(self.name)
+            known = record is not None and record.up
+            if (
+                known
+                and record is not None
+                and self._head_for_record
+                == (
+                    record.head_ip,
+                    record.ssh_port,
+                    record.ssh_user,
+                    record.key_path,
+                )
+            ):
+                raise  # the VM is up as we knew it: an SSH problem of its own
+            with self._lock:
+                head.reset_client()
+                self._recheck = True
+            return use(self.head(launch=True))
+
+    def client(self) -> DaemonClient:
+        with self._lock:
+            return self._on_head(self._client_on)
+
+    def _client_on(self, head: SSHCluster) -> DaemonClient:
+        client = head.client()
+        pid = (head.host().daemon or {}).get("pid")
+        if pid != self._keepalive_for:
+            self._start_keepalive(head)
+            self._keepalive_for = pid
+        return client
+
+    def _start_keepalive(self, head: SSHCluster) -> None:
+        """Start rhcli.sky_keepalive beside the daemon (a second one exits at once)."""
+        host = head.host()
+        root = host.root
+        argv = [
+            host.venv_python,
+            "-m",
+            "rhcli.sky_keepalive",
+            root,
+            str(KEEPALIVE_POLL_S),
+            "--",
+            *self.launcher.keepalive_argv(),
+        ]
+        head.connection().run_shell(
+            f"RHCLI_HOME={shlex.quote(root)} setsid --fork {shlex.join(argv)} "
+            f"</dev/null >>{shlex.quote(root + '/keepalive.log')} 2>&1"
+        )
+
+    def reset_client(self) -> None:
+        with self._lock:
+            if self._head is not None:
+                self._head.reset_client()
+            self._recheck = True  # the VM may have been stopped meanwhile
+
+    def prepare(self, local_root: Path) -> None:
+        self._on_head(lambda head: head.prepare(local_root))
+
+    def code_root(self, local_root: Path) -> str:
+        return self._on_head(lambda head: head.code_root(local_root))
+
+    def sync(self, local_root: Path | None = None, *, dry_run: bool = False) -> SyncResult:
+        return self._on_head(lambda head: head.sync(local_root, dry_run=dry_run))
+
+    def run(self, commands: list[str]) -> list[CommandResult]:
+        return self._on_head(lambda head: head.run(commands))
+
+    def ssh(self) -> None:
+        head = self.head(launch=True)
+        head.connection()  # learns the host key first: the system ssh checks it strictly
+        head.ssh()
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def up(self) -> Cluster:
+        """Launch the cluster unless it is up, then install/start the daemon and sync."""
+        self.head(launch=True).up()
+        self.client()
+        return self
+
+    def restart_server(self) -> Cluster:
+        """Restart the daemon only; the VM stays as it is."""
+        self.head(launch=True).restart_server()
+        self.client()
+        return self
+
+    def status(self) -> ClusterStatus:
+        """The daemon's status; `up` is False when SkyPilot or the daemon is not up."""
+        record = self.launcher.record(self.name)
+        if record is None or not record.up:
+            return ClusterStatus(
+                name=self.name, type=self.type, up=False, home=self.spec.home or DEFAULT_ROOT
+            )
+        with self._lock:
+            head = self._head_from(record)
+            self._recheck = False
+        state = head.status()
+        if state.up:
+            self.client()  # make sure the keep-alive runs beside this daemon
+        return dataclasses.replace(state, name=self.name, type=self.type)
+
+    def down(self) -> bool:
+        """Stop the daemon and tear the cluster down through SkyPilot (all billing stops,
+        its disks are deleted); False when SkyPilot had no such cluster."""
+        with self._lock:
+            record = self.launcher.record(self.name)
+            if record is not None and record.up and record.head_ip:
+                try:
+                    self._head_from(record).down()
+                except RhcliError as exc:  # the teardown goes on: the VM is going anyway
+                    _say(f"{self.name}: could not stop the daemon first ({exc})")
+            torn = self.launcher.down(self.name)
+            if self._head is not None:
+                self._head.reset_client()
+            self._head, self._head_for_record, self._recheck = None, (), True
+            self._installed.clear()
+            self.known_hosts.unlink(missing_ok=True)
+            (self.state_dir / f"{self.name}.key").unlink(missing_ok=True)
+            return torn
+
+
+def ondemand_cluster(
+    name: str,
+    *,
+    instance_type: str | None = None,
+    provider: str | None = None,
+    region: str | None = None,
+    use_spot: bool = False,
+    num_nodes: int = 1,
+    autostop_mins: int | None = None,
+    image_id: str | None = None,
+    disk_size: int | None = None,
+    home: str | None = None,
+) -> OnDemandCluster:
+    """A cluster launched through SkyPilot when it is down (see the module docstring).
+
+    The same arguments give the same object in a process. Raises UsageError for values
+    SkyPilot cannot take, SkyPilotMissingError when SkyPilot is not installed.
+    """
+    from rhcli.clusters import _clusters, _clusters_lock
+    from rhcli.config.schema import CLUSTER_NAME, ClusterSpec
+
+    if not CLUSTER_NAME.match(name):
+        raise UsageError(f"cluster name {name!r}: use letters, digits, '_', '.' and '-'")
+    if num_nodes < 1:
+        raise UsageError(f"cluster {name!r}: num_nodes must be 1 or more, not {num_nodes}")
+    if autostop_mins is not None and autostop_mins < 0:
+        raise UsageError(f"cluster {name!r}: autostop_mins must be 0 or more")
+    if disk_size is not None and disk_size < 1:
+        raise UsageError(f"cluster {name!r}: disk_size must be 1 or more (GB)")
+    spec = ClusterSpec(
+        name=name,
+        type="sky",
+        instance_type=instance_type,
+        provider=provider,
+        region=region,
+        use_spot=use_spot,
+        num_nodes=num_nodes,
+        autostop_mins=autostop_mins,
+        image_id=image_id,
+        disk_size=disk_size,
+        home=home,
+    )
+    key = ("", repr(spec))
+    with _clusters_lock:
+        found = _clusters.get(key)
+        if found is None:
+            found = OnDemandCluster(spec)
+            _clusters[key] = found
+    assert isinstance(found, OnDemandCluster)
+    return found
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

@@ -1,0 +1,293 @@
+"""The SkyPilot boundary: the translation checked on real SkyPilot objects, SkyPilot kept
+out of `import rhcli`, the install hint without SkyPilot, and a launch that really fails
+inside SkyPilot (no cloud reachable from here) ending in one message and exit code 3."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rhcli.config.schema import ClusterSpec
+from rhcli.errors import ExitCode, NotSupportedError, SkyPilotMissingError, UsageError
+from rhcli.sky_launcher import resources_for, split_instance_type, task_for
+from tests.conftest import REPO
+
+
+@pytest.fixture
+def sky() -> Any:
+    """SkyPilot itself (installed by scripts/test.sh: the `sky` extra), imported under the
+    tests' HOME (see conftest)."""
+    import sky
+
+    return sky
+
+
+def spec(**fields: object) -> ClusterSpec:
+    return ClusterSpec(name="gpu", type="sky", **fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("A100:4", {"accelerators": "A100:4"}),
+        ("T4:0.5", {"accelerators": "T4:0.5"}),
+        ("CPU:8", {"cpus": "8"}),
+        ("cpu:4+", {"cpus": "4+"}),
+        ("g5.xlarge", {"instance_type": "g5.xlarge"}),
+        ("n1-standard-8", {"instance_type": "n1-standard-8"}),
+    ],
+)
+def test_instance_type_reads_as_skypilot_users_expect(text: str, expected: dict[str, str]) -> None:
+    assert split_instance_type(text) == expected
+
+
+def test_an_accelerator_request_becomes_skypilot_accelerators(sky: Any) -> None:
+    resources = resources_for(spec(instance_type="A100:4"))
+    assert isinstance(resources, sky.Resources)
+    assert resources.accelerators == {"A100": 4}
+    assert resources.instance_type is None
+    assert resources.cloud is None  # no provider: SkyPilot picks the cheapest
+
+
+def test_a_cpu_count_becomes_skypilot_cpus() -> None:
+    resources = resources_for(spec(instance_type="CPU:8"))
+    assert resources.cpus == "8"
+    assert resources.accelerators is None
+
+
+def test_anything_else_is_an_instance_type_on_the_named_cloud(sky: Any) -> None:
+    resources = resources_for(spec(instance_type="g5.xlarge", provider="aws"))
+    assert resources.instance_type == "g5.xlarge"
+    assert isinstance(resources.cloud, sky.clouds.AWS)
+
+
+def test_every_option_reaches_the_skypilot_objects(sky: Any) -> None:
+    task = task_for(
+        spec(
+            instance_type="A10G:1",
+            provider="gcp",
+            region="us-central1",
+            use_spot=True,
+            num_nodes=2,
+            image_id="projects/deeplearning-platform-release/global/images/x",
+            disk_size=200,
+        )
+    )
+    assert isinstance(task, sky.Task)
+    assert task.num_nodes == 2
+    (resources,) = task.resources
+    assert isinstance(resources.cloud, sky.clouds.GCP)
+    assert resources.region == "us-central1"
+    assert resources.use_spot is True
+    assert resources.disk_size == 200
+    assert resources.image_id == {
+        "us-central1": "projects/deeplearning-platform-release/global/images/x"
+    }
+    assert resources.accelerators == {"A10G": 1}
+
+
+def test_on_demand_is_the_default_and_an_image_without_region_applies_everywhere() -> None:
+    resources = resources_for(spec(instance_type="CPU:2", image_id="ami-0123"))
+    assert resources.use_spot is False
+    assert resources.image_id == {None: "ami-0123"}
+
+
+def test_an_unknown_provider_is_a_usage_error_listing_the_clouds() -> None:
+    with pytest.raises(UsageError, match=r"cluster 'gpu': provider: .*'aws'"):
+        resources_for(spec(provider="awz"))
+
+
+def test_a_container_image_is_refused_with_the_reason() -> None:
+    with pytest.raises(NotSupportedError, match="container image"):
+        resources_for(spec(image_id="docker:python:3.11"))
+
+
+def _python(code: str, *, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_importing_rhcli_and_its_cli_never_imports_skypilot() -> None:
+    done = _python(
+        "import sys, rhcli, rhcli.cli.main, rhcli.ondemand, rhcli.sky_launcher\n"
+        "print(sorted(m for m in sys.modules if m == 'sky' or m.startswith('sky.')))"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+# Runs the real CLI in a process where `import sky` fails, as without the extra.
+_WITHOUT_SKY = (
+    "import sys; sys.modules['sky'] = None\nfrom rhcli.cli.main import main; main(sys.argv[1:])\n"
+)
+
+
+def _cli_without_sky(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _WITHOUT_SKY, *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(REPO), "RHCLI_SKY_LAUNCHER": ""},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _manifest(project: Path) -> Path:
+    path = project / "runhouse.yaml"
+    path.write_text(
+        "default_cluster: gpu\n"
+        "clusters:\n"
+        '  gpu: {type: sky, instance_type: "A100:1", provider: aws, autostop_mins: 10}\n'
+    )
+    return path
+
+
+def test_without_skypilot_a_sky_cluster_fails_with_exactly_the_install_hint(
+    project: Path,
+) -> None:
+    _manifest(project)
+    done = _cli_without_sky("up", "gpu", cwd=project)
+    assert done.returncode == ExitCode.USAGE
+    assert done.stderr == (
+        "error: cluster 'gpu' is a sky cluster. SkyPilot is not installed: "
+        "pip install 'rhcli[sky]'\n"
+    )
+    assert done.stdout == ""
+    # Everything else still works: the same manifest, another cluster.
+    other = _cli_without_sky("sync", "local", cwd=project)
+    assert other.returncode == 0, other.stderr
+    assert "nothing to sync" in other.stdout
+    # And from Python, at the moment the cluster is made.
+    python = _python(
+        "import sys; sys.modules['sky'] = None\n"
+        "import rhcli as rh\n"
+        "try:\n    rh.ondemand_cluster('a10', instance_type='A10G:1')\n"
+        "except rh.UsageError as e:\n    print(type(e).__name__, e)\n",
+        env={"RHCLI_SKY_LAUNCHER": ""},
+    )
+    assert python.stdout.strip() == (
+        f"{SkyPilotMissingError.__name__} cluster 'a10' is a sky cluster. "
+        "SkyPilot is not installed: pip install 'rhcli[sky]'"
+    )
+
+
+def _processes_with_home(home: Path) -> list[int]:
+    """Pids whose environment has HOME=home: the SkyPilot API server and its workers."""
+    needle = f"HOME={home}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if needle in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")  # a zombie has ended; init reaps it when it can
+
+
+def _stop(pids: list[int]) -> list[int]:
+    """SIGTERM, then SIGKILL what is still running after 3 s (the API server takes ~10 s
+    to shut down its workers itself); the pids still running after that."""
+    for sig, grace in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 5.0)):
+        for pid in pids:
+            if _running(pid):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(_running(p) for p in pids):
+            time.sleep(0.1)
+    return [p for p in pids if _running(p)]
+
+
+def test_a_launch_that_fails_inside_skypilot_ends_in_one_message_exit_3_and_no_record(
+    project: Path, tmp_path: Path
+) -> None:
+    """Real SkyPilot, real API server (on a HOME of the test's): with no cloud reachable
+    from here, SkyPilot fails the launch (CloudError: it cannot fetch its catalog)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    _manifest(project)
+    env = {**os.environ, "HOME": str(home), "RHCLI_SKY_LAUNCHER": ""}
+    rhcli = Path(sys.executable).parent / "rhcli"
+    try:
+        done = subprocess.run(
+            [str(rhcli), "up", "gpu"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
+        assert done.returncode == ExitCode.UNREACHABLE, done.stderr
+        errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1
+        assert errors[0].startswith(
+            "error: launching cluster 'gpu' through SkyPilot failed: CloudError: "
+        )
+        assert errors[0].endswith("then run `rhcli up gpu` again")
+        assert "Traceback" not in done.stderr
+        assert done.stdout == ""
+        # Nothing half-registered: SkyPilot itself has no record of the cluster.
+        records = subprocess.run(
+            [sys.executable, "-c", "import sky; print(len(sky.get(sky.status())))"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert records.stdout.strip().splitlines()[-1] == "0", records.stderr
+    finally:
+        left = _stop(_processes_with_home(home))
+    assert not left, f"SkyPilot processes left behind: {left}"
+
+
+def test_the_designs_ondemand_cluster_example_holds(
+    sky: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rhcli as rh
+    from rhcli.ondemand import OnDemandCluster
+    from rhcli.sky_launcher import SkyPilotLauncher
+
+    monkeypatch.delenv("RHCLI_SKY_LAUNCHER", raising=False)
+    a10 = rh.ondemand_cluster(
+        name="a10", instance_type="A10G:1", provider="aws", autostop_mins=30, use_spot=False
+    )
+    assert isinstance(a10, OnDemandCluster) and a10.type == "sky"
+    assert isinstance(a10.launcher, SkyPilotLauncher)  # SkyPilot's own, nothing launched
+    assert (
+        rh.ondemand_cluster(
+            name="a10", instance_type="A10G:1", provider="aws", autostop_mins=30, use_spot=False
+        )
+        is a10
+    )
+    (resources,) = task_for(a10.spec).resources
+    assert resources.accelerators == {"A10G": 1}
+    assert isinstance(resources.cloud, sky.clouds.AWS)
+    assert resources.use_spot is False
+    with pytest.raises(UsageError, match="num_nodes must be 1 or more"):
+        rh.ondemand_cluster(name="bad", num_nodes=0)
