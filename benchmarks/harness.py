@@ -1,12 +1,13 @@
 """What every case shares: repetitions, the private daemon root, the cluster under test,
 process bookkeeping, and the check that nothing of ours is left running.
 
-The cluster under test is a Target. Only the local cluster exists today; the SSH cluster
-(issue 7: every case also through the tunnel to a loopback sshd, with a bare `rsync`
-floor) plugs in here as another Target once rhcli drives SSH clusters: give it a
-`cluster`, the `cli_args` that select it, and `daemon_pid()` for its daemon's memory. The
+The cluster under test is a Target: the local cluster (a private daemon under a new
+RHCLI_HOME), or an SSH cluster on a throw-away sshd on 127.0.0.1 (tests/support/sshd.py)
+whose rhcli root is a new, empty folder, so bringing it up is a real first `up` (venv,
+pip, daemon, Ray). Each gives the cases its `cluster`, the `cli_args` and `cli_env` that
+select it for a whole `rhcli` process, and `daemon_pid()` for its daemon's memory. The
 child clients (the 100,000-item map, the 500 MB cases) build a LocalCluster from the root
-they are given; for SSH they would select the cluster through a manifest (`cli_args`).
+they are given, so they run on the local target only.
 """
 
 from __future__ import annotations
@@ -119,14 +120,115 @@ class LocalTarget(Target):
         self._cluster.down()
 
 
+class SshTarget(Target):
+    """An SSH cluster on a loopback sshd started here, with an empty rhcli root.
+
+    The sshd has a throw-away host key and user key; RHCLI_KNOWN_HOSTS names its
+    known_hosts (strict checking) and RHCLI_SSH_CONFIG a file that does not exist, so the
+    user's ~/.ssh is never read. Nothing starts until up(); stop() takes the daemon down,
+    closes the connection and stops sshd.
+    """
+
+    name = "ssh"
+    CLUSTER = "bench-box"
+
+    def __init__(self, home: Path) -> None:
+        import shutil
+        import tempfile
+
+        from tests.support.sshd import SSHD, start_sshd
+
+        missing = [tool for tool in (SSHD, "rsync", "ssh") if shutil.which(tool) is None]
+        if missing or os.geteuid() != 0:
+            raise SystemExit(
+                "the ssh target starts a loopback sshd, which needs root and "
+                f"openssh-server and rsync (missing: {', '.join(missing) or 'root'}); "
+                "install them (apt-get install -y openssh-server rsync) or pass "
+                "--target local"
+            )
+
+        self.home = home  # the client's state dir (its ssh master sockets live there)
+        self.dir = Path(tempfile.mkdtemp(prefix="rhb-ssh-", dir="/tmp"))
+        self.root = self.dir / "root"  # the cluster's rhcli root: does not exist yet
+        self.host = start_sshd(self.dir / "sshd")
+        self._env = {
+            "RHCLI_KNOWN_HOSTS": str(self.host.known_hosts),
+            "RHCLI_SSH_CONFIG": str(self.dir / "no-ssh-config"),
+        }
+        self._saved = {name: os.environ.get(name) for name in self._env}
+        os.environ.update(self._env)
+        self.manifest = self.dir / "runhouse.yaml"
+        self.manifest.write_text(
+            f"default_cluster: {self.CLUSTER}\n"
+            "clusters:\n"
+            f"  {self.CLUSTER}:\n"
+            "    type: ssh\n"
+            "    host: 127.0.0.1\n"
+            f"    port: {self.host.port}\n"
+            "    user: root\n"
+            f"    key: {self.host.user_key}\n"
+            f"    home: {self.root}\n"
+        )
+        import rhcli as rh
+
+        self._cluster = rh.cluster(
+            name=self.CLUSTER,
+            host="127.0.0.1",
+            port=self.host.port,
+            user="root",
+            key=str(self.host.user_key),
+            home=str(self.root),
+        )
+
+    @property
+    def cluster(self) -> Any:
+        return self._cluster
+
+    def cli_args(self) -> list[str]:
+        return ["-f", str(self.manifest), "-c", self.CLUSTER]
+
+    def cli_env(self) -> dict[str, str]:
+        env = dict(os.environ, RHCLI_HOME=str(self.home), **self._env)
+        env.pop("RHCLI_FILE", None)
+        return env
+
+    def daemon_pid(self) -> int | None:
+        import json
+
+        try:
+            return int(json.loads((self.root / "daemon.json").read_text())["pid"])
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def ssh_command(self) -> list[str]:
+        """The system ssh to this host with the cluster's settings (for bare rsync)."""
+        return ["ssh", *self._cluster.target.ssh_options()]
+
+    def stop(self) -> None:
+        import shutil
+
+        try:
+            self._cluster.down()
+            self._cluster.connection().close()
+        finally:
+            self.host.stop()
+            for name, value in self._saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+TARGETS = ("local", "ssh")
+
+
 def make_target(name: str, home: Path) -> Target:
     if name == "local":
         return LocalTarget(home)
-    # The hook for the SSH cluster: an SshTarget (loopback sshd, its own root) goes here.
-    raise SystemExit(
-        f"target {name!r} is not available yet: rhcli drives only the local cluster; "
-        "the SSH target lands with SSH clusters (see benchmarks/harness.py)"
-    )
+    if name == "ssh":
+        return SshTarget(home)
+    raise SystemExit(f"unknown target {name!r}: choose among {', '.join(TARGETS)}")
 
 
 @dataclass

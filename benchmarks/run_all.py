@@ -1,16 +1,19 @@
 """rhcli's benchmark suite: every hot path beside its floor, measured in one run.
 
     python benchmarks/run_all.py [--quick] [--large] [--json OUT] [--only CASES]
+                                 [--target local,ssh]
 
 Runs the floors (bare grpcio on loopback, bare Ray in a private instance, `python -c
-pass`), then every rhcli case against a private local daemon (its own RHCLI_HOME under
-/tmp, stopped and deleted at the end), and prints one table: median, p99, spread
-(p90 - p10) and n of each case, and its ratio to its floor measured in this same run;
-then each target of issue 7, met or not. --json OUT writes every sample and statistic.
-It leaves no process behind, and exits with 1 if it finds one of its own still running.
+pass`, bare rsync over the sshd), then every rhcli case against a private local daemon
+(its own RHCLI_HOME under /tmp) and through the SSH tunnel to a loopback sshd started
+here (an empty rhcli root, brought up from nothing), each stopped and deleted at the end;
+and prints one table: median, p99, spread (p90 - p10) and n of each case, and its ratio
+to its floor measured in this same run; then each target of issue 7, met or not.
+--json OUT writes every sample and statistic. It leaves no process behind, and exits
+with 1 if it finds one of its own still running.
 
---quick runs fewer repetitions (a CI smoke, about a minute); --large adds the 500 MB
-argument and result (about 3 GB of memory at peak, and minutes).
+--quick runs fewer repetitions (a smoke run); --large adds the 500 MB argument and result
+(about 3 GB of memory at peak, and minutes).
 """
 
 from __future__ import annotations
@@ -31,17 +34,27 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import floors
-from benchmarks.cases import calls, maps, payloads, processes
+from benchmarks.cases import calls, maps, payloads, processes, sync
 from benchmarks.harness import (
     FULL,
     QUICK,
+    TARGETS,
     Bench,
+    SshTarget,
     leftover_processes,
     make_target,
 )
 from benchmarks.stats import Row, ratio, render_table
 
-CASES = {"calls": calls, "payloads": payloads, "maps": maps, "processes": processes}
+CASES = {
+    "calls": calls,
+    "payloads": payloads,
+    "maps": maps,
+    "processes": processes,
+    "sync": sync,
+}
+# Rows of the SSH target carry this prefix (their floors are the shared ones).
+SSH = "ssh_"
 
 # The order of the table: each floor just above the cases measured against it.
 ORDER = [
@@ -80,8 +93,14 @@ ORDER = [
     "cli_help",
     "cli_run",
     "cli_up_warm",
+    "sync_one_file",
+    "sync_one_file_vs_master",
     "ray_init",
     "first_up",
+    "first_up_ssh",
+    "ssh_true_master",
+    "rsync_fresh",
+    "rsync_master",
 ]
 
 
@@ -96,13 +115,18 @@ def main(argv: list[str] | None = None) -> int:
         help=f"comma-separated subset of {','.join(CASES)} (the floors always run)",
     )
     parser.add_argument(
-        "--target", default="local", help="cluster to measure: local (ssh: not yet)"
+        "--target",
+        default=",".join(TARGETS),
+        help="clusters to measure, comma-separated: local, ssh (default: both)",
     )
     args = parser.parse_args(argv)
     chosen = list(CASES) if not args.only else args.only.split(",")
     unknown = set(chosen) - set(CASES)
     if unknown:
         parser.error(f"unknown cases: {', '.join(sorted(unknown))}")
+    targets = args.target.split(",")
+    if set(targets) - set(TARGETS):
+        parser.error(f"unknown targets: {', '.join(sorted(set(targets) - set(TARGETS)))}")
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     home = Path(tempfile.mkdtemp(prefix="rhb-home-", dir="/tmp"))
@@ -112,7 +136,6 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     rows: dict[str, Row] = {}
     try:
-        bench.target = make_target(args.target, home)  # refuses an unknown target first
         bench.log("floors: bare gRPC")
         add_rows(rows, floors.bench_grpc(bench))
         bench.log("floors: bare Ray (a private instance in a child process)")
@@ -129,28 +152,21 @@ def main(argv: list[str] | None = None) -> int:
                 )
             ],
         )
-        bench.log(f"rhcli on {bench.target.name}: starting a private daemon ({home})")
-        bench.target.cluster.up()
-        try:
-            for name in chosen:
-                bench.log(f"rhcli: {name}")
-                add_rows(rows, CASES[name].run(bench))
-        finally:
-            bench.target.stop()
-        if "processes" in chosen:
-            add_rows(rows, processes.first_up(bench))
+        for name in targets:
+            add_rows(rows, run_target(bench, name, chosen))
     finally:
         cleanup(bench)
     elapsed = time.perf_counter() - started
     info["load_average_end"] = os.getloadavg()
     ordered = {key: rows[key] for key in ORDER if key in rows}
+    ordered.update({SSH + key: rows[SSH + key] for key in ORDER if SSH + key in rows})
     ordered.update({key: row for key, row in rows.items() if key not in ordered})
     targets = evaluate(ordered)
     mode = "quick" if args.quick else "full"
     print(
         f"rhcli benchmarks ({mode}), {info['date']}: {info['cpus']} CPUs ({info['cpu_model']}),"
         f" Python {info['python']}, rhcli {info['rhcli']}, grpcio {info['grpcio']},"
-        f" ray {info['ray']}; target {args.target}; {elapsed:.0f} s; load average"
+        f" ray {info['ray']}; targets {args.target}; {elapsed:.0f} s; load average"
         f" {info['load_average'][0]:.1f} at start, {info['load_average_end'][0]:.1f} at end"
     )
     print(render_table(ordered))
@@ -190,6 +206,69 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if left else 0
 
 
+def run_target(bench: Bench, name: str, chosen: list[str]) -> list[Row]:
+    """Every chosen case on one cluster; the SSH cluster's rows carry the SSH prefix."""
+    rows: list[Row] = []
+    bench.target = target = make_target(name, bench.home)
+    try:
+        if isinstance(target, SshTarget):
+            bench.own_root(target.root)
+            bench.log(f"rhcli on ssh: first `up` of an empty root ({target.root})")
+            start = time.perf_counter()
+            target.cluster.up()
+            rows.append(
+                Row(
+                    "first_up_ssh",
+                    "first `up` of an empty SSH root (venv, pip)",
+                    "s",
+                    [time.perf_counter() - start],
+                )
+            )
+        else:
+            bench.log(f"rhcli on {name}: starting a private daemon ({bench.home})")
+            target.cluster.up()
+        for case in chosen:
+            bench.log(f"rhcli on {name}: {case}")
+            found = CASES[case].run(bench)
+            if isinstance(target, SshTarget):
+                found = [with_prefix(row) for row in found]
+            rows += found
+    finally:
+        target.stop()
+    if name == "local" and "processes" in chosen:
+        rows += processes.first_up(bench)
+    return rows
+
+
+def with_prefix(row: Row) -> Row:
+    """The SSH target's copy of a row: its own key and label, the same floors."""
+    floors_ = tuple(key if key in FLOOR_KEYS else SSH + key for key in row.floor)
+    label = row.label if row.label.startswith("floor:") else f"ssh: {row.label.strip()}"
+    key = row.key if row.key in FLOOR_KEYS else SSH + row.key
+    return Row(key, label, row.unit, row.values, floors_, row.note, row.extra)
+
+
+# Rows that are floors, measured once for both targets (or by the SSH target alone).
+FLOOR_KEYS = frozenset(
+    {
+        "grpc",
+        "ray_actor",
+        "ray_actor_rate",
+        "grpc_1mb_reply",
+        "ray_1mb_result",
+        "grpc_10mb_request",
+        "ray_10mb_arg",
+        "ray_pool_map_1k",
+        "ray_tasks_map_1k",
+        "python",
+        "ray_init",
+        "ssh_true_master",
+        "rsync_fresh",
+        "rsync_master",
+    }
+)
+
+
 def add_rows(rows: dict[str, Row], new: list[Row]) -> None:
     for row in new:
         rows[row.key] = row
@@ -212,29 +291,32 @@ def evaluate(rows: dict[str, Row]) -> list[dict[str, Any]]:
             }
         )
 
-    if "call" in rows:
-        r = ratio(rows["call"], rows)
-        assert r is not None
-        check(
-            "warm call within 1.5x of bare gRPC + bare Ray actor",
-            r <= 1.5,
-            f"{median('call'):.2f} ms = {r:.2f}x of {median('grpc') + median('ray_actor'):.2f} ms",
-        )
-    if "call_stream" in rows:
-        extra = median("call_stream") - median("call")
-        check(
-            "stream_logs=True within 2 ms more than the warm call",
-            extra <= 2.0,
-            f"+{extra:.2f} ms ({median('call_stream'):.2f} ms)",
-        )
-    if "arg_10mb" in rows:
-        r = ratio(rows["arg_10mb"], rows)
-        assert r is not None
-        check(
-            "10 MB argument within 2x of bare gRPC 10 MB",
-            r <= 2.0,
-            f"{median('arg_10mb'):.1f} ms = {r:.2f}x of {median('grpc_10mb_request'):.1f} ms",
-        )
+    for prefix, where in (("", ""), (SSH, " (ssh)")):
+        if prefix + "call" in rows:
+            r = ratio(rows[prefix + "call"], rows)
+            assert r is not None
+            check(
+                f"warm call within 1.5x of bare gRPC + bare Ray actor{where}",
+                r <= 1.5,
+                f"{median(prefix + 'call'):.2f} ms = {r:.2f}x of "
+                f"{median('grpc') + median('ray_actor'):.2f} ms",
+            )
+        if prefix + "call_stream" in rows:
+            extra = median(prefix + "call_stream") - median(prefix + "call")
+            check(
+                f"stream_logs=True within 2 ms more than the warm call{where}",
+                extra <= 2.0,
+                f"{extra:+.2f} ms ({median(prefix + 'call_stream'):.2f} ms)",
+            )
+        if prefix + "arg_10mb" in rows:
+            r = ratio(rows[prefix + "arg_10mb"], rows)
+            assert r is not None
+            check(
+                f"10 MB argument within 2x of bare gRPC 10 MB{where}",
+                r <= 2.0,
+                f"{median(prefix + 'arg_10mb'):.1f} ms = {r:.2f}x of "
+                f"{median('grpc_10mb_request'):.1f} ms",
+            )
     for direction in ("argument", "result"):
         key = f"large_{direction}_daemon_peak"
         if key in rows:
@@ -272,32 +354,34 @@ def evaluate(rows: dict[str, Row]) -> list[dict[str, Any]]:
             f"{median('map_100k'):.1f} s; client +{client:.0f} MiB, daemon +{daemon:.0f} MiB "
             "at peak over their RSS before",
         )
-    if "log_latency" in rows:
-        s = rows["log_latency"].summary
-        check(
-            "log line latency under 20 ms p50",
-            s["median"] < 20,
-            f"p50 {s['median']:.1f} ms, p99 {s['p99']:.1f} ms",
-        )
+    for prefix, where in (("", ""), (SSH, " (ssh)")):
+        if prefix + "log_latency" in rows:
+            s = rows[prefix + "log_latency"].summary
+            check(
+                f"log line latency under 20 ms p50{where}",
+                s["median"] < 20,
+                f"p50 {s['median']:.1f} ms, p99 {s['p99']:.1f} ms",
+            )
     if "cli_help" in rows:
         check(
             "`rhcli --help` under 300 ms",
             median("cli_help") < 300,
             f"{median('cli_help'):.0f} ms (python -c pass: {median('python'):.0f} ms)",
         )
-    if "cli_run" in rows:
-        heavy = rows["cli_run"].extra.get("heavy_modules_imported", [])
-        check(
-            "`rhcli run` on a warm daemon under 600 ms",
-            median("cli_run") < 600,
-            f"{median('cli_run'):.0f} ms; imports {', '.join(heavy) or 'no ray'}",
-        )
-    if "cli_up_warm" in rows:
-        check(
-            "`rhcli up` with nothing changed under 1 s (local here; SSH: not yet)",
-            median("cli_up_warm") < 1000,
-            f"{median('cli_up_warm'):.0f} ms",
-        )
+    for prefix, where in (("", ""), (SSH, " (ssh)")):
+        if prefix + "cli_run" in rows:
+            heavy = rows[prefix + "cli_run"].extra.get("heavy_modules_imported", [])
+            check(
+                f"`rhcli run` on a warm daemon under 600 ms{where}",
+                median(prefix + "cli_run") < 600,
+                f"{median(prefix + 'cli_run'):.0f} ms; imports {', '.join(heavy) or 'no ray'}",
+            )
+        if prefix + "cli_up_warm" in rows:
+            check(
+                f"`rhcli up` with nothing changed under 1 s{where}",
+                median(prefix + "cli_up_warm") < 1000,
+                f"{median(prefix + 'cli_up_warm'):.0f} ms",
+            )
     return out
 
 

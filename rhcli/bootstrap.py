@@ -16,6 +16,7 @@ quoted arguments: no shell string is built from unquoted input.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import io
@@ -23,7 +24,7 @@ import json
 import shlex
 import tarfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,11 @@ if daemon:
     except OSError:
         alive = False
     daemon["alive"] = alive
+    try:
+        with open(os.path.join(root, "token")) as f:
+            daemon["token"] = f.read().strip()
+    except OSError:
+        pass
 print(json.dumps({"root": root, "python": sys.executable,
                   "version": list(sys.version_info[:2]), "installed": read("installed.json"),
                   "daemon": daemon}))
@@ -84,7 +90,7 @@ class HostState:
     python: str
     version: tuple[int, int]
     installed: dict[str, Any] | None
-    daemon: dict[str, Any] | None
+    daemon: dict[str, Any] | None = field(repr=False)  # holds the daemon's token
 
     @property
     def daemon_alive(self) -> bool:
@@ -96,14 +102,28 @@ class HostState:
 
 
 def package_archive() -> tuple[bytes, str]:
-    """This client's rhcli import tree as a deterministic tar.gz, and its build hash."""
-    import importlib
+    """This client's rhcli import tree as a deterministic tar.gz, and its build id."""
+    tree, build = _tree()
+    return gzip.compress(tree, mtime=0), build  # mtime=0: the same tree, the same bytes
+
+
+def build_id() -> str:
+    """The build id of this client's tree (what installed.json records), without
+    compressing it: an `up` with nothing changed only compares ids."""
+    return _tree()[1]
+
+
+@functools.lru_cache(maxsize=1)
+def _tree() -> tuple[bytes, str]:
+    """The import tree as an uncompressed, deterministic tar, and its build id."""
+    import importlib.util
 
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for name in _PACKAGES:
-            package = importlib.import_module(name)
-            directory = Path(next(iter(package.__path__)))
+            spec = importlib.util.find_spec(name)  # where it lies, without running it
+            assert spec is not None and spec.submodule_search_locations is not None, name
+            directory = Path(next(iter(spec.submodule_search_locations)))
             for path in sorted(directory.iterdir()):
                 if path.is_file() and path.name.endswith(_SHIPPED_SUFFIXES):
                     info = tarfile.TarInfo(f"{name.replace('.', '/')}/{path.name}")
@@ -112,9 +132,8 @@ def package_archive() -> tuple[bytes, str]:
                     info.mtime = 0
                     info.mode = 0o644
                     tar.addfile(info, io.BytesIO(data))
-    raw = gzip.compress(buffer.getvalue(), mtime=0)  # mtime=0: the same tree, the same hash
-    build = hashlib.sha256(raw).hexdigest()[:16]
-    return raw, f"{__version__}-{build}"
+    tree = buffer.getvalue()
+    return tree, f"{__version__}-{hashlib.sha256(tree).hexdigest()[:16]}"
 
 
 def dependencies() -> list[str]:
@@ -147,9 +166,9 @@ def probe(conn: SSHConnection, root: str) -> HostState:
 
 def install(conn: SSHConnection, host: HostState, *, say: Any = print) -> bool:
     """Make the host's venv run this client's rhcli; False when it did already."""
-    archive, build = package_archive()
-    if host.installed and host.installed.get("build") == build:
+    if host.installed and host.installed.get("build") == build_id():
         return False
+    archive, build = package_archive()
     if host.version < (3, 10):
         raise UnreachableError(
             f"{conn.target.alias} has Python {'.'.join(map(str, host.version))} at "

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from rhcli import bootstrap, sync
 from rhcli._version import __version__
 from rhcli.clusters import Cluster, ClusterStatus, CommandResult
-from rhcli.errors import DaemonNotRunningError, VersionMismatchError
+from rhcli.errors import DaemonNotRunningError, RhcliError, VersionMismatchError
 from rhcli.ssh import SSHConnection, SSHTarget, resolve_target
 from rhcli.tunnel import Tunnel
 
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 DEFAULT_ROOT = "~/.rhcli"
 # A long-lived process checks its repository for edits at most this often before a call.
 SYNC_CHECK_INTERVAL_S = 1.0
+# Connecting reuses a probe this recent (each probe is a remote command: a shell start-up).
+PROBE_REUSE_S = 2.0
 
 
 class SSHCluster(Cluster):
@@ -64,6 +66,7 @@ class SSHCluster(Cluster):
         self._host: bootstrap.HostState | None = None
         self._tunnel: Tunnel | None = None
         self._synced: dict[Path, tuple[str, float]] = {}  # local root -> (fingerprint, when)
+        self._host_at = 0.0  # when self._host was probed (time.monotonic())
 
     def __repr__(self) -> str:
         return f"<SSHCluster {self.name!r} {self.target.destination()}:{self.target.port}>"
@@ -76,10 +79,14 @@ class SSHCluster(Cluster):
                 self._conn = SSHConnection(self.target)
             return self._conn
 
-    def host(self, *, refresh: bool = False) -> bootstrap.HostState:
+    def host(self, *, refresh: bool = False, max_age: float = 0.0) -> bootstrap.HostState:
+        """What the probe found; probed again when refresh, unless the last probe is at
+        most max_age seconds old (and no reset_client came since)."""
         with self._lock:
-            if self._host is None or refresh:
+            stale = time.monotonic() - self._host_at > max_age
+            if self._host is None or (refresh and stale):
                 self._host = bootstrap.probe(self.connection(), self.home)
+                self._host_at = time.monotonic()
             return self._host
 
     def reset_client(self) -> None:
@@ -93,7 +100,8 @@ class SSHCluster(Cluster):
         from rhcli.client import DaemonClient
 
         conn = self.connection()
-        host = self.host(refresh=True)
+        # A probe of a moment ago (by up(), or by code_root() before a first call) will do.
+        host = self.host(refresh=True, max_age=PROBE_REUSE_S)
         if not host.daemon_alive:
             if not start:
                 raise DaemonNotRunningError(
@@ -112,15 +120,16 @@ class SSHCluster(Cluster):
                 daemon_version=str(daemon.get("version")),
                 update_command=f"rhcli up {self.name}",
             )
-        token = conn.run(["cat", f"{host.root}/token"])
-        if token.returncode != 0:
+        token = daemon.get("token")  # read by the probe: no round trip of its own
+        if not token:
             raise DaemonNotRunningError(
-                f"cannot read the daemon's token on {self.name}: {token.stderr.strip()}"
+                f"cannot read the daemon's token on {self.name} ({host.root}/token); "
+                f"restart it with `rhcli restart {self.name}`"
             )
         self._tunnel = Tunnel(conn.transport, int(daemon["port"]))
         client = DaemonClient(
             address=self._tunnel.address,
-            token=token.stdout.strip(),
+            token=str(token),
             describe=f"the daemon on {self.name} (pid {daemon.get('pid')})",
             restart_hint=f"Restart it with `rhcli restart {self.name}`.",
         )
@@ -172,9 +181,13 @@ class SSHCluster(Cluster):
         remote_dir = self.code_root(root)
         conn = self.connection()
         sync.check_free_space(conn, the_plan, remote_dir)
-        if not dry_run:
-            conn.run(["mkdir", "-p", remote_dir])
-        result = sync.rsync(self.target, the_plan, remote_dir, dry_run=dry_run)
+        result = sync.rsync(
+            self.target,
+            the_plan,
+            remote_dir,
+            dry_run=dry_run,
+            control=sync.control_path(self.name, self.target),
+        )
         if not dry_run:
             self._synced[root] = (the_plan.fingerprint, time.monotonic())
         return result
@@ -187,17 +200,28 @@ class SSHCluster(Cluster):
         host = self.host(refresh=True)
         changed = bootstrap.install(conn, host, say=_say)
         daemon = host.daemon or {}
-        if host.daemon_alive and (changed or daemon.get("version") != __version__):
+        restart = host.daemon_alive and (changed or daemon.get("version") != __version__)
+        if restart:
             _say(f"{self.name}: restarting the daemon to run rhcli {__version__}")
             bootstrap.stop_daemon(conn, host)
         self.reset_client()
+        if not (changed or restart):  # the probe above still holds: connect without another
+            with self._lock:
+                self._host, self._host_at = host, time.monotonic()
         self.client()
         self.sync()
         return self
 
     def status(self) -> ClusterStatus:
-        host = self.host(refresh=True)
-        if not host.daemon_alive:
+        # Connected already (right after up): the daemon's answer is the status, no probe.
+        health = None
+        if self._client is not None:
+            try:
+                health = self._client.health()
+            except RhcliError:  # gone since: the probe below says how things stand
+                self.reset_client()
+        host = self.host(refresh=health is None)
+        if health is None and not host.daemon_alive:
             return ClusterStatus(
                 name=self.name,
                 type=self.type,
@@ -205,7 +229,8 @@ class SSHCluster(Cluster):
                 home=host.root,
                 address=f"{self.target.destination()}:{self.target.port}",
             )
-        health = self.client().health()
+        if health is None:
+            health = self.client().health()
         return ClusterStatus(
             name=self.name,
             type=self.type,
@@ -229,6 +254,7 @@ class SSHCluster(Cluster):
             self.reset_client()
             self._installed.clear()
             self._synced.clear()
+            sync.close_master(self.target, sync.control_path(self.name, self.target))
             host = self.host(refresh=True)
             return bootstrap.stop_daemon(self.connection(), host)
 

@@ -26,6 +26,12 @@ class Tunnel:
 
     def __init__(self, transport: paramiko.Transport, remote_port: int) -> None:
         self._transport = transport
+        # Several RPCs share the SSH connection at once (a call and its log stream): with
+        # Nagle's algorithm on, a small write waits for the ACK of the previous one, which
+        # the host delays by up to 40 ms. (A ProxyCommand or jump host has no socket here.)
+        sock = getattr(transport, "sock", None)
+        if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.remote_port = remote_port
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

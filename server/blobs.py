@@ -3,11 +3,12 @@
 gRPC messages stop at a few MiB by default, and one huge message means whole-payload
 copies at both ends. Arguments above the client's inline limit therefore arrive as a
 stream of chunks, written straight to a file here; the call names the blob, and the blob
-is read once when the run starts and then deleted.
+is mapped into memory once when the run starts and then deleted.
 """
 
 from __future__ import annotations
 
+import mmap
 import os
 import secrets
 from collections.abc import Iterable
@@ -54,13 +55,19 @@ class BlobStore:
             tmp.unlink(missing_ok=True)
         return blob_id, size
 
-    def take(self, blob_id: str) -> bytes:
-        """The blob's bytes; the blob is gone afterwards."""
+    def take(self, blob_id: str) -> memoryview:
+        """The blob's bytes, mapped from its file rather than read (one copy less of a
+        large argument on its way to Ray); the file is gone afterwards (its pages stay
+        mapped until the view is released)."""
         if not blob_id.isalnum():
             raise UnknownBlobError(blob_id)
         path = self._dir / blob_id
         try:
-            data = path.read_bytes()
+            with open(path, "rb") as f:
+                if os.fstat(f.fileno()).st_size == 0:
+                    data = memoryview(b"")
+                else:
+                    data = memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
         except FileNotFoundError:
             raise UnknownBlobError(blob_id) from None
         path.unlink(missing_ok=True)

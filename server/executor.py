@@ -134,7 +134,12 @@ class Executor:
         return dict(self._ray.available_resources())
 
     def run(
-        self, request: pb.CallRequest, handle: RunHandle, *, args: bytes, refs: Mapping[str, bytes]
+        self,
+        request: pb.CallRequest,
+        handle: RunHandle,
+        *,
+        args: bytes | memoryview,
+        refs: Mapping[str, bytes],
     ) -> pb.RunOutcome:
         """Run the call and return how it ended; never raises for a failing call.
 
@@ -158,7 +163,7 @@ class Executor:
         ref = slot.handle.run.remote(
             entrypoint=fn.entrypoint,
             pickled_fn=fn.pickled,
-            args=args,
+            args=_for_ray(args),
             want_json=request.want_json,
             log_path=str(log_path(self._runs_dir, request.run_id)),
             refs=dict(refs),
@@ -354,6 +359,23 @@ class Executor:
 
     def shutdown(self) -> None:
         self.pool.reset()
+
+
+# Arguments from this size on travel to the worker as a numpy view (see _for_ray).
+_ZERO_COPY_BYTES = 1 << 20
+
+
+def _for_ray(args: bytes | memoryview) -> Any:
+    """The pickled arguments as Ray should carry them. Large ones go as a uint8 array:
+    Ray copies an array into its object store once and the worker reads it in place
+    (pickle.loads takes any buffer), where bytes are copied again on both sides."""
+    if len(args) < _ZERO_COPY_BYTES:
+        return bytes(args)
+    try:
+        import numpy
+    except ImportError:  # Ray does not require it: a cluster's venv may lack it
+        return bytes(args)
+    return numpy.frombuffer(args, dtype=numpy.uint8)
 
 
 def ray_resources(resources: pb.Resources) -> dict[str, float]:

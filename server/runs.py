@@ -111,7 +111,9 @@ class RunManager:
         if request.enqueue:
             self._enqueue(request)
         elif (active := self._record(request)) is not None:
-            self.execute(active, request)
+            outcome = self.execute(active, request)
+            if outcome is not None:
+                return outcome  # stored as it is: no need to read it back
         return self.wait(request.run_id, timeout=None, max_inline=max_inline)
 
     def submit(self, request: pb.CallRequest) -> pb.RunInfo:
@@ -174,8 +176,10 @@ class RunManager:
         self.track(active)
         return active
 
-    def execute(self, active: ActiveRun, request: pb.CallRequest) -> None:
-        """Run it now, in this thread, and store how it ended."""
+    def execute(self, active: ActiveRun, request: pb.CallRequest) -> pb.RunOutcome | None:
+        """Run it now, in this thread, and store how it ended. Returns the stored outcome
+        when its result is in it (None when a large result went to its own file: a
+        waiter reads it back from there)."""
         try:
             if active.cancelled:
                 outcome = cancelled_outcome()
@@ -193,23 +197,28 @@ class RunManager:
             )
         # A large result travels beside the outcome (see Executor.run): never copied.
         result, active.result = active.result, None
-        self.end(active, outcome, result=result)
+        stored = self.end(active, outcome, result=result)
+        return outcome if stored and result is None else None
 
     def end(
         self, active: ActiveRun, outcome: pb.RunOutcome, *, result: bytes | None = None
-    ) -> None:
+    ) -> bool:
         """Store the outcome, close the log with its end marker, wake the waiters: in
-        this order, so whoever is woken finds both."""
+        this order, so whoever is woken finds both. False when the outcome could not be
+        stored as it is (a failure saying why was stored or kept instead)."""
+        stored = True
         try:
             self.store.finish(active.run_id, outcome, result=result)
             status: int = outcome.status
         except Exception as exc:  # a full disk: the waiters must still be told
             status = self._store_failure(active.run_id, exc)
+            stored = False
         try:
             append_end(self.store.log_path(active.run_id), STATUS_NAMES[status])
         except OSError as exc:
             log.error("could not close the log of run %s: %s", active.run_id, exc)
         self.untrack(active)
+        return stored
 
     def _store_failure(self, run_id: str, exc: Exception) -> int:
         """The outcome could not be stored: store a failure saying why instead (a small
@@ -263,7 +272,9 @@ class RunManager:
                     ),
                 )
             refs[dep] = dep_outcome.result
-        args = self.blobs.take(request.args_blob) if request.args_blob else request.args
+        args: bytes | memoryview = (
+            self.blobs.take(request.args_blob) if request.args_blob else request.args
+        )
         return self.executor.run(request, active, args=args, refs=refs)
 
     # --- waiting and looking ----------------------------------------------------------------

@@ -16,7 +16,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,13 @@ _INFO_COLUMNS = (
 assert (pb.FAILED, pb.CANCELLED, pb.TIMED_OUT) == (4, 5, 6)  # the literals above
 
 
+_FINISH = (
+    "UPDATE runs SET status = ?, failure = ?, reason = ?, "
+    "started_at = COALESCE(?, started_at), ended_at = ?, outcome = ?, "
+    "result_file = ?, result_size = ?, request = NULL WHERE run_id = ?"
+)
+
+
 def is_disk_full(exc: BaseException) -> bool:
     """True for the errors a full disk (or quota) raises from files and from sqlite."""
     if isinstance(exc, OSError):
@@ -92,6 +99,8 @@ class RunStore:
         self._db.executescript(_SCHEMA)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._lock = threading.Lock()
+        # Notified when a run is recorded: a log follower can arrive before its call.
+        self._recorded = threading.Condition()
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -130,6 +139,7 @@ class RunStore:
         """
         now = time.time()
         started = now if status == pb.RUNNING else None
+        row: Any = None
         with self._lock:
             try:
                 self._db.execute(
@@ -137,11 +147,14 @@ class RunStore:
                     "started_at, request, items) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (run_id, function, args_digest, status, now, started, request, items),
                 )
-                return True
             except sqlite3.IntegrityError:
                 row = self._db.execute(
                     "SELECT function, args_digest FROM runs WHERE run_id = ?", (run_id,)
                 ).fetchone()
+        if row is None:  # inserted
+            with self._recorded:
+                self._recorded.notify_all()
+            return True
         if row != (function, args_digest):
             raise DuplicateRunError(
                 f"run id {run_id} exists already with a different function or arguments; "
@@ -184,7 +197,9 @@ class RunStore:
         result, when given, is the run's result kept outside the message (a large one:
         written to its file as it is, never copied into protobuf).
         """
-        self._write_rows([self._outcome_row(run_id, outcome, result)])
+        row = self._outcome_row(run_id, outcome, result)
+        with self._lock:  # one statement: in autocommit mode, its own transaction
+            self._db.execute(_FINISH, row)
 
     def finish_many(self, finished: Iterable[tuple[str, pb.RunOutcome]]) -> None:
         self._write_rows([self._outcome_row(run_id, outcome) for run_id, outcome in finished])
@@ -192,12 +207,7 @@ class RunStore:
     def _write_rows(self, rows: list[tuple[object, ...]]) -> None:
         with self._lock:
             with self._transaction():
-                self._db.executemany(
-                    "UPDATE runs SET status = ?, failure = ?, reason = ?, "
-                    "started_at = COALESCE(?, started_at), ended_at = ?, outcome = ?, "
-                    "result_file = ?, result_size = ?, request = NULL WHERE run_id = ?",
-                    rows,
-                )
+                self._db.executemany(_FINISH, rows)
 
     def _outcome_row(
         self, run_id: str, outcome: pb.RunOutcome, result: bytes | None = None
@@ -275,6 +285,19 @@ class RunStore:
             if row is None:
                 return None
         return _info(row)
+
+    def wait_for_record(
+        self, run_id: str, timeout: float, *, gone: Callable[[], bool] = lambda: False
+    ) -> bool:
+        """True once run_id has a record; False after timeout seconds or once gone()."""
+        deadline = time.monotonic() + timeout
+        with self._recorded:
+            while self.status(run_id) is None:
+                left = deadline - time.monotonic()
+                if left <= 0 or gone():
+                    return False
+                self._recorded.wait(min(left, 0.1))  # gone() is checked at least this often
+        return True
 
     def status(self, run_id: str) -> int | None:
         with self._lock:

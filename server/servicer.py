@@ -215,12 +215,9 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
 
     def _await_record(self, run_id: str, *, wait: bool, gone: threading.Event) -> bool:
         """True once the run has a record; a follower may arrive before its call does."""
-        deadline = time.monotonic() + (RECORD_WAIT_S if wait else 0.0)
-        while self._runs.store.status(run_id) is None:
-            if time.monotonic() >= deadline or gone.is_set():
-                return False
-            time.sleep(0.001)  # the call is usually a millisecond behind its follower
-        return True
+        return self._runs.store.wait_for_record(
+            run_id, RECORD_WAIT_S if wait else 0.0, gone=gone.is_set
+        )
 
     def InstallReqs(
         self, request: pb.InstallRequest, context: grpc.ServicerContext

@@ -53,7 +53,7 @@ def run(bench: Bench) -> list[Row]:
             floor=("grpc_10mb_request", "ray_10mb_arg"),
         ),
     ]
-    if bench.large:
+    if bench.large and bench.target.name == "local":  # the child client is a local one
         rows += large(bench)
     return rows
 

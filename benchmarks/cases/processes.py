@@ -37,17 +37,22 @@ def run(bench: Bench) -> list[Row]:
     def bare_python() -> None:
         subprocess.run([sys.executable, "-c", "pass"], check=True)
 
-    bench.log(f"  processes: {n} each of python -c pass, rhcli --help, rhcli run, rhcli up")
-    python = timed(bare_python, calls=n, warmup=2)
-    helped = timed(lambda: process(["--help"]), calls=n, warmup=2)
+    rows = []
+    if target.name == "local":  # neither depends on the cluster: measured once
+        bench.log(f"  processes: {n} each of python -c pass, rhcli --help")
+        python = timed(bare_python, calls=n, warmup=2)
+        helped = timed(lambda: process(["--help"]), calls=n, warmup=2)
+        rows += [
+            Row("python", "floor: `python -c pass`", "ms", ms(python)),
+            Row("cli_help", "`rhcli --help`, whole process", "ms", ms(helped), floor=("python",)),
+        ]
+    bench.log(f"  processes: {n} each of rhcli run, rhcli up")
     ran = timed(
         lambda: process(["run", "benchmarks.workload:add", "1", "2"], "3"), calls=n, warmup=2
     )
     upped = timed(lambda: process(["up"]), calls=n, warmup=1)
     imported = cli_imports(env, target.cli_args())
-    rows = [
-        Row("python", "floor: `python -c pass`", "ms", ms(python)),
-        Row("cli_help", "`rhcli --help`, whole process", "ms", ms(helped), floor=("python",)),
+    rows += [
         Row(
             "cli_run",
             "`rhcli run` of add, warm daemon, whole process",

@@ -12,6 +12,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -98,3 +99,12 @@ def test_a_500_mb_result_travels_in_chunks_within_bounded_daemon_memory(big) -> 
     assert result.count(b"x") == PAYLOAD
     del result
     assert memory.peak < 3 * PAYLOAD, memory.report("500 MB result", elapsed)
+
+
+def test_an_argument_over_the_inline_limit_arrives_whole(local: Any) -> None:
+    # Uploaded as a blob, mapped from its file by the daemon, handed to Ray (as a numpy
+    # view where numpy is installed): every byte must arrive, in order.
+    from rhcli.remote_function import INLINE_ARGS_LIMIT
+
+    data = bytes(range(256)) * (INLINE_ARGS_LIMIT // 256 + 4096)
+    assert rh.function(funcs.echo, system=local)(data) == {"args": [data], "kwargs": {}}

@@ -32,6 +32,9 @@ from tests.client.test_calls import (  # noqa: F401 - collected here a second ti
     test_warm_worker_serves_consecutive_calls,
     test_worker_that_dies_fails_the_run_and_the_next_call_works,
 )
+from tests.client.test_large_values import (  # noqa: F401 - collected here a second time
+    test_an_argument_over_the_inline_limit_arrives_whole,
+)
 
 
 @pytest.fixture

@@ -3,10 +3,16 @@ no-op syncs, --dry-run, edits picked up by the next call, and a folder outside g
 
 from __future__ import annotations
 
+import dataclasses
+import stat
 import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
+from rhcli import sync
+from rhcli.errors import UnreachableError
 from rhcli.function_ref import from_entrypoint
 from rhcli.remote_function import Function
 from tests.conftest import run_cli
@@ -165,3 +171,68 @@ def test_two_repositories_with_the_same_folder_name_never_share_a_copy(
     assert _remote(box, first) != _remote(box, second)
     assert _files(_remote(box, first)) == {"one.py"}
     assert _files(_remote(box, second)) == {"two.py"}
+
+
+def _master_pid(path: Path) -> str:
+    done = subprocess.run(
+        ["ssh", "-o", f"ControlPath={path}", "-O", "check", "x"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stderr.strip()  # "Master running (pid=N)"
+
+
+def test_syncs_share_one_master_connection_whose_socket_is_private(
+    box: Box, git_project: Path
+) -> None:
+    _layout(git_project)
+    box.cluster.sync(git_project)
+    path = sync.control_path(box.cluster.name, box.cluster.target)
+    assert path is not None and path.is_socket()
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    first = _master_pid(path)
+    box.cluster._synced.clear()  # through rsync again, not the fingerprint
+    started = time.monotonic()
+    box.cluster.sync(git_project)
+    again_s = time.monotonic() - started
+    assert _master_pid(path) == first  # the same master: no new ssh handshake
+    record("sync of an unchanged repo over the ssh master", f"{again_s * 1000:.0f} ms")
+    assert again_s < 1.0  # no handshake; the host still starts a shell for rsync
+
+
+def test_closing_the_master_removes_its_socket_and_the_next_sync_starts_another(
+    box: Box, git_project: Path
+) -> None:
+    _layout(git_project)
+    box.cluster.sync(git_project)
+    path = sync.control_path(box.cluster.name, box.cluster.target)
+    assert path is not None and path.exists()
+    sync.close_master(box.cluster.target, path)
+    assert not path.exists()
+    (git_project / "untracked.txt").write_text("changed\n")
+    result = box.cluster.sync(git_project)
+    assert [name for name, _ in result.transferred] == ["untracked.txt"]
+    assert path.is_socket()
+
+
+def test_a_master_connection_keeps_host_keys_strict(
+    box: Box, git_project: Path, tmp_path: Path
+) -> None:
+    # known_hosts names another key for this host: the master must refuse to start, and
+    # rsync (which would otherwise connect by itself) must fail too; nothing is sent.
+    other = tmp_path / "other_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    kind, key = Path(f"{other}.pub").read_text().split()[:2]
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{box.port} {kind} {key}\n")
+    target = dataclasses.replace(box.cluster.target, known_hosts=(str(known),))
+    _layout(git_project)
+    the_plan = sync.plan(git_project)
+    control = tmp_path / "ctl" / "m"
+    assert not sync.ensure_master(target, control)
+    with pytest.raises(UnreachableError, match="rsync to"):
+        sync.rsync(target, the_plan, str(tmp_path / "never"), control=control)
+    assert not control.exists()
+    assert not (tmp_path / "never").exists()
