@@ -81,12 +81,25 @@ class MultiNodeSSHCluster(SSHCluster):
         key: str | None = None,
         home: str | None = None,
         accept_host_key: bool = False,
+        known_hosts: str | None = None,
+        ports: list[int] | None = None,
     ) -> None:
+        # known_hosts: as SSHCluster's, for every node. ports: one SSH port per host (an
+        # on-demand cluster's nodes may differ); None: `port` for all.
         if len(hosts) < 2:
             raise UsageError(f"cluster {name!r}: a multi-node cluster needs two hosts or more")
+        if ports is not None and len(ports) != len(hosts):
+            raise UsageError(f"cluster {name!r}: {len(ports)} ports for {len(hosts)} hosts")
+        each = list(ports) if ports is not None else [port] * len(hosts)
         # home "" lets each node resolve its own root (RHCLI_HOME there, or ~/.rhcli).
         super().__init__(
-            name, host=hosts[0], user=user, port=port, key=key, accept_host_key=accept_host_key
+            name,
+            host=hosts[0],
+            user=user,
+            port=each[0],
+            key=key,
+            accept_host_key=accept_host_key,
+            known_hosts=known_hosts,
         )
         self.home = home or ""
         self._address = ""  # the head's Ray, IP:PORT, once known
@@ -96,10 +109,15 @@ class MultiNodeSSHCluster(SSHCluster):
         self.workers = [
             WorkerNode(
                 resolve_target(
-                    h, user=user, port=port, key=key, accept_new_host_key=accept_host_key
+                    h,
+                    user=user,
+                    port=p,
+                    key=key,
+                    known_hosts=known_hosts,
+                    accept_new_host_key=accept_host_key,
                 )
             )
-            for h in hosts[1:]
+            for h, p in zip(hosts[1:], each[1:], strict=True)
         ]
 
     def __repr__(self) -> str:

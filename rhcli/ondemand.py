@@ -4,12 +4,16 @@ The first step of every call is "is the cluster up?". For an OnDemandCluster tha
 SkyPilot (through the launcher, rhcli.sky_launcher, the only module that imports `sky`):
 a cluster that is up is reused as it is, never relaunched; one that is missing, stopped
 or broken is launched (SkyPilot's progress on stderr), and a launch that fails raises
-LaunchError (exit 3) with SkyPilot's reason. The head node's address, SSH user and key
-then go to an SSHCluster, which does everything after (bootstrap, tunnel, sync, reqs,
-calls) exactly as for a `type: ssh` cluster.
+LaunchError (exit 3) with SkyPilot's reason. The nodes' addresses (head first), SSH user
+and key then go to an SSHCluster (one node) or a MultiNodeSSHCluster (`num_nodes` above
+1: Ray over every node, the daemon on the head), which does everything after (bootstrap,
+tunnel, sync, reqs, calls) exactly as for a `type: ssh` cluster of those hosts. Nodes are
+reached on their external addresses; a node SkyPilot knows only by a private address
+(a private-only cluster, reached through a jump host or from inside its network) is
+refused with NotSupportedError.
 
-Host keys: SkyPilot creates the VM, so its key cannot be known beforehand. Each cluster
-has its own known_hosts file under ``<rhcli root>/sky/``, emptied at every launch and
+Host keys: SkyPilot creates the VMs, so their keys cannot be known beforehand. Each cluster
+has its own known_hosts file (for all its nodes) under ``<rhcli root>/sky/``, emptied at every launch and
 teardown; the first connection after a launch records the key, and every later
 connection must present the same key.
 
@@ -115,8 +119,6 @@ class OnDemandCluster(Cluster):
             f"{self.name}: launching through SkyPilot ({spec.instance_type or 'any machine'}"
             f"{' on ' + spec.provider if spec.provider else ''}); this takes minutes"
         )
-        if spec.num_nodes > 1:
-            _say(f"{self.name}: {spec.num_nodes} nodes; rhcli runs on the head node")
         self.known_hosts.unlink(missing_ok=True)  # a new VM: a new host key
         self.launcher.launch(spec)
         record = self.launcher.record(self.name)
@@ -126,6 +128,8 @@ class OnDemandCluster(Cluster):
         return record
 
     def _head_from(self, record: SkyRecord) -> SSHCluster:
+        """The SSH cluster over the record's nodes (the same object while they stay as
+        they were): an SSHCluster for one node, a MultiNodeSSHCluster for several."""
         from rhcli.ssh_cluster import SSHCluster
 
         if record.proxy_command:
@@ -133,24 +137,54 @@ class OnDemandCluster(Cluster):
                 f"SkyPilot reaches {self.name!r} through a proxy command (Kubernetes, Slurm "
                 "or a jump host), which this version of rhcli does not drive"
             )
-        if not record.head_ip:
+        seen = _reach(record)
+        hosts, ports = seen[0], seen[1]
+        if not hosts:
             raise UnreachableError(f"SkyPilot has no address for the head of {self.name!r}")
-        seen = (record.head_ip, record.ssh_port, record.ssh_user, record.key_path)
+        if "" in hosts:
+            which = hosts.index("")
+            raise NotSupportedError(
+                f"node {which}{' (the head)' if which == 0 else ''} of sky cluster {self.name!r} has no external IP "
+                "address, only a private one: private-only clusters (reached through a jump "
+                "host or from inside their network) are not supported by this version of "
+                "rhcli. Launch it with public IPs (SkyPilot's use_internal_ips off), or use "
+                "a `type: ssh` cluster listing addresses this machine reaches"
+            )
+        if record.nodes > len(hosts):
+            raise UnreachableError(
+                f"SkyPilot knows the address of {len(hosts)} of the {record.nodes} nodes of "
+                f"{self.name!r}; see `sky status {self.name}`, or run `rhcli up` again"
+            )
         if self._head is not None and seen == self._head_for_record:
             return self._head
         if self._head is not None:
             self._head.reset_client()
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._head = SSHCluster(
-            self.name,
-            host=record.head_ip,
-            user=record.ssh_user,
-            port=record.ssh_port,
-            key=record.key_path,
-            home=self.spec.home,
-            known_hosts=str(self.known_hosts),
-            accept_host_key=True,  # only into this cluster's own file; see the docstring
-        )
+        # accept_host_key: only into this cluster's own known_hosts; see the docstring.
+        if len(hosts) > 1:
+            from rhcli.multinode import MultiNodeSSHCluster
+
+            self._head = MultiNodeSSHCluster(
+                self.name,
+                hosts=list(hosts),
+                ports=list(ports),
+                user=record.ssh_user,
+                key=record.key_path,
+                home=self.spec.home,
+                known_hosts=str(self.known_hosts),
+                accept_host_key=True,
+            )
+        else:
+            self._head = SSHCluster(
+                self.name,
+                host=hosts[0],
+                user=record.ssh_user,
+                port=ports[0],
+                key=record.key_path,
+                home=self.spec.home,
+                known_hosts=str(self.known_hosts),
+                accept_host_key=True,
+            )
         self._head_for_record = seen
         self._keepalive_for = None
         return self._head
@@ -167,17 +201,7 @@ class OnDemandCluster(Cluster):
         except UnreachableError:
             record = self.launcher.record(self.name)
             known = record is not None and record.up
-            if (
-                known
-                and record is not None
-                and self._head_for_record
-                == (
-                    record.head_ip,
-                    record.ssh_port,
-                    record.ssh_user,
-                    record.key_path,
-                )
-            ):
+            if known and record is not None and self._head_for_record == _reach(record):
                 raise  # the VM is up as we knew it: an SSH problem of its own
             with self._lock:
                 head.reset_client()
@@ -336,6 +360,16 @@ def ondemand_cluster(
             _clusters[key] = found
     assert isinstance(found, OnDemandCluster)
     return found
+
+
+def _reach(record: SkyRecord) -> tuple[Any, ...]:
+    """How the record says to reach the nodes: (hosts, ports, user, key), head first;
+    the head alone when SkyPilot listed no nodes."""
+    hosts = record.node_ips or ((record.head_ip,) if record.head_ip else ())
+    ports = record.node_ports
+    if len(ports) != len(hosts):
+        ports = (record.ssh_port,) * len(hosts)
+    return (tuple(hosts), tuple(ports), record.ssh_user, record.key_path)
 
 
 def _say(message: str) -> None:

@@ -13,8 +13,8 @@ Two jobs:
 `sky` is imported lazily, inside these functions, so `import rhcli` and every command
 that does not touch a sky cluster never pay for it (about 1.5 s) or need it installed.
 
-Everything after a launch goes over SSH: a `SkyRecord` carries the head node's address,
-SSH user and private key as SkyPilot recorded them. Tests replace the launcher (and only
+Everything after a launch goes over SSH: a `SkyRecord` carries every node's address and
+SSH port (head first), the SSH user and the private key as SkyPilot recorded them. Tests replace the launcher (and only
 it) with one that "provisions" a loopback sshd host: `RHCLI_SKY_LAUNCHER=module:Class`
 names a class taking the same constructor arguments as `SkyPilotLauncher`.
 """
@@ -77,6 +77,11 @@ class SkyRecord:
     ssh_user: str | None = None
     key_path: str | None = None  # the private key, written mode 0600 under rhcli's root
     proxy_command: str | None = None
+    # Every node's address the client reaches it on (its external IP), head first, as
+    # SkyPilot orders them; "" for a node SkyPilot knows only by its private address.
+    # Empty: only the head is known (head_ip). node_ports: each node's SSH port, alike.
+    node_ips: tuple[str, ...] = ()
+    node_ports: tuple[int, ...] = ()
 
     @property
     def up(self) -> bool:
@@ -265,6 +270,7 @@ class SkyPilotLauncher:
                 nodes = int(getattr(handle, "launched_nodes", 1) or 1)
                 cost = float(handle.launched_resources.get_cost(3600)) * nodes
         status = item["status"]
+        node_ips, node_ports = node_addresses(handle)
         return SkyRecord(
             name=item["name"],
             status=getattr(status, "value", str(status)),
@@ -278,6 +284,8 @@ class SkyPilotLauncher:
             ssh_user=credentials.get("ssh_user") or getattr(handle, "ssh_user", None),
             key_path=self._key_file(item["name"], credentials),
             proxy_command=credentials.get("ssh_proxy_command"),
+            node_ips=node_ips,
+            node_ports=node_ports,
         )
 
     def _key_file(self, name: str, credentials: dict[str, Any]) -> str | None:
@@ -288,6 +296,40 @@ class SkyPilotLauncher:
         if path and Path(path).expanduser().is_file():
             return str(Path(path).expanduser())
         return None
+
+
+def node_addresses(handle: Any) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """Every node's external address and SSH port from SkyPilot's cluster handle (a
+    CloudVmRayResourceHandle), head first as SkyPilot keeps them; ((), ()) when it has none.
+
+    The handle's `stable_internal_external_ips` pairs each node's private address with
+    the one SkyPilot connects to, which is the private one again when the node has no
+    public IP (or the cluster uses internal IPs): such a node is given as "" (not
+    reachable from the client; the caller says so). Ports default to 22 when SkyPilot
+    recorded none for a node.
+
+    Ports: SkyPilot sorts the workers' addresses but keeps `stable_ssh_ports` in instance
+    order, so when the handle still has its ClusterInfo (instances with their own
+    address and port) each node's port is taken from its instance instead.
+    """
+    pairs = getattr(handle, "stable_internal_external_ips", None) or []
+    ips = []
+    for pair in pairs:
+        internal, external = (tuple(pair) + (None, None))[:2]
+        ips.append(str(external) if external and external != internal else "")
+    recorded = list(getattr(handle, "stable_ssh_ports", None) or [])
+    ports = [int(recorded[i]) if i < len(recorded) and recorded[i] else 22 for i in range(len(ips))]
+    info = getattr(handle, "cached_cluster_info", None)
+    if info is not None:
+        with contextlib.suppress(Exception):  # an older ClusterInfo: keep SkyPilot's list
+            port_of = {
+                (i.internal_ip, i.external_ip or i.internal_ip): int(i.ssh_port)
+                for group in info.instances.values()
+                for i in group
+            }
+            for n, pair in enumerate(pairs):
+                ports[n] = port_of.get(tuple(pair[:2]), ports[n])
+    return tuple(ips), tuple(ports)
 
 
 def write_key(state_dir: Path, name: str, content: str) -> Path:

@@ -1,7 +1,9 @@
 """The test launcher: SkyPilot's one replaced part. It "provisions" the tests' loopback sshd.
 
 A launch marks the cluster UP in a JSON file and points its head at the sshd on
-127.0.0.1 (user root, the sshd's throw-away key), so that everything after the launch
+127.0.0.1 (user root, the sshd's throw-away key; a cluster of several nodes gets the
+addresses 127.0.0.1, 127.0.0.2, ... on that sshd's port, as SkyPilot lists a cluster's
+nodes, head first), so that everything after the launch
 (bootstrap, tunnel, sync, calls, keep-alive, down) runs for real. The file lives in
 $RHCLI_TEST_SKY_DIR, so CLI subprocesses (named through RHCLI_SKY_LAUNCHER) share it.
 The translation to SkyPilot objects still runs for real at every launch.
@@ -55,6 +57,7 @@ class LoopbackLauncher:
         if entry is None:
             return None
         host = json.loads((self.dir / "host.json").read_text())  # read anew: it may move
+        nodes = int(entry["nodes"])
         return SkyRecord(
             name=name,
             status=entry["status"],
@@ -66,6 +69,8 @@ class LoopbackLauncher:
             ssh_port=int(host["port"]),
             ssh_user="root",
             key_path=host["key"],
+            node_ips=tuple(f"127.0.0.{i + 1}" for i in range(nodes)) if nodes > 1 else (),
+            node_ports=(int(host["port"]),) * nodes if nodes > 1 else (),
         )
 
     def down(self, name: str) -> bool:

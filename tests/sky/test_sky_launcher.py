@@ -16,7 +16,13 @@ import pytest
 
 from rhcli.config.schema import ClusterSpec
 from rhcli.errors import ExitCode, NotSupportedError, SkyPilotMissingError, UsageError
-from rhcli.sky_launcher import resources_for, split_instance_type, task_for
+from rhcli.sky_launcher import (
+    SkyPilotLauncher,
+    node_addresses,
+    resources_for,
+    split_instance_type,
+    task_for,
+)
 from tests.conftest import REPO
 
 
@@ -291,3 +297,101 @@ def test_the_designs_ondemand_cluster_example_holds(
     assert resources.use_spot is False
     with pytest.raises(UsageError, match="num_nodes must be 1 or more"):
         rh.ondemand_cluster(name="bad", num_nodes=0)
+
+
+# --- node addresses from SkyPilot's cluster handle ---------------------------------------
+
+
+def _handle(sky: Any, instances: dict[str, tuple[str, str | None, int]], head: str) -> Any:
+    """A real CloudVmRayResourceHandle whose addresses SkyPilot's own code filled in from
+    a ClusterInfo, as it does after provisioning (instance id -> internal, external, port)."""
+    from sky.backends.cloud_vm_ray_backend import CloudVmRayResourceHandle
+    from sky.provision import common
+
+    info = common.ClusterInfo(
+        instances={
+            name: [common.InstanceInfo(name, internal, external, {}, ssh_port=port)]
+            for name, (internal, external, port) in instances.items()
+        },
+        head_instance_id=head,
+        provider_name="aws",
+    )
+    handle = CloudVmRayResourceHandle(
+        cluster_name="gpu",
+        cluster_name_on_cloud="gpu-2ea4",
+        cluster_yaml=None,
+        launched_nodes=len(instances),
+        launched_resources=sky.Resources(),
+    )
+    handle.update_cluster_ips(cluster_info=info)
+    handle.update_ssh_ports()
+    return handle
+
+
+def test_every_nodes_external_address_and_port_come_from_the_handle_head_first(
+    sky: Any, tmp_path: Path
+) -> None:
+    handle = _handle(
+        sky,
+        {
+            "i-w2": ("10.0.0.9", "3.0.0.9", 2202),
+            "i-head": ("10.0.0.5", "3.0.0.5", 22),
+            "i-w1": ("10.0.0.7", "3.0.0.1", 2201),
+        },
+        head="i-head",
+    )
+    # SkyPilot puts the head first and sorts the workers by address...
+    assert handle.cached_external_ips == ["3.0.0.5", "3.0.0.1", "3.0.0.9"]
+    # ...but keeps the ports in instance order; each node keeps its own port here.
+    assert node_addresses(handle) == (("3.0.0.5", "3.0.0.1", "3.0.0.9"), (22, 2201, 2202))
+
+    record = SkyPilotLauncher(cluster="gpu", state_dir=tmp_path)._to_record(
+        {
+            "name": "gpu",
+            "status": sky.ClusterStatus.UP,
+            "handle": handle,
+            "nodes": 3,
+            "credentials": {"ssh_user": "ubuntu", "ssh_private_key_content": "KEY"},
+        }
+    )
+    assert (record.head_ip, record.ssh_port, record.nodes) == ("3.0.0.5", 22, 3)
+    assert record.node_ips == ("3.0.0.5", "3.0.0.1", "3.0.0.9")
+    assert record.node_ports == (22, 2201, 2202)
+    assert record.ssh_user == "ubuntu"
+    assert Path(record.key_path or "").read_text() == "KEY"
+
+
+def test_a_handle_read_back_from_the_api_server_gives_the_same_addresses(sky: Any) -> None:
+    from sky.backends.cloud_vm_ray_backend import CloudVmRayResourceHandle
+
+    handle = _handle(
+        sky, {"i-h": ("10.0.0.5", "3.0.0.5", 22), "i-w": ("10.0.0.6", "3.0.0.6", 22)}, "i-h"
+    )
+    # The client gets the handle as to_dict() over the wire: no ClusterInfo any more.
+    decoded = CloudVmRayResourceHandle.from_dict(handle.to_dict())
+    assert decoded.cached_cluster_info is None
+    assert node_addresses(decoded) == (("3.0.0.5", "3.0.0.6"), (22, 22))
+
+
+def test_nodes_without_a_public_ip_are_given_as_unreachable_not_by_private_address(
+    sky: Any,
+) -> None:
+    handle = _handle(
+        sky, {"i-h": ("10.0.0.5", None, 22), "i-w": ("10.0.0.6", None, 22)}, head="i-h"
+    )
+    assert handle.cached_external_ips == ["10.0.0.5", "10.0.0.6"]  # SkyPilot's fallback
+    assert node_addresses(handle) == (("", ""), (22, 22))
+
+
+def test_a_handle_without_addresses_gives_no_nodes(sky: Any) -> None:
+    from sky.backends.cloud_vm_ray_backend import CloudVmRayResourceHandle
+
+    handle = CloudVmRayResourceHandle(
+        cluster_name="gpu",
+        cluster_name_on_cloud="gpu-2ea4",
+        cluster_yaml=None,
+        launched_nodes=2,
+        launched_resources=sky.Resources(),
+    )
+    assert node_addresses(handle) == ((), ())
+    assert node_addresses(None) == ((), ())
