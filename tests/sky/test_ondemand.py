@@ -4,6 +4,7 @@ keep-alive, `rhcli status/autostop/down` all run for real against a loopback ssh
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -15,10 +16,14 @@ import pytest
 
 import rhcli as rh
 from rhcli.clusters import _clusters
-from rhcli.errors import ExitCode
+from rhcli.errors import ExitCode, NotSupportedError
+from rhcli.multinode import MultiNodeSSHCluster
 from rhcli.ondemand import OnDemandCluster
+from rhcli.sky_launcher import SkyRecord
+from rhcli.ssh_cluster import SSHCluster
 from tests.conftest import processes_of_root, run_cli
 from tests.sky.conftest import SkyBox
+from tests.sky.launcher import LoopbackLauncher
 
 
 def _fresh(skybox: SkyBox) -> OnDemandCluster:
@@ -221,3 +226,80 @@ def test_down_yes_stops_the_daemon_and_tears_the_cluster_down(skybox: SkyBox) ->
     after = run_cli("status", "sky1", cwd=skybox.project, env=skybox.env)
     assert after.returncode == ExitCode.UNREACHABLE
     assert "skypilot   no such cluster" in after.stdout
+
+
+# --- several nodes ---------------------------------------------------------------------------
+
+
+def _launched(skybox: SkyBox, name: str, nodes: int) -> tuple[OnDemandCluster, SSHCluster]:
+    """A sky cluster of `nodes` nodes launched by the test launcher, and the SSH cluster
+    rhcli built over its record; nothing is connected to (no second bring-up here)."""
+    _clusters.clear()
+    cluster = rh.ondemand_cluster(name, num_nodes=nodes, home=str(skybox.root))
+    return cluster, cluster.head(launch=True)
+
+
+def _forget(cluster: OnDemandCluster) -> None:
+    cluster.launcher.down(cluster.name)
+    _clusters.clear()
+
+
+@pytest.mark.parametrize("nodes", [2, 3])
+def test_a_cluster_of_several_nodes_is_one_multi_node_ssh_cluster_over_them_head_first(
+    skybox: SkyBox, nodes: int, capfd: pytest.CaptureFixture[str]
+) -> None:
+    cluster, built = _launched(skybox, f"skyn{nodes}", nodes)
+    try:
+        record = cluster.sky_status()
+        assert record is not None and len(record.node_ips) == nodes
+        assert isinstance(built, MultiNodeSSHCluster)
+        targets = [built.target, *(w.target for w in built.workers)]
+        assert [t.hostname for t in targets] == list(record.node_ips)  # head first
+        for target in targets:  # the record's user, key and port, the cluster's known_hosts
+            assert target.user == record.ssh_user == "root"
+            assert target.key_files == (record.key_path,)
+            assert target.port == record.ssh_port
+            assert target.known_hosts == (str(cluster.known_hosts),)
+            assert target.accept_new_host_key  # learnt into that file only
+        assert built.home == str(skybox.root)
+        assert "runs on the head node" not in capfd.readouterr().err
+        assert cluster.head(launch=False) is built  # the same record: the same object
+    finally:
+        _forget(cluster)
+
+
+def test_a_cluster_of_one_node_is_still_a_plain_ssh_cluster(skybox: SkyBox) -> None:
+    cluster, built = _launched(skybox, "skyn1", 1)
+    try:
+        assert type(built) is SSHCluster
+        assert (built.target.hostname, built.target.port) == ("127.0.0.1", skybox.host.port)
+        assert built.target.known_hosts == (str(cluster.known_hosts),)
+    finally:
+        _forget(cluster)
+
+
+class _PrivateWorkerLauncher(LoopbackLauncher):
+    """SkyPilot's record of a cluster whose second node has no public IP."""
+
+    def record(self, name: str) -> SkyRecord | None:
+        found = super().record(name)
+        return found and dataclasses.replace(found, node_ips=(found.node_ips[0], ""))
+
+
+def test_a_node_without_an_external_ip_is_refused_saying_what_is_unsupported(
+    skybox: SkyBox,
+) -> None:
+    from rhcli.config.schema import ClusterSpec
+
+    spec = ClusterSpec(name="skypriv", type="sky", num_nodes=2, home=str(skybox.root))
+    launcher = _PrivateWorkerLauncher(cluster="skypriv", state_dir=skybox.directory)
+    cluster = OnDemandCluster(spec, launcher=launcher)
+    try:
+        with pytest.raises(NotSupportedError) as raised:
+            cluster.head(launch=True)
+        message = str(raised.value)
+        assert "node 1 of sky cluster 'skypriv' has no external IP address" in message
+        assert "private-only clusters (reached through a jump host" in message
+        assert raised.value.exit_code == ExitCode.USAGE
+    finally:
+        launcher.down("skypriv")
