@@ -12,10 +12,10 @@ reached on their external addresses; a node SkyPilot knows only by a private add
 (a private-only cluster, reached through a jump host or from inside its network) is
 refused with NotSupportedError.
 
-Host keys: SkyPilot creates the VMs, so their keys cannot be known beforehand. Each cluster
-has its own known_hosts file (for all its nodes) under ``<rhcli root>/sky/``, emptied at every launch and
-teardown; the first connection after a launch records the key, and every later
-connection must present the same key.
+Host keys: SkyPilot creates the VMs, so their keys cannot be known beforehand. Each
+cluster has one known_hosts file for all its nodes under ``<rhcli root>/sky/``, emptied at
+every launch and teardown; the first connection to a node after a launch records its
+key, and every later connection must present the same key.
 
 Autostop: a keep-alive process on the head node (rhcli.sky_keepalive) resets SkyPilot's
 idle timer while the daemon has runs running or queued, so no run is cut short, detached
@@ -144,11 +144,12 @@ class OnDemandCluster(Cluster):
         if "" in hosts:
             which = hosts.index("")
             raise NotSupportedError(
-                f"node {which}{' (the head)' if which == 0 else ''} of sky cluster {self.name!r} has no external IP "
-                "address, only a private one: private-only clusters (reached through a jump "
-                "host or from inside their network) are not supported by this version of "
-                "rhcli. Launch it with public IPs (SkyPilot's use_internal_ips off), or use "
-                "a `type: ssh` cluster listing addresses this machine reaches"
+                f"node {which}{' (the head)' if which == 0 else ''} of sky cluster "
+                f"{self.name!r} has no external IP address, only a private one: "
+                "private-only clusters (reached through a jump host or from inside their "
+                "network) are not supported by this version of rhcli. Launch it with public "
+                "IPs (SkyPilot's use_internal_ips off), or use a `type: ssh` cluster listing "
+                "addresses this machine reaches"
             )
         if record.nodes > len(hosts):
             raise UnreachableError(

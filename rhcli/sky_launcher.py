@@ -14,9 +14,10 @@ Two jobs:
 that does not touch a sky cluster never pay for it (about 1.5 s) or need it installed.
 
 Everything after a launch goes over SSH: a `SkyRecord` carries every node's address and
-SSH port (head first), the SSH user and the private key as SkyPilot recorded them. Tests replace the launcher (and only
-it) with one that "provisions" a loopback sshd host: `RHCLI_SKY_LAUNCHER=module:Class`
-names a class taking the same constructor arguments as `SkyPilotLauncher`.
+SSH port (head first), the SSH user and the private key as SkyPilot recorded them. Tests
+replace the launcher (and only it) with one that "provisions" a loopback sshd host:
+`RHCLI_SKY_LAUNCHER=module:Class` names a class taking the same constructor arguments as
+`SkyPilotLauncher`.
 """
 
 from __future__ import annotations
@@ -315,7 +316,7 @@ def node_addresses(handle: Any) -> tuple[tuple[str, ...], tuple[int, ...]]:
     pairs = getattr(handle, "stable_internal_external_ips", None) or []
     ips = []
     for pair in pairs:
-        internal, external = (tuple(pair) + (None, None))[:2]
+        internal, external = (*tuple(pair), None, None)[:2]
         ips.append(str(external) if external and external != internal else "")
     recorded = list(getattr(handle, "stable_ssh_ports", None) or [])
     ports = [int(recorded[i]) if i < len(recorded) and recorded[i] else 22 for i in range(len(ips))]
