@@ -154,7 +154,7 @@ class OnDemandCluster(Cluster):
         if record.nodes > len(hosts):
             raise UnreachableError(
                 f"SkyPilot knows the address of {len(hosts)} of the {record.nodes} nodes of "
-                f"{self.name!r}; see `sky status {self.name}`, or run `rhcli up` again"
+                f"{self.name!r}; refresh SkyPilot's record with `sky status -r {self.name}`"
             )
         if self._head is not None and seen == self._head_for_record:
             return self._head
