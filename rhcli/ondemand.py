@@ -7,10 +7,11 @@ or broken is launched (SkyPilot's progress on stderr), and a launch that fails r
 LaunchError (exit 3) with SkyPilot's reason. The nodes' addresses (head first), SSH user
 and key then go to an SSHCluster (one node) or a MultiNodeSSHCluster (`num_nodes` above
 1: Ray over every node, the daemon on the head), which does everything after (bootstrap,
-tunnel, sync, reqs, calls) exactly as for a `type: ssh` cluster of those hosts. Nodes are
-reached on their external addresses; a node SkyPilot knows only by a private address
-(a private-only cluster, reached through a jump host or from inside its network) is
-refused with NotSupportedError.
+tunnel, sync, reqs, calls) exactly as for a `type: ssh` cluster of those hosts. The nodes
+of a multi-node cluster are reached on their external addresses; one SkyPilot knows only
+by a private address (a private-only cluster, reached through a jump host or from inside
+its network) is refused with NotSupportedError. A one-node cluster is reached where
+SkyPilot reaches its head.
 
 Host keys: SkyPilot creates the VMs, so their keys cannot be known beforehand. Each
 cluster has one known_hosts file for all its nodes under ``<rhcli root>/sky/``, emptied at
@@ -366,7 +367,11 @@ def ondemand_cluster(
 def _reach(record: SkyRecord) -> tuple[Any, ...]:
     """How the record says to reach the nodes: (hosts, ports, user, key), head first;
     the head alone when SkyPilot listed no nodes."""
-    hosts = record.node_ips or ((record.head_ip,) if record.head_ip else ())
+    hosts = record.node_ips
+    if len(hosts) <= 1 and record.head_ip:
+        # One node: the address SkyPilot itself uses for the head. For a cluster with
+        # internal IPs only that is the private one, which works from inside its network.
+        hosts = (record.head_ip,)
     ports = record.node_ports
     if len(ports) != len(hosts):
         ports = (record.ssh_port,) * len(hosts)
