@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 
 from tests.support import netns
+from tests.support.environ import restore, snapshot
 from tests.support.sshd import SSHHost, start_sshd
 
 FIGURES: dict[str, str] = {}
@@ -87,7 +88,7 @@ def nodes() -> Iterator[Nodes]:
     base = Path(tempfile.mkdtemp(prefix="rhmn-"))
     network = netns.create(2)
     sshds: list[SSHHost] = []
-    saved = {name: os.environ.get(name) for name in ("RHCLI_KNOWN_HOSTS", "RHCLI_SSH_CONFIG")}
+    saved = snapshot(("RHCLI_KNOWN_HOSTS", "RHCLI_SSH_CONFIG"))
     cluster = None
     roots = [base / "head" / "root", base / "worker" / "root"]
     try:
@@ -138,11 +139,7 @@ def nodes() -> Iterator[Nodes]:
                 host.stop()
             left = _leftovers(network)
             network.remove()
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+            restore(saved)
             shutil.rmtree(base, ignore_errors=True)
             for root in roots:
                 shutil.rmtree(f"/tmp/rhcli-rayn-{_digest(root)}", ignore_errors=True)

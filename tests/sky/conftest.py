@@ -27,6 +27,7 @@ import pytest
 
 from tests.conftest import REPO, processes_of_root
 from tests.sky.launcher import DIR_ENV
+from tests.support.environ import restore, snapshot
 from tests.support.sshd import SSHHost, start_sshd
 
 
@@ -94,15 +95,12 @@ def sky_home() -> Iterator[Path]:
     """SkyPilot writes ~/.sky as soon as it is imported: HOME is a folder of the tests'
     while they run (rhcli itself goes by RHCLI_HOME and RHCLI_SSH_CONFIG)."""
     home = Path(tempfile.mkdtemp(prefix="rhcli-test-sky-home-"))
-    saved = os.environ.get("HOME")
+    saved = snapshot(("HOME",))
     os.environ["HOME"] = str(home)
     try:
         yield home
     finally:
-        if saved is None:
-            os.environ.pop("HOME", None)
-        else:
-            os.environ["HOME"] = saved
+        restore(saved)
         shutil.rmtree(home, ignore_errors=True)
 
 
@@ -142,7 +140,7 @@ def skybox() -> Iterator[SkyBox]:
         "RHCLI_SKY_LAUNCHER": "tests.sky.launcher:LoopbackLauncher",
         "RHCLI_SSH_CONFIG": str(directory / "no-ssh-config"),
     }
-    saved = {name: os.environ.get(name) for name in env}
+    saved = snapshot(env)
     os.environ.update(env)
     saved_poll = rhcli.ondemand.KEEPALIVE_POLL_S
     rhcli.ondemand.KEEPALIVE_POLL_S = 0.5
@@ -159,11 +157,7 @@ def skybox() -> Iterator[SkyBox]:
         while left and time.monotonic() < deadline:
             time.sleep(0.2)
             left = processes_of_root(root)
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        restore(saved)
         shutil.rmtree(directory, ignore_errors=True)
         assert not left, f"processes of the sky cluster's root {root} left behind: {left}"
 

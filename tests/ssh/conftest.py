@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import processes_of_root
+from tests.support.environ import restore, snapshot
 from tests.support.sshd import SSHHost, start_sshd
 
 # Figures measured by the tests, printed at the end of the session (and quoted in
@@ -84,18 +85,14 @@ def sshd_host() -> Iterator[SSHHost]:
     """
     directory = Path(tempfile.mkdtemp(prefix="rhcli-test-sshd-"))
     host = start_sshd(directory)
-    saved = {name: os.environ.get(name) for name in ("RHCLI_KNOWN_HOSTS", "RHCLI_SSH_CONFIG")}
+    saved = snapshot(("RHCLI_KNOWN_HOSTS", "RHCLI_SSH_CONFIG"))
     os.environ["RHCLI_KNOWN_HOSTS"] = str(host.known_hosts)
     os.environ["RHCLI_SSH_CONFIG"] = str(directory / "no-ssh-config")
     try:
         yield host
     finally:
         host.stop()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        restore(saved)
         shutil.rmtree(directory, ignore_errors=True)
 
 
