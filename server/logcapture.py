@@ -291,8 +291,7 @@ class _StreamReader:
             return
         # A progress bar finishing its line: keep only its final state, which is before a
         # trailing \r when it was drawn as print(..., end="\r").
-        text = raw.rstrip(b"\r").rsplit(b"\r", 1)[-1]
-        sink.write(self.name, text.decode(errors="replace"))
+        self._deliver(sink, raw.rstrip(b"\r").rsplit(b"\r", 1)[-1], progress=False)
 
     def _progress(self) -> None:
         now = time.monotonic()
@@ -302,7 +301,17 @@ class _StreamReader:
         self._last_progress = now
         current = self._pending.rstrip(b"\r").rsplit(b"\r", 1)[-1]
         if current:
-            sink.write(self.name, current.decode(errors="replace"), progress=True)
+            self._deliver(sink, current, progress=True)
+
+    def _deliver(self, sink: LogSink, text: bytes, *, progress: bool) -> None:
+        try:
+            sink.write(self.name, text.decode(errors="replace"), progress=progress)
+        except OSError as exc:
+            # The log cannot be written (a full disk): keep the line in the worker's own
+            # log rather than lose it, and keep reading, or the run would block on a full
+            # pipe (and the end of the run would raise).
+            note = f"rhcli: could not write the run's log ({exc}); the line was: ".encode()
+            os.write(self._fallback_fd, note + text + b"\n")
 
 
 class OutputCapture:
