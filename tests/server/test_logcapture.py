@@ -342,7 +342,7 @@ def test_a_run_ends_promptly_while_a_process_it_left_behind_keeps_writing(
             time.sleep(0.2)
         began = time.monotonic()
         with run("b"):
-            print("b line")
+            os.write(1, b"b line\\n")  # one write: print's two could straddle a spam line
         took = time.monotonic() - began
         spam.kill()
         spam.wait()
@@ -493,6 +493,36 @@ def test_logs_are_deleted_with_their_run_by_retention(tmp_path: Path) -> None:
 @pytest.mark.parametrize("status", ["succeeded", "failed", "timed_out"])
 def test_end_marker_carries_the_status(tmp_path: Path, status: str) -> None:
     path = log_path(tmp_path, "r")
+    path.parent.mkdir()  # made by the run's first line, or by a follower's watch
     append_end(path, status)
     (record,) = [json.loads(line) for line in path.read_text().splitlines()]
     assert record["end"] is True and record["status"] == status and record["t"] > 0
+
+
+def test_a_run_that_printed_nothing_and_had_no_follower_gets_no_log(tmp_path: Path) -> None:
+    path = log_path(tmp_path, "quiet")
+    append_end(path, "succeeded")
+    assert not path.parent.exists()
+    got = list(read_records(path, follow=True, finished=lambda: True, cancelled=lambda: False))
+    assert got == []
+
+
+def test_a_follower_of_a_quiet_run_gets_its_end_marker(tmp_path: Path) -> None:
+    path = log_path(tmp_path, "watched")
+    got: list[dict[str, Any]] = []
+    follower = threading.Thread(
+        target=lambda: got.extend(
+            r
+            for batch in read_records(
+                path, follow=True, finished=lambda: False, cancelled=lambda: False
+            )
+            for r in batch
+        )
+    )
+    follower.start()
+    deadline = time.monotonic() + 10
+    while not path.parent.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)  # the follower's watch makes the run's folder
+    append_end(path, "succeeded")
+    follower.join(10)
+    assert [r.get("status") for r in got] == ["succeeded"]
