@@ -248,6 +248,10 @@ class _StreamReader:
             events = poller.poll()
             if any(mask & select.POLLNVAL for _, mask in events):
                 return
+            # Wait for a sync in progress: a reader busy with a flood would otherwise take
+            # its lock again and again before the waiting sync gets it (locks are unfair).
+            with self._owner.turnstile:
+                pass
             with self.lock:
                 try:
                     data = os.read(self._read_fd, _READ_BYTES)
@@ -319,6 +323,7 @@ class OutputCapture:
 
     def __init__(self) -> None:
         self.sink: LogSink | None = None
+        self.turnstile = threading.Lock()  # held by a sync from start to end
         self._readers: list[_StreamReader] = []
 
     def install(self) -> None:
@@ -354,10 +359,11 @@ class OutputCapture:
             except (OSError, ValueError):
                 pass
         _flush_c_stdio()
-        # Both locks at once (always in this order; a reader takes only its own), so no
-        # reader is between reading a chunk and handing it on while the sink changes.
+        # Both locks at once (always in this order; a reader takes only its own, and the
+        # turnstile never while holding it), so no reader is between reading a chunk and
+        # handing it on while the sink changes. The wait is at most one chunk per reader.
         out, err = self._readers
-        with out.lock, err.lock:
+        with self.turnstile, out.lock, err.lock:
             out.drain()
             err.drain()
             previous, self.sink = self.sink, sink

@@ -350,7 +350,8 @@ def test_a_run_ends_promptly_while_a_process_it_left_behind_keeps_writing(
             f.write(str(took))
         """,
     )
-    assert float((tmp_path / "logs" / "took").read_text()) < 5
+    took = float((tmp_path / "logs" / "took").read_text())
+    assert took < 3, f"the run took {took:.1f} s to end beside the flood"
     a, b = texts(records(tmp_path, "a")), texts(records(tmp_path, "b"))
     assert a[0] == "a line" and set(a[1:]) <= {"spam"}  # whole lines, never mixed
     assert "b line" in b and set(b) <= {"b line", "spam"}
