@@ -22,7 +22,7 @@ from rhcli.server.logs import log_path
 from rhcli.server.pool import PoolKey, Slot, Unsatisfiable, WorkerPool, shape_of
 from rhcli.server.proto import daemon_pb2 as pb
 from rhcli.server.runstore import INLINE_RESULT_LIMIT
-from rhcli.server.worker import Worker, WorkerOutcome
+from rhcli.server.worker import BatchCall, RunCall, Worker, WorkerOutcome
 
 log = logging.getLogger(__name__)
 
@@ -160,14 +160,14 @@ class Executor:
             return cancelled_outcome()
         started = time.time()
         fn = request.function
-        ref = slot.handle.run.remote(
-            entrypoint=fn.entrypoint,
-            pickled_fn=fn.pickled,
-            args=_for_ray(args),
-            want_json=request.want_json,
-            log_path=str(log_path(self._runs_dir, request.run_id)),
-            refs=dict(refs),
+        call: RunCall = (
+            fn.entrypoint,
+            fn.pickled,
+            request.want_json,
+            str(log_path(self._runs_dir, request.run_id)),
+            dict(refs),
         )
+        ref = slot.handle.run.remote(call, _for_ray(args))
         if request.resources.HasField("memory") and request.resources.memory > 0:
             over = self._watch_memory(ref, slot, int(request.resources.memory), request.timeout_s)
             if over is not None:
@@ -218,14 +218,14 @@ class Executor:
         """
         fn = request.function
         started = time.time()
-        ref = slot.handle.run_batch.remote(
-            entrypoint=fn.entrypoint,
-            pickled_fn=fn.pickled,
-            items=items,
-            want_json=request.want_json,
-            log_path=str(log_path(self._runs_dir, request.run_id)),
-            first_index=first_index,
+        call: BatchCall = (
+            fn.entrypoint,
+            fn.pickled,
+            request.want_json,
+            str(log_path(self._runs_dir, request.run_id)),
+            first_index,
         )
+        ref = slot.handle.run_batch.remote(call, items)
         if request.timeout_s > 0:
             ready, _ = self._ray.wait([ref], timeout=request.timeout_s)
             if not ready:

@@ -38,14 +38,19 @@ def log_path(runs_dir: Path, run_id: str) -> Path:
 
 
 def append_end(path: Path, status: str) -> None:
-    """Append the end-of-run marker (creating the log of a run that printed nothing)."""
+    """Append the end-of-run marker, if the run's folder exists.
+
+    It exists once the run printed a line (the worker makes it then) or a follower watched
+    the run (_Watch.of makes it). Where it does not, the run printed nothing and nobody
+    follows it: no log and no folder are made (that was a mkdir and a file on every quiet
+    call's answer path), and a later reader finds no log, which reads as no lines; a
+    follower gets the end from the run's record (DaemonServicer.Logs).
+    """
     record = json.dumps({"end": True, "status": status, "t": time.time()})
-    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
     try:
-        fd = os.open(path, flags, 0o600)
-    except FileNotFoundError:  # its folder too: the run printed nothing
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, flags, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    except FileNotFoundError:
+        return
     try:
         os.write(fd, (record + "\n").encode())
     finally:

@@ -25,6 +25,11 @@ from rhcli.server.logcapture import OutputCapture, open_sink
 REPR_LIMIT = 10_000
 _PICKLE_PROTOCOL = 5
 
+# Worker.run's call: (entrypoint, pickled function, want_json, log path, RunRefs).
+RunCall = tuple[str, bytes, bool, str, dict[str, bytes]]
+# Worker.run_batch's call: (entrypoint, pickled function, want_json, log path, first index).
+BatchCall = tuple[str, bytes, bool, str, int]
+
 
 @dataclass
 class WorkerOutcome:
@@ -95,57 +100,53 @@ class Worker:
 
         return ray.get_runtime_context().get_node_id(), os.getpid()
 
-    def run(
+    # A call's parameters travel as one tuple, not as keyword arguments: Ray serializes
+    # each argument of a call on its own (a key and a value per keyword), which cost about
+    # 0.3 ms more per call for six keywords than for one tuple. The pickled arguments go
+    # apart, so that a large one still travels as Ray's zero-copy buffer (see executor).
+
+    def run(self, call: RunCall, args: Any) -> WorkerOutcome:
+        """Call the function with the pickled (args, kwargs) `args`; call is
+        (entrypoint, pickled_fn, want_json, log_path, refs): its output goes to the log at
+        log_path, and refs resolves RunRefs."""
+        entrypoint, pickled_fn, want_json, log_path, refs = call
+        return self._call(entrypoint, pickled_fn, args, want_json, log_path, refs, None)
+
+    def run_batch(self, call: BatchCall, items: list[bytes]) -> list[WorkerOutcome]:
+        """Map items, one call each, in order: one outcome per item. call is
+        (entrypoint, pickled_fn, want_json, log_path, first_index); item first_index + k
+        is items[k], and its output goes to the log as that item's."""
+        entrypoint, pickled_fn, want_json, log_path, first_index = call
+        return [
+            self._call(entrypoint, pickled_fn, args, want_json, log_path, {}, first_index + k)
+            for k, args in enumerate(items)
+        ]
+
+    def _call(
         self,
-        *,
         entrypoint: str,
         pickled_fn: bytes,
-        args: bytes,
+        args: Any,
         want_json: bool,
         log_path: str,
-        refs: dict[str, bytes] | None = None,
-        item: int | None = None,
+        refs: dict[str, bytes],
+        item: int | None,
     ) -> WorkerOutcome:
-        """Call the function with the pickled (args, kwargs), its output going to the log
-        at log_path (as map item `item`, if given); refs resolves RunRefs."""
         started = time.time()
         self._capture.start(open_sink(log_path, item, head_node_id=self._head_node_id))
         try:
-            outcome = self._run(entrypoint, pickled_fn, args, want_json, refs or {})
+            outcome = self._run(entrypoint, pickled_fn, args, want_json, refs)
         finally:
             self._capture.stop()
         outcome.started_at = started
         outcome.ended_at = time.time()
         return outcome
 
-    def run_batch(
-        self,
-        *,
-        entrypoint: str,
-        pickled_fn: bytes,
-        items: list[bytes],
-        want_json: bool,
-        log_path: str,
-        first_index: int,
-    ) -> list[WorkerOutcome]:
-        """Map items, one call each, in order: one outcome per item."""
-        return [
-            self.run(
-                entrypoint=entrypoint,
-                pickled_fn=pickled_fn,
-                args=args,
-                want_json=want_json,
-                log_path=log_path,
-                item=first_index + offset,
-            )
-            for offset, args in enumerate(items)
-        ]
-
     def _run(
         self,
         entrypoint: str,
         pickled_fn: bytes,
-        args: bytes,
+        args: Any,
         want_json: bool,
         refs: dict[str, bytes],
     ) -> WorkerOutcome:

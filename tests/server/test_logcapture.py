@@ -312,6 +312,71 @@ def test_output_between_runs_goes_to_the_original_fds_not_to_a_log(tmp_path: Pat
     assert done.stderr.splitlines() == ["between runs, stderr"]
 
 
+def test_a_run_that_prints_nothing_makes_no_log_file_nor_folder(tmp_path: Path) -> None:
+    capture_runs(
+        tmp_path,
+        """
+        for name in ("quiet", "loud", "quiet-after"):
+            capture.start(LogSink(os.path.join(LOGS, name, "log.jsonl")))
+            if name == "loud":
+                print("a line")
+            capture.stop()
+        """,
+    )
+    assert not (tmp_path / "logs" / "quiet").exists()
+    assert not (tmp_path / "logs" / "quiet-after").exists()
+    loud = tmp_path / "logs" / "loud" / "log.jsonl"
+    assert [json.loads(line)["text"] for line in loud.read_text().splitlines()] == ["a line"]
+    assert loud.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_run_ends_promptly_while_a_process_it_left_behind_keeps_writing(
+    tmp_path: Path,
+) -> None:
+    capture_runs(
+        tmp_path,
+        """
+        with run("a"):
+            print("a line")
+            spam = subprocess.Popen(["sh", "-c", "while :; do echo spam; done"])
+            time.sleep(0.2)
+        began = time.monotonic()
+        with run("b"):
+            os.write(1, b"b line\\n")  # one write: print's two could straddle a spam line
+        took = time.monotonic() - began
+        spam.kill()
+        spam.wait()
+        with open(os.path.join(LOGS, "took"), "w") as f:
+            f.write(str(took))
+        """,
+    )
+    took = float((tmp_path / "logs" / "took").read_text())
+    assert took < 3, f"the run took {took:.1f} s to end beside the flood"
+    a, b = texts(records(tmp_path, "a")), texts(records(tmp_path, "b"))
+    assert a[0] == "a line" and set(a[1:]) <= {"spam"}  # whole lines, never mixed
+    assert "b line" in b and set(b) <= {"b line", "spam"}
+
+
+def test_a_log_that_cannot_be_written_keeps_its_lines_in_the_workers_own_output(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "not-a-folder").write_text("")
+    done = capture_runs(
+        tmp_path,
+        """
+        capture.start(LogSink(os.path.join(LOGS, "not-a-folder", "log.jsonl")))
+        print("kept anyway")
+        capture.stop()
+        with run("next"):
+            print("next run")
+        """,
+    )
+    assert "could not write the run's log" in done.stdout
+    assert done.stdout.rstrip().endswith("the line was: kept anyway")
+    assert texts(records(tmp_path, "next")) == ["next run"]
+
+
 # --- the stored log, read by the daemon ------------------------------------------------------
 
 
@@ -429,6 +494,36 @@ def test_logs_are_deleted_with_their_run_by_retention(tmp_path: Path) -> None:
 @pytest.mark.parametrize("status", ["succeeded", "failed", "timed_out"])
 def test_end_marker_carries_the_status(tmp_path: Path, status: str) -> None:
     path = log_path(tmp_path, "r")
+    path.parent.mkdir()  # made by the run's first line, or by a follower's watch
     append_end(path, status)
     (record,) = [json.loads(line) for line in path.read_text().splitlines()]
     assert record["end"] is True and record["status"] == status and record["t"] > 0
+
+
+def test_a_run_that_printed_nothing_and_had_no_follower_gets_no_log(tmp_path: Path) -> None:
+    path = log_path(tmp_path, "quiet")
+    append_end(path, "succeeded")
+    assert not path.parent.exists()
+    got = list(read_records(path, follow=True, finished=lambda: True, cancelled=lambda: False))
+    assert got == []
+
+
+def test_a_follower_of_a_quiet_run_gets_its_end_marker(tmp_path: Path) -> None:
+    path = log_path(tmp_path, "watched")
+    got: list[dict[str, Any]] = []
+    follower = threading.Thread(
+        target=lambda: got.extend(
+            r
+            for batch in read_records(
+                path, follow=True, finished=lambda: False, cancelled=lambda: False
+            )
+            for r in batch
+        )
+    )
+    follower.start()
+    deadline = time.monotonic() + 10
+    while not path.parent.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)  # the follower's watch makes the run's folder
+    append_end(path, "succeeded")
+    follower.join(10)
+    assert [r.get("status") for r in got] == ["succeeded"]
