@@ -399,7 +399,9 @@ def test_daemon_releases_the_streams_of_killed_followers(local: Any) -> None:
 
 
 def test_ctrl_c_on_rhcli_run_detaches_and_the_run_completes(local: Any) -> None:
-    cli = spawn(RHCLI, "run", "tests.fixtures.funcs:ticks", "30", "0.1")
+    # 6 s of ticks: room for a loaded machine to deliver tick 0 and the signal before
+    # the run ends (a run that ended first would exit 0, not detach).
+    cli = spawn(RHCLI, "run", "tests.fixtures.funcs:ticks", "60", "0.1")
     try:
         stderr = LineReader(cli.stderr)  # type: ignore[arg-type]
         stderr.wait_for("^tick 0$")  # streamed on stderr while it runs
@@ -416,8 +418,8 @@ def test_ctrl_c_on_rhcli_run_detaches_and_the_run_completes(local: Any) -> None:
     assert f"rhcli cancel {run_id}" in message
     got = run_cli("get", run_id)
     assert got.returncode == 0, got.stderr
-    assert got.stdout == "30\n"
-    assert run_cli("logs", run_id).stdout == ticks_out(30)
+    assert got.stdout == "60\n"
+    assert run_cli("logs", run_id).stdout == ticks_out(60)
 
 
 def test_ctrl_c_on_logs_follow_detaches_and_leaves_the_run_alone(local: Any) -> None:
