@@ -38,6 +38,9 @@ class SSHHost:
         _wait_for_port(self.address, self.port, self.process)
 
     def stop(self) -> None:
+        """Stop the listener and end every connection it accepted: a session outlives its
+        listener, and would keep a client's ssh master (ControlPersist) running on."""
+        sessions = _children(self.process.pid)
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -45,6 +48,26 @@ class SSHHost:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        for pid in sessions:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+
+def _children(pid: int) -> list[int]:
+    """The pids whose parent is pid (an sshd's per-connection processes)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:  # field 4: the parent's pid
+            found.append(int(entry.name))
+    return found
 
 
 def free_port() -> int:
