@@ -30,6 +30,12 @@ if TYPE_CHECKING:
     from rhcli.client import DaemonClient
 
 
+def say(message: str) -> None:
+    """A progress note for people (bootstrap, launch, node steps): on stderr, flushed, so
+    stdout keeps only results."""
+    print(message, file=sys.stderr, flush=True)
+
+
 @dataclass(frozen=True)
 class CommandResult:
     """One shell command run on the cluster."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from rhcli import bootstrap, sync
-from rhcli.clusters import Cluster, ClusterStatus
+from rhcli.clusters import Cluster, ClusterStatus, say
 from rhcli.errors import UnreachableError, UsageError
 from rhcli.ssh import SSHConnection, SSHTarget, resolve_target
 from rhcli.ssh_cluster import SSHCluster
@@ -157,10 +156,10 @@ class MultiNodeSSHCluster(SSHCluster):
             head = self.host(refresh=True)
 
             def install_head() -> bool:
-                return bootstrap.install(conn, head, say=_say)
+                return bootstrap.install(conn, head, say=say)
 
             def install_worker(node: WorkerNode) -> bool:
-                return bootstrap.install(self._node_conn(node), self._node_state(node), say=_say)
+                return bootstrap.install(self._node_conn(node), self._node_state(node), say=say)
 
             jobs: list[Callable[[], bool]] = [install_head]
             jobs += [lambda n=node: install_worker(n) for node in self.workers]  # type: ignore[misc]
@@ -170,7 +169,7 @@ class MultiNodeSSHCluster(SSHCluster):
                 self._node_state(node)
                 node.synced.clear()  # a node that was lost and rejoined may lack the code
             if self._ensure_ray(head, restart=any(changed)) and head.daemon_alive:
-                _say(f"{self.name}: Ray was (re)started; restarting the daemon on it")
+                say(f"{self.name}: Ray was (re)started; restarting the daemon on it")
                 bootstrap.stop_daemon(conn, head)
             return super().up()  # its sync() syncs every node
 
@@ -183,7 +182,7 @@ class MultiNodeSSHCluster(SSHCluster):
         state = self._node_command(conn, head, "state")
         started = False
         if restart or not state["running"] or state.get("ip") != ip:
-            _say(f"{self.name}: starting Ray's head on {ip}")
+            say(f"{self.name}: starting Ray's head on {ip}")
             state = self._node_command(conn, head, "start", "--head", "--ip", ip)
             started = True
         address = str(state["address"])
@@ -196,7 +195,7 @@ class MultiNodeSSHCluster(SSHCluster):
             node.ip = _own_address(node_conn)
             found = self._node_command(node_conn, node_state, "state")
             if started or not found["running"] or found.get("address") != address:
-                _say(f"{self.name}: joining {node.alias} ({node.ip}) to Ray at {address}")
+                say(f"{self.name}: joining {node.alias} ({node.ip}) to Ray at {address}")
                 self._node_command(
                     node_conn, node_state, "start", "--ip", node.ip, "--address", address
                 )
@@ -242,7 +241,7 @@ class MultiNodeSSHCluster(SSHCluster):
                     conn = conn_of()
                     self._node_command(conn, state_of(), "stop")
                 except Exception as exc:  # a lost node must not keep the others running
-                    _say(f"{self.name}: could not stop Ray on a node: {exc}")
+                    say(f"{self.name}: could not stop Ray on a node: {exc}")
 
             head_conn, head_state = self.connection(), self.host()
             jobs = [lambda: stop(lambda: head_conn, lambda: head_state)]
@@ -346,7 +345,3 @@ def _parallel(jobs: list[Callable[[], T]]) -> list[T]:
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         futures = [pool.submit(job) for job in jobs]
         return [f.result() for f in futures]
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)

@@ -27,12 +27,11 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from rhcli.clusters import Cluster, ClusterStatus, CommandResult
+from rhcli.clusters import Cluster, ClusterStatus, CommandResult, say
 from rhcli.config.paths import rhcli_home
 from rhcli.errors import (
     DaemonNotRunningError,
@@ -116,7 +115,7 @@ class OnDemandCluster(Cluster):
 
     def _launch(self) -> SkyRecord:
         spec = self.spec
-        _say(
+        say(
             f"{self.name}: launching through SkyPilot ({spec.instance_type or 'any machine'}"
             f"{' on ' + spec.provider if spec.provider else ''}); this takes minutes"
         )
@@ -301,7 +300,7 @@ class OnDemandCluster(Cluster):
                 try:
                     self._head_from(record).down()
                 except RhcliError as exc:  # the teardown goes on: the VM is going anyway
-                    _say(f"{self.name}: could not stop the daemon first ({exc})")
+                    say(f"{self.name}: could not stop the daemon first ({exc})")
             torn = self.launcher.down(self.name)
             if self._head is not None:
                 self._head.reset_client()
@@ -376,7 +375,3 @@ def _reach(record: SkyRecord) -> tuple[Any, ...]:
     if len(ports) != len(hosts):
         ports = (record.ssh_port,) * len(hosts)
     return (tuple(hosts), tuple(ports), record.ssh_user, record.key_path)
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)

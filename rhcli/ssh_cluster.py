@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from rhcli import bootstrap, sync
 from rhcli._version import __version__
-from rhcli.clusters import Cluster, ClusterStatus, CommandResult
+from rhcli.clusters import Cluster, ClusterStatus, CommandResult, say
 from rhcli.errors import DaemonNotRunningError, RhcliError, VersionMismatchError
 from rhcli.ssh import SSHConnection, SSHTarget, resolve_target
 from rhcli.tunnel import Tunnel
@@ -108,7 +108,7 @@ class SSHCluster(Cluster):
                     f"no daemon runs on {self.name} ({self.target.destination()}); "
                     f"start it with `rhcli up {self.name}`"
                 )
-            bootstrap.install(conn, host, say=_say)
+            bootstrap.install(conn, host, say=say)
             host = self.host(refresh=True)
             self._start_daemon(conn, host)
             host = self.host(refresh=True)
@@ -174,7 +174,7 @@ class SSHCluster(Cluster):
             self._synced[root] = (the_plan.fingerprint, time.monotonic())
             return sync.SyncResult()
         if not the_plan.in_git and the_plan.total_bytes > sync.LARGE_SYNC_BYTES:
-            _say(
+            say(
                 f"warning: {root} is not in a git repository; syncing all of it "
                 f"({the_plan.total_bytes / 2**20:.0f} MiB)"
             )
@@ -198,11 +198,11 @@ class SSHCluster(Cluster):
         """Install or update rhcli on the host, (re)start its daemon if needed, sync."""
         conn = self.connection()
         host = self.host(refresh=True)
-        changed = bootstrap.install(conn, host, say=_say)
+        changed = bootstrap.install(conn, host, say=say)
         daemon = host.daemon or {}
         restart = host.daemon_alive and (changed or daemon.get("version") != __version__)
         if restart:
-            _say(f"{self.name}: restarting the daemon to run rhcli {__version__}")
+            say(f"{self.name}: restarting the daemon to run rhcli {__version__}")
             bootstrap.stop_daemon(conn, host)
         self.reset_client()
         if not (changed or restart):  # the probe above still holds: connect without another
@@ -272,7 +272,3 @@ class SSHCluster(Cluster):
         argv = ["ssh", "-t", *self.target.ssh_options(), self.target.destination()]
         sys.stdout.flush()
         os.execvp("ssh", argv)  # noqa: S606 - argv list, no shell
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -48,11 +47,7 @@ class SkyBox:
         from tests.sky.launcher import LoopbackLauncher
 
         _stop_daemon_of(self.root)
-        # A stopped VM drops its SSH sessions too (sshd's per-connection children outlive
-        # the listener, so they are stopped first).
-        for pid in _children(self.host.process.pid):
-            os.kill(pid, signal.SIGTERM)
-        self.host.stop()
+        self.host.stop()  # a stopped VM drops its SSH sessions too: stop() ends them
         LoopbackLauncher(cluster="sky1", state_dir=self.directory).stop("sky1")
         self.host = start_sshd(self.directory / f"sshd-{time.monotonic_ns()}")
         (self.directory / "host.json").write_text(
@@ -160,20 +155,6 @@ def skybox() -> Iterator[SkyBox]:
         restore(saved)
         shutil.rmtree(directory, ignore_errors=True)
         assert not left, f"processes of the sky cluster's root {root} left behind: {left}"
-
-
-def _children(parent: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if (
-                entry.name.isdigit()
-                and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent
-            ):
-                found.append(int(entry.name))
-        except (OSError, IndexError, ValueError):
-            continue
-    return found
 
 
 def _stop_daemon_of(root: Path) -> None:

@@ -62,10 +62,10 @@ def _children(pid: int) -> list[int]:
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
-        except OSError:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])  # field 4
+        except (OSError, IndexError, ValueError):  # gone meanwhile
             continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:  # field 4: the parent's pid
+        if parent == pid:
             found.append(int(entry.name))
     return found
 
