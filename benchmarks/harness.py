@@ -93,7 +93,7 @@ class LocalTarget(Target):
     name = "local"
 
     def __init__(self, home: Path) -> None:
-        from rhcli.clusters import LocalCluster
+        from rhcli.clusters.base import LocalCluster
 
         self.home = home
         self._cluster = LocalCluster("local", home=home)

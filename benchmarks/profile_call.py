@@ -42,7 +42,7 @@ def loop(case: str, seconds: float, home: str) -> None:
     """Child: make the call back to back for seconds; print the mean seconds per call."""
     import rhcli as rh
     from benchmarks.workload import add, blob, size
-    from rhcli.clusters import LocalCluster
+    from rhcli.clusters.base import LocalCluster
 
     cluster = LocalCluster("local", home=Path(home))
     fn = rh.function(add, system=cluster, reqs=[])

@@ -25,9 +25,9 @@ from rhcli.errors import (
 )
 
 if TYPE_CHECKING:
-    from rhcli.clusters import Cluster, LocalCluster
-    from rhcli.ondemand import OnDemandCluster
-    from rhcli.remote_function import Function
+    from rhcli.clusters.base import Cluster, LocalCluster
+    from rhcli.clusters.sky import OnDemandCluster
+    from rhcli.function import Function
     from rhcli.runref import RunRef
 
 __all__ = [
@@ -59,7 +59,7 @@ __all__ = [
 def cluster(name: str | None = None, **kwargs: Any) -> Cluster:
     """The cluster called name in runhouse.yaml ("local", or rh.here, is this machine), or
     an SSH host: ``rh.cluster(name="box", host="10.0.0.5", user="ubuntu", key=...)``."""
-    from rhcli.clusters import cluster as _cluster
+    from rhcli.clusters.base import cluster as _cluster
 
     return _cluster(name, **kwargs)
 
@@ -67,29 +67,29 @@ def cluster(name: str | None = None, **kwargs: Any) -> Cluster:
 def ondemand_cluster(name: str, **kwargs: Any) -> OnDemandCluster:
     """A cluster launched through SkyPilot when it is down (``pip install 'rhcli[sky]'``):
     ``rh.ondemand_cluster(name="a10", instance_type="A10G:1", provider="aws",
-    autostop_mins=30)``; see rhcli.ondemand.ondemand_cluster for every option."""
-    from rhcli.ondemand import ondemand_cluster as _ondemand_cluster
+    autostop_mins=30)``; see rhcli.clusters.sky.ondemand_cluster for every option."""
+    from rhcli.clusters.sky import ondemand_cluster as _ondemand_cluster
 
     return _ondemand_cluster(name, **kwargs)
 
 
 def function(*args: Any, **kwargs: Any) -> Function:
-    """A remote function; see rhcli.remote_function.function for the forms it takes."""
-    from rhcli.remote_function import function as _function
+    """A remote function; see rhcli.function.function for the forms it takes."""
+    from rhcli.function import function as _function
 
     return _function(*args, **kwargs)
 
 
 def get(ref: str, *, cluster: Any = None, timeout: float | None = None) -> Any:
     """Wait for a run (a RunRef or run id) and return its result, or raise its error."""
-    from rhcli.runs_api import get as _get
+    from rhcli.runs import get as _get
 
     return _get(ref, cluster=cluster, timeout=timeout)
 
 
 def cancel(ref: str, *, cluster: Any = None) -> Any:
     """Stop a queued or running run; cancelling an ended run changes nothing."""
-    from rhcli.runs_api import cancel as _cancel
+    from rhcli.runs import cancel as _cancel
 
     return _cancel(ref, cluster=cluster)
 
@@ -99,7 +99,7 @@ def runs(
 ) -> list[Any]:
     """The newest runs on a cluster (RunInfo messages), newest first; map items with
     include_items."""
-    from rhcli.runs_api import runs as _runs
+    from rhcli.runs import runs as _runs
 
     return _runs(cluster=cluster, limit=limit, function=function, include_items=include_items)
 
@@ -109,15 +109,15 @@ def __getattr__(name: str) -> Any:
     if name == "here":
         return cluster("local")
     if name in ("Cluster", "LocalCluster"):
-        from rhcli import clusters as _cluster_module
+        from rhcli.clusters import base as _cluster_module
 
         return getattr(_cluster_module, name)
     if name == "OnDemandCluster":
-        from rhcli.ondemand import OnDemandCluster
+        from rhcli.clusters.sky import OnDemandCluster
 
         return OnDemandCluster
     if name == "Function":
-        from rhcli.remote_function import Function
+        from rhcli.function import Function
 
         return Function
     if name == "RunRef":

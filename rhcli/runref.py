@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from rhcli.errors import UsageError
 
 if TYPE_CHECKING:
-    from rhcli.clusters import Cluster
+    from rhcli.clusters.base import Cluster
 
 # While a call's arguments are pickled: (its cluster, the run ids its RunRefs name).
 _sending: contextvars.ContextVar[tuple[Cluster, set[str]] | None] = contextvars.ContextVar(
@@ -43,7 +43,7 @@ class RunRef(str):
 
     def result(self, timeout: float | None = None) -> Any:
         """Wait for the run and return its result (or raise what it raised)."""
-        from rhcli.runs_api import get
+        from rhcli.runs import get
 
         return get(self, timeout=timeout)
 

@@ -28,8 +28,8 @@ import grpc
 from rhcli._version import __version__
 from rhcli.config.paths import DaemonPaths, rhcli_home
 from rhcli.errors import UsageError
-from rhcli.local_daemon import is_daemon_process
-from rhcli.payload import max_arg_bytes as max_arg_bytes_env
+from rhcli.clusters.local_daemon import is_daemon_process
+from rhcli.args import max_arg_bytes as max_arg_bytes_env
 from rhcli.server import ray_runtime
 from rhcli.server.auth import (
     InsecureTokenFileError,
@@ -38,7 +38,7 @@ from rhcli.server.auth import (
     create_token,
 )
 from rhcli.server.blobs import BlobStore
-from rhcli.server.proto import daemon_pb2_grpc as pb_grpc
+from rhcli.protocol import daemon_pb2_grpc as pb_grpc
 from rhcli.server.reqs import ReqsInstaller
 from rhcli.server.runstore import RunStore
 

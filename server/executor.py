@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rhcli.server.logs import log_path
+from rhcli.server.run_logs import log_path
 from rhcli.server.pool import PoolKey, Slot, Unsatisfiable, WorkerPool, shape_of
-from rhcli.server.proto import daemon_pb2 as pb
+from rhcli.protocol import daemon_pb2 as pb
 from rhcli.server.runstore import INLINE_RESULT_LIMIT
 from rhcli.server.worker import BatchCall, RunCall, Worker, WorkerOutcome
 
@@ -88,7 +88,7 @@ class Executor:
         self.pool = WorkerPool(create=self._create, kill=self._kill, capacity=self.capacity)
         self._head_node_id = ""
         if multinode:  # last: the watcher thread uses everything above
-            from rhcli.server.logcapture import start_log_writer
+            from rhcli.server.output_capture import start_log_writer
 
             self._head_node_id = str(self._node_id)
             self._log_writer = start_log_writer(str(runs_dir), self._head_node_id)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from rhcli.server.executor import cancelled_outcome
 from rhcli.server.pool import Slot, Unsatisfiable
-from rhcli.server.proto import daemon_pb2 as pb
+from rhcli.protocol import daemon_pb2 as pb
 from rhcli.server.runs import ActiveRun, RunManager, payload_digest
 
 log = logging.getLogger(__name__)

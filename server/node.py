@@ -1,6 +1,6 @@
 """One node's share of a multi-node cluster: `python -m rhcli.server.node start|stop|state`.
 
-Run over SSH on every node by the client (rhcli.multinode), from the node's venv:
+Run over SSH on every node by the client (rhcli.clusters.multinode), from the node's venv:
 
     start --root R --ip IP --head [--port P]     Ray's head, listening on IP (not loopback)
     start --root R --ip IP --address HEAD:PORT   join the head's Ray as a worker node

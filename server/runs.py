@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 
 from rhcli.server.blobs import BlobStore
 from rhcli.server.executor import Executor, RunHandle, cancelled_outcome
-from rhcli.server.logs import append_end
-from rhcli.server.proto import daemon_pb2 as pb
+from rhcli.server.run_logs import append_end
+from rhcli.protocol import daemon_pb2 as pb
 from rhcli.server.runstore import FINISHED, RunStore, is_disk_full
-from rhcli.server.statuses import STATUS_NAMES
+from rhcli.protocol.statuses import STATUS_NAMES
 
 log = logging.getLogger(__name__)
 

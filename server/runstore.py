@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from rhcli.server.logs import append_end, log_path
-from rhcli.server.proto import daemon_pb2 as pb
+from rhcli.server.run_logs import append_end, log_path
+from rhcli.protocol import daemon_pb2 as pb
 
 INLINE_RESULT_LIMIT = 256 * 1024
 SCHEMA_VERSION = 2

@@ -20,7 +20,7 @@ import cloudpickle
 
 from rhcli import runref
 from rhcli.server.loader import EntrypointMissing, FunctionLoader
-from rhcli.server.logcapture import OutputCapture, open_sink
+from rhcli.server.output_capture import OutputCapture, open_sink
 
 REPR_LIMIT = 10_000
 _PICKLE_PROTOCOL = 5

@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _cluster(name: str | None) -> Any:
-    from rhcli.clusters import cluster
+    from rhcli.clusters.base import cluster
 
     return cluster(name or context.current.cluster, manifest=context.current.file)
 

@@ -31,8 +31,8 @@ def logs(
         str | None, typer.Option("--cluster", "-c", help="the cluster the run is on")
     ] = None,
 ) -> None:
-    from rhcli.clusters import cluster as find_cluster
-    from rhcli.logstream import LogPrinter, stream_log
+    from rhcli.clusters.base import cluster as find_cluster
+    from rhcli.log_follower import LogPrinter, stream_log
 
     target = find_cluster(cluster or context.current.cluster, manifest=context.current.file)
     client = target.client()

@@ -19,7 +19,7 @@ from rhcli.cli import context
 from rhcli.cli.args import parse_args_document, parse_call_args
 from rhcli.cli.render import outcome_document
 from rhcli.errors import ExitCode, UsageError
-from rhcli.server.proto import daemon_pb2 as pb
+from rhcli.protocol import daemon_pb2 as pb
 
 Call = tuple[tuple[Any, ...], dict[str, Any]]
 
@@ -51,7 +51,7 @@ def map_(
     ] = False,
     timeout: Annotated[float | None, typer.Option("--timeout", help="seconds per item")] = None,
 ) -> None:
-    from rhcli.remote_function import function
+    from rhcli.function import function
 
     positional, keywords = parse_call_args(args or [])
     calls = _read_calls(input_file, positional, keywords)

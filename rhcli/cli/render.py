@@ -11,8 +11,8 @@ from typing import Any
 
 from rhcli.cli import context
 from rhcli.errors import ExitCode
-from rhcli.server.proto import daemon_pb2 as pb
-from rhcli.server.statuses import STATUS_NAMES
+from rhcli.protocol import daemon_pb2 as pb
+from rhcli.protocol.statuses import STATUS_NAMES
 
 _FAILURE_EXIT = {
     pb.ENTRYPOINT_NOT_FOUND: ExitCode.USAGE,

@@ -104,8 +104,8 @@ def _call(
     enqueue: bool,
     stream_logs: bool,
 ) -> None:
-    from rhcli.logstream import LogPrinter
-    from rhcli.remote_function import function
+    from rhcli.log_follower import LogPrinter
+    from rhcli.function import function
 
     call_args, call_kwargs = parse_call_args(args or [], args_json)
     options = context.current

@@ -15,8 +15,8 @@ import typer
 from rhcli.cli import context
 from rhcli.cli.render import exit_code_for, render_outcome
 from rhcli.errors import ExitCode
-from rhcli.server.proto import daemon_pb2 as pb
-from rhcli.server.statuses import STATUS_NAMES
+from rhcli.protocol import daemon_pb2 as pb
+from rhcli.protocol.statuses import STATUS_NAMES
 
 RunIdArg = Annotated[str, typer.Argument(help="a run id (printed by `run --detach`)")]
 ClusterOpt = Annotated[
@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _client(cluster: str | None) -> Any:
-    from rhcli.clusters import cluster as find_cluster
+    from rhcli.clusters.base import cluster as find_cluster
 
     target = find_cluster(cluster or context.current.cluster, manifest=context.current.file)
     return target.client()
@@ -69,7 +69,7 @@ def get(
             f"`rhcli get {run_id}`, or stop it with `rhcli cancel {run_id}`"
         )
         raise typer.Exit(int(ExitCode.TIMED_OUT))
-    from rhcli.runs_api import map_size
+    from rhcli.runs import map_size
 
     items = map_size(client, run_id, outcome)
     if items:
@@ -92,7 +92,7 @@ def _print_map(client: Any, map_id: str, items: int, output: Path | None) -> Non
     """A map's results as `rhcli map` prints them: JSON Lines in input order, exit 5 when
     items failed. --output receives the lines, written whole or not at all."""
     from rhcli.cli.map_command import item_line, report_failures
-    from rhcli.runs_api import map_item_outcomes
+    from rhcli.runs import map_item_outcomes
 
     failed: dict[int, dict[str, Any]] = {}
     lines = []

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import rhcli as rh
-from rhcli.client import DaemonClient
+from rhcli.transport.grpc_client import DaemonClient
 from rhcli.errors import (
     ArgumentNotSerializableError,
     EntrypointNotFoundError,

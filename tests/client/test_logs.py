@@ -25,9 +25,9 @@ from typing import IO, Any
 import pytest
 
 import rhcli as rh
-from rhcli.clusters import LocalCluster
-from rhcli.logstream import LogPrinter
-from rhcli.server.proto import daemon_pb2 as pb
+from rhcli.clusters.base import LocalCluster
+from rhcli.log_follower import LogPrinter
+from rhcli.protocol import daemon_pb2 as pb
 from tests.conftest import REPO, processes_of_root, run_cli
 from tests.fixtures import funcs
 

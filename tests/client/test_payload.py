@@ -19,8 +19,8 @@ from rhcli.errors import (
     ResultNotSerializableError,
     RunError,
 )
-from rhcli.payload import dump_args, new_run_id, rebuild_exception, unwrap
-from rhcli.server.proto import daemon_pb2 as pb
+from rhcli.args import dump_args, new_run_id, rebuild_exception, unwrap
+from rhcli.protocol import daemon_pb2 as pb
 from tests.fixtures import funcs
 
 RUN_ID = re.compile(r"^(?P<name>.+)-(?P<date>\d{8})-(?P<time>\d{6})-(?P<suffix>[0-9a-f]+)$")

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 import rhcli as rh
-import rhcli.clusters
+import rhcli.clusters.base
 import rhcli.errors
 import rhcli.runref
-from rhcli.server.proto import daemon_pb2 as pb
+from rhcli.protocol import daemon_pb2 as pb
 from tests.fixtures import funcs
 
 RUN_ID = re.compile(r"^(?P<name>[A-Za-z0-9_-]+)-\d{8}-\d{6}-[0-9a-f]{6,}$")

@@ -20,7 +20,7 @@ from google.protobuf import message_factory
 import rhcli as rh
 from rhcli.errors import ArgumentTooLargeError, UsageError
 from rhcli.server.auth import TOKEN_METADATA_KEY
-from rhcli.server.proto import daemon_pb2 as pb
+from rhcli.protocol import daemon_pb2 as pb
 from tests.conftest import REPO, run_cli
 from tests.fixtures import funcs
 

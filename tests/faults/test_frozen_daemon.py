@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 import rhcli as rh
-from rhcli.clusters import LocalCluster
+from rhcli.clusters.base import LocalCluster
 from rhcli.errors import RhcliError, UnreachableError, UsageError
-from rhcli.server.proto import daemon_pb2 as pb
+from rhcli.protocol import daemon_pb2 as pb
 from tests.conftest import REPO
 from tests.fixtures import funcs
 from tests.server.test_run_records import assert_no_processes_left

@@ -18,7 +18,7 @@ import pytest
 import rhcli as rh
 from rhcli.errors import ResultNotSerializableError, RunCancelledError, WorkerDiedError
 from rhcli.server.executor import CANCEL_GRACE_S
-from rhcli.server.proto import daemon_pb2 as pb
+from rhcli.protocol import daemon_pb2 as pb
 from tests.faults import crashers
 from tests.fixtures import funcs
 

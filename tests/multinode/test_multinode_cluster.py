@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rhcli.function_ref import from_entrypoint
-from rhcli.remote_function import Function
+from rhcli.function import Function
 from tests.multinode.conftest import FIGURES, Nodes
 
 

@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 
 import rhcli as rh
-import rhcli.clusters
+import rhcli.clusters.base
 import rhcli.errors
 from rhcli.config.paths import DaemonPaths
-from rhcli.local_daemon import LocalDaemon, is_daemon_process
-from rhcli.payload import new_run_id
-from rhcli.server.logs import log_path
-from rhcli.server.proto import daemon_pb2 as pb
+from rhcli.clusters.local_daemon import LocalDaemon, is_daemon_process
+from rhcli.args import new_run_id
+from rhcli.server.run_logs import log_path
+from rhcli.protocol import daemon_pb2 as pb
 from rhcli.server.ray_runtime import _writes_under
 from rhcli.server.runstore import RESTART_REASON, RunStore
 from tests.conftest import processes_of_root

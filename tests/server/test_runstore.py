@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rhcli.server.proto import daemon_pb2 as pb
+from rhcli.protocol import daemon_pb2 as pb
 from rhcli.server.runstore import (
     INLINE_RESULT_LIMIT,
     RESTART_REASON,

@@ -19,7 +19,7 @@ from typing import Any
 
 from rhcli.config.schema import ClusterSpec
 from rhcli.errors import UnreachableError
-from rhcli.sky_launcher import BUMP_IDLE_TIMER, SkyRecord, task_for
+from rhcli.clusters.sky_launcher import BUMP_IDLE_TIMER, SkyRecord, task_for
 
 DIR_ENV = "RHCLI_TEST_SKY_DIR"
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 import rhcli as rh
-from rhcli.clusters import _clusters
+from rhcli.clusters.base import _clusters
 from rhcli.errors import ExitCode, NotSupportedError
-from rhcli.multinode import MultiNodeSSHCluster
-from rhcli.ondemand import OnDemandCluster
-from rhcli.sky_launcher import SkyRecord
-from rhcli.ssh_cluster import SSHCluster
+from rhcli.clusters.multinode import MultiNodeSSHCluster
+from rhcli.clusters.sky import OnDemandCluster
+from rhcli.clusters.sky_launcher import SkyRecord
+from rhcli.clusters.ssh import SSHCluster
 from tests.conftest import processes_of_root, run_cli
 from tests.sky.conftest import SkyBox
 from tests.sky.launcher import LoopbackLauncher
@@ -171,7 +171,7 @@ def _keepalives(skybox: SkyBox) -> list[int]:
     found = []
     for pid in processes_of_root(skybox.root):
         try:
-            if b"rhcli.sky_keepalive" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if b"rhcli.clusters.sky_keepalive" in Path(f"/proc/{pid}/cmdline").read_bytes():
                 found.append(pid)
         except OSError:
             continue

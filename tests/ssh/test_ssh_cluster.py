@@ -13,7 +13,7 @@ import pytest
 import rhcli as rh
 from rhcli._version import __version__
 from rhcli.errors import ExitCode, VersionMismatchError
-from rhcli.ssh_cluster import SSHCluster
+from rhcli.clusters.ssh import SSHCluster
 from tests.conftest import run_cli
 from tests.fixtures import funcs
 from tests.ssh.conftest import Box, record
@@ -140,7 +140,7 @@ def test_a_daemon_of_another_version_fails_the_call_with_exit_3_naming_both_vers
 ) -> None:
     pid = box.daemon()["pid"]
     installed = (box.root / "installed.json").read_text()
-    monkeypatch.setattr("rhcli.ssh_cluster.__version__", "9.9.9")
+    monkeypatch.setattr("rhcli.clusters.ssh.__version__", "9.9.9")
     newer = SSHCluster(
         "box-new",
         host="127.0.0.1",

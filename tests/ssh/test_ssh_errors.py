@@ -12,9 +12,9 @@ import pytest
 
 from rhcli.errors import UnreachableError, UsageError
 from rhcli.function_ref import from_entrypoint
-from rhcli.remote_function import Function
-from rhcli.ssh import HostKeyError
-from rhcli.ssh_cluster import SSHCluster
+from rhcli.function import Function
+from rhcli.transport.ssh import HostKeyError
+from rhcli.clusters.ssh import SSHCluster
 from tests.ssh.conftest import Box
 from tests.support.sshd import SSHHost, free_port, keygen
 

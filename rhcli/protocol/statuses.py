@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rhcli.server.proto import daemon_pb2 as pb
+from rhcli.protocol import daemon_pb2 as pb
 
 STATUS_NAMES: dict[int, str] = {
     pb.QUEUED: "queued",

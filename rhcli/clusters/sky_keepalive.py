@@ -1,7 +1,7 @@
 """Keep an on-demand cluster from autostopping while its daemon has runs in flight.
 
-Runs on the head node, beside the daemon (``python -m rhcli.sky_keepalive ROOT POLL_S --
-CMD...``, started detached by rhcli.ondemand after each connect). One per root, holding
+Runs on the head node, beside the daemon (``python -m rhcli.clusters.sky_keepalive ROOT POLL_S --
+CMD...``, started detached by rhcli.clusters.sky after each connect). One per root, holding
 `keepalive.lock`: a second one for the same daemon exits at once, so starting it is
 idempotent; one for a restarted daemon waits for the old one to let go.
 
@@ -40,7 +40,7 @@ def _daemon(root: Path) -> dict[str, object] | None:
 
 def runs_in_flight(root: Path, port: int) -> int:
     """Runs running plus queued, as the daemon's Health reports them."""
-    from rhcli.client import DaemonClient
+    from rhcli.transport.grpc_client import DaemonClient
 
     client = DaemonClient(
         address=f"127.0.0.1:{port}",
@@ -57,7 +57,7 @@ def runs_in_flight(root: Path, port: int) -> int:
 
 def main(argv: list[str]) -> int:
     if len(argv) < 4 or argv[2] != "--":
-        print("usage: python -m rhcli.sky_keepalive ROOT POLL_S -- CMD [ARGS...]", file=sys.stderr)
+        print("usage: python -m rhcli.clusters.sky_keepalive ROOT POLL_S -- CMD [ARGS...]", file=sys.stderr)
         return 2
     root = Path(argv[0]).expanduser()
     poll_s = float(argv[1])

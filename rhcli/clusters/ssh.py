@@ -16,15 +16,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rhcli import bootstrap, sync
+from rhcli.transport import bootstrap, sync
 from rhcli._version import __version__
-from rhcli.clusters import Cluster, ClusterStatus, CommandResult, say
+from rhcli.clusters.base import Cluster, ClusterStatus, CommandResult, say
 from rhcli.errors import DaemonNotRunningError, RhcliError, VersionMismatchError
-from rhcli.ssh import SSHConnection, SSHTarget, resolve_target
-from rhcli.tunnel import Tunnel
+from rhcli.transport.ssh import SSHConnection, SSHTarget, resolve_target
+from rhcli.transport.tunnel import Tunnel
 
 if TYPE_CHECKING:
-    from rhcli.client import DaemonClient
+    from rhcli.transport.grpc_client import DaemonClient
 
 DEFAULT_ROOT = "~/.rhcli"
 # A long-lived process checks its repository for edits at most this often before a call.
@@ -97,7 +97,7 @@ class SSHCluster(Cluster):
             self._tunnel = self._host = None
 
     def _connect(self, *, start: bool) -> DaemonClient:
-        from rhcli.client import DaemonClient
+        from rhcli.transport.grpc_client import DaemonClient
 
         conn = self.connection()
         # A probe of a moment ago (by up(), or by code_root() before a first call) will do.

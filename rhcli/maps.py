@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from rhcli.payload import check_args_size, dump_args, max_arg_bytes
+from rhcli.args import check_args_size, dump_args, max_arg_bytes
 
 if TYPE_CHECKING:
-    from rhcli.clusters import Cluster
+    from rhcli.clusters.base import Cluster
 
 BATCH_ITEMS = 1000
 BATCH_BYTES = 2 * 1024 * 1024
@@ -60,7 +60,7 @@ def map_requests(
     want_json: bool,
 ) -> Iterator[Any]:
     """The request stream of one map: a MapStart, then batches of pickled items."""
-    from rhcli.server.proto import daemon_pb2 as pb
+    from rhcli.protocol import daemon_pb2 as pb
 
     yield pb.MapRequest(
         start=pb.MapStart(

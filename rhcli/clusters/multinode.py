@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rhcli import bootstrap, sync
-from rhcli.clusters import Cluster, ClusterStatus, say
+from rhcli.transport import bootstrap, sync
+from rhcli.clusters.base import Cluster, ClusterStatus, say
 from rhcli.errors import UnreachableError, UsageError
-from rhcli.ssh import SSHConnection, SSHTarget, resolve_target
-from rhcli.ssh_cluster import SSHCluster
+from rhcli.transport.ssh import SSHConnection, SSHTarget, resolve_target
+from rhcli.clusters.ssh import SSHCluster
 
 T = TypeVar("T")
 TOKEN_FILE = "ray_token"  # noqa: S105 - a file name; = rhcli.server.node.TOKEN_FILE (that module imports Ray's bits)

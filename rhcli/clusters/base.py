@@ -24,10 +24,10 @@ from rhcli.errors import (
     UsageError,
     VersionMismatchError,
 )
-from rhcli.local_daemon import LocalDaemon
+from rhcli.clusters.local_daemon import LocalDaemon
 
 if TYPE_CHECKING:
-    from rhcli.client import DaemonClient
+    from rhcli.transport.grpc_client import DaemonClient
 
 
 def say(message: str) -> None:
@@ -250,7 +250,7 @@ class LocalCluster(Cluster):
         raise NotSupportedError("the local cluster is this machine: there is nothing to ssh to")
 
     def _connect(self, *, start: bool) -> DaemonClient:
-        from rhcli.client import DaemonClient
+        from rhcli.transport.grpc_client import DaemonClient
 
         state = self.daemon.state()
         if state is None:
@@ -344,10 +344,10 @@ def _from_spec(spec: object) -> Cluster:
         home = Path(spec.home).expanduser().resolve() if spec.home else None
         return LocalCluster(spec.name, home=home)
     if spec.type == "ssh":
-        from rhcli.ssh_cluster import SSHCluster
+        from rhcli.clusters.ssh import SSHCluster
 
         if len(spec.hosts) > 1:
-            from rhcli.multinode import MultiNodeSSHCluster
+            from rhcli.clusters.multinode import MultiNodeSSHCluster
 
             return MultiNodeSSHCluster(
                 spec.name,
@@ -368,7 +368,7 @@ def _from_spec(spec: object) -> Cluster:
             accept_host_key=_accept_host_keys(),
         )
     if spec.type == "sky":
-        from rhcli.ondemand import OnDemandCluster
+        from rhcli.clusters.sky import OnDemandCluster
 
         return OnDemandCluster(spec)
     raise NotSupportedError(

@@ -31,10 +31,18 @@ from typing import Any
 
 from rhcli._version import __version__
 from rhcli.errors import DaemonStartError, UnreachableError
-from rhcli.ssh import SSHConnection
+from rhcli.transport.ssh import SSHConnection
 
 START_TIMEOUT_S = 120.0
-_PACKAGES = ("rhcli", "rhcli.cli", "rhcli.server", "rhcli.server.proto", "rhcli.config")
+_PACKAGES = (
+    "rhcli",
+    "rhcli.cli",
+    "rhcli.clusters",
+    "rhcli.protocol",
+    "rhcli.transport",
+    "rhcli.server",
+    "rhcli.config",
+)
 _SHIPPED_SUFFIXES = (".py", ".pyi", ".proto", ".typed")
 
 # Prints what an `up` needs to know about the host, in one round trip.

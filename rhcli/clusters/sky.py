@@ -1,7 +1,7 @@
 """On-demand clusters: launched through SkyPilot when down, then used as an SSH cluster.
 
 The first step of every call is "is the cluster up?". For an OnDemandCluster that asks
-SkyPilot (through the launcher, rhcli.sky_launcher, the only module that imports `sky`):
+SkyPilot (through the launcher, rhcli.clusters.sky_launcher, the only module that imports `sky`):
 a cluster that is up is reused as it is, never relaunched; one that is missing, stopped
 or broken is launched (SkyPilot's progress on stderr), and a launch that fails raises
 LaunchError (exit 3) with SkyPilot's reason. The nodes' addresses (head first), SSH user
@@ -18,7 +18,7 @@ cluster has one known_hosts file for all its nodes under ``<rhcli root>/sky/``, 
 every launch and teardown; the first connection to a node after a launch records its
 key, and every later connection must present the same key.
 
-Autostop: a keep-alive process on the head node (rhcli.sky_keepalive) resets SkyPilot's
+Autostop: a keep-alive process on the head node (rhcli.clusters.sky_keepalive) resets SkyPilot's
 idle timer while the daemon has runs running or queued, so no run is cut short, detached
 runs included.
 """
@@ -31,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from rhcli.clusters import Cluster, ClusterStatus, CommandResult, say
+from rhcli.clusters.base import Cluster, ClusterStatus, CommandResult, say
 from rhcli.config.paths import rhcli_home
 from rhcli.errors import (
     DaemonNotRunningError,
@@ -41,15 +41,15 @@ from rhcli.errors import (
     UnreachableError,
     UsageError,
 )
-from rhcli.sky_launcher import Launcher, SkyRecord, load_launcher
+from rhcli.clusters.sky_launcher import Launcher, SkyRecord, load_launcher
 
 if TYPE_CHECKING:
-    from rhcli.client import DaemonClient
+    from rhcli.transport.grpc_client import DaemonClient
     from rhcli.config.schema import ClusterSpec
-    from rhcli.ssh_cluster import SSHCluster
-    from rhcli.sync import SyncResult
+    from rhcli.clusters.ssh import SSHCluster
+    from rhcli.transport.sync import SyncResult
 
-DEFAULT_ROOT = "~/.rhcli"  # as rhcli.ssh_cluster's; not imported, to keep paramiko lazy
+DEFAULT_ROOT = "~/.rhcli"  # as rhcli.clusters.ssh's; not imported, to keep paramiko lazy
 
 _T = TypeVar("_T")
 
@@ -130,7 +130,7 @@ class OnDemandCluster(Cluster):
     def _head_from(self, record: SkyRecord) -> SSHCluster:
         """The SSH cluster over the record's nodes (the same object while they stay as
         they were): an SSHCluster for one node, a MultiNodeSSHCluster for several."""
-        from rhcli.ssh_cluster import SSHCluster
+        from rhcli.clusters.ssh import SSHCluster
 
         if record.proxy_command:
             raise NotSupportedError(
@@ -163,7 +163,7 @@ class OnDemandCluster(Cluster):
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         # accept_host_key: only into this cluster's own known_hosts; see the docstring.
         if len(hosts) > 1:
-            from rhcli.multinode import MultiNodeSSHCluster
+            from rhcli.clusters.multinode import MultiNodeSSHCluster
 
             self._head = MultiNodeSSHCluster(
                 self.name,
@@ -222,13 +222,13 @@ class OnDemandCluster(Cluster):
         return client
 
     def _start_keepalive(self, head: SSHCluster) -> None:
-        """Start rhcli.sky_keepalive beside the daemon (a second one exits at once)."""
+        """Start rhcli.clusters.sky_keepalive beside the daemon (a second one exits at once)."""
         host = head.host()
         root = host.root
         argv = [
             host.venv_python,
             "-m",
-            "rhcli.sky_keepalive",
+            "rhcli.clusters.sky_keepalive",
             root,
             str(KEEPALIVE_POLL_S),
             "--",
@@ -329,7 +329,7 @@ def ondemand_cluster(
     The same arguments give the same object in a process. Raises UsageError for values
     SkyPilot cannot take, SkyPilotMissingError when SkyPilot is not installed.
     """
-    from rhcli.clusters import _clusters, _clusters_lock
+    from rhcli.clusters.base import _clusters, _clusters_lock
     from rhcli.config.schema import CLUSTER_NAME, ClusterSpec
 
     if not CLUSTER_NAME.match(name):

@@ -13,8 +13,8 @@ import grpc
 
 from rhcli.errors import AuthError, DaemonNotRunningError, RhcliError, UnreachableError
 from rhcli.server.auth import TOKEN_METADATA_KEY
-from rhcli.server.proto import daemon_pb2 as pb
-from rhcli.server.proto import daemon_pb2_grpc as pb_grpc
+from rhcli.protocol import daemon_pb2 as pb
+from rhcli.protocol import daemon_pb2_grpc as pb_grpc
 
 MAX_MESSAGE_BYTES = 1024 * 1024 * 1024
 HEALTH_TIMEOUT_S = 10.0

@@ -13,17 +13,17 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from rhcli.client import DEADLINE_GRACE_S
-from rhcli.clusters import Cluster, cluster
+from rhcli.transport.grpc_client import DEADLINE_GRACE_S
+from rhcli.clusters.base import Cluster, cluster
 from rhcli.errors import AuthError, DaemonNotRunningError
 from rhcli.function_ref import FunctionSource, from_callable, from_entrypoint
-from rhcli.logstream import Follower, LogPrinter
-from rhcli.mapping import map_calls, map_requests
-from rhcli.payload import check_args_size, dump_args, new_run_id, unwrap
+from rhcli.log_follower import Follower, LogPrinter
+from rhcli.maps import map_calls, map_requests
+from rhcli.args import check_args_size, dump_args, new_run_id, unwrap
 from rhcli.runref import RunRef
 
 if TYPE_CHECKING:
-    from rhcli.client import DaemonClient
+    from rhcli.transport.grpc_client import DaemonClient
 
 # Arguments larger than this travel in chunks (PutBlob) ahead of the call.
 INLINE_ARGS_LIMIT = 4 * 1024 * 1024
@@ -247,7 +247,7 @@ class Function:
         want_json: bool = False,
         enqueue: bool = False,
     ) -> Any:
-        from rhcli.server.proto import daemon_pb2 as pb
+        from rhcli.protocol import daemon_pb2 as pb
 
         _refuse_call_during_cluster_import(self.name)
         system = self.system
@@ -274,7 +274,7 @@ class Function:
         return request
 
     def _function_ref(self, system: Cluster) -> Any:
-        from rhcli.server.proto import daemon_pb2 as pb
+        from rhcli.protocol import daemon_pb2 as pb
 
         fn_ref = pb.FunctionRef(name=self.name, code_root=system.code_root(self.source.local_root))
         if self.source.by_value:  # a oneof: set exactly one of the two
@@ -419,7 +419,7 @@ def _default_reqs(local_root: Path, manifest: str | None) -> tuple[str, ...]:
 
 
 def _resources_message(resources: Mapping[str, float]) -> Any:
-    from rhcli.server.proto import daemon_pb2 as pb
+    from rhcli.protocol import daemon_pb2 as pb
 
     message = pb.Resources()
     for key, value in resources.items():

@@ -33,10 +33,10 @@ from rhcli.errors import (
     WorkerDiedError,
 )
 from rhcli.runref import sending_to
-from rhcli.server.proto import daemon_pb2 as pb
+from rhcli.protocol import daemon_pb2 as pb
 
 if TYPE_CHECKING:
-    from rhcli.clusters import Cluster
+    from rhcli.clusters.base import Cluster
 
 _PICKLE_PROTOCOL = 5
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from rhcli.clusters import Cluster, cluster
+from rhcli.clusters.base import Cluster, cluster
 from rhcli.errors import DaemonNotRunningError
-from rhcli.payload import unwrap
+from rhcli.args import unwrap
 from rhcli.runref import RunRef
 
 if TYPE_CHECKING:
-    from rhcli.client import DaemonClient
+    from rhcli.transport.grpc_client import DaemonClient
 
 _T = TypeVar("_T")
 
@@ -52,7 +52,7 @@ def map_size(client: DaemonClient, run_id: str, outcome: Any) -> int:
     A map's own record holds no result (its items do); a plain run that ended always has
     one, or a failure, so only those two cases cost the extra lookup.
     """
-    from rhcli.server.proto import daemon_pb2 as pb
+    from rhcli.protocol import daemon_pb2 as pb
 
     if outcome.status not in (pb.SUCCEEDED, pb.FAILED) or outcome.result or outcome.result_size:
         return 0
@@ -78,7 +78,7 @@ def runs(
     include_items: bool = False,
 ) -> list[Any]:
     """The newest runs on the cluster (RunInfo messages), newest first."""
-    from rhcli.server.proto import daemon_pb2 as pb
+    from rhcli.protocol import daemon_pb2 as pb
 
     system = cluster if isinstance(cluster, Cluster) else _cluster_of("", cluster)
     request = pb.ListRunsRequest(limit=limit, function=function, include_items=include_items)
