@@ -26,7 +26,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rhcli.server.ray_runtime import OWNER_ENV, sweep_leftovers
+from rhcli.config.root_processes import OWNER_ENV, sweep_leftovers
 
 TOKEN_FILE = "ray_token"  # noqa: S105 - a file name
 STATE_FILE = "ray_node.json"
