@@ -181,9 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.lines < 200:
         parser.error("--lines must be at least 200 (a p99 needs them)")
 
-    from rhcli.clusters.base import LocalCluster
+    from rhcli.clusters.local import LocalCluster
     from rhcli.config.paths import DaemonPaths
-    from rhcli.server.ray_runtime import OWNER_ENV
+    from rhcli.config.root_processes import OWNER_ENV
 
     home = Path(tempfile.mkdtemp(prefix="rhb-logs-", dir="/tmp"))
     paths = DaemonPaths(home)

@@ -1,4 +1,5 @@
-"""map's client side: the broadcasting rules, and the item stream sent to the daemon.
+"""map's client side: the broadcasting rules, the item stream sent to the daemon, and the
+results collected in input order.
 
 Items are pickled one at a time as the stream is read and sent in batches (by count and by
 size), so a map of 100,000 items costs a few hundred messages, not one RPC per item, and the
@@ -11,9 +12,14 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from rhcli.args import check_args_size, dump_args, max_arg_bytes
+from rhcli.errors import UsageError
+from rhcli.outcomes import Outcome, outcome_from_message, unwrap
+from rhcli.runref import new_run_id
 
 if TYPE_CHECKING:
     from rhcli.clusters.base import Cluster
+    from rhcli.functions import Function
+    from rhcli.log_follower import LogPrinter
 
 BATCH_ITEMS = 1000
 BATCH_BYTES = 2 * 1024 * 1024
@@ -78,8 +84,6 @@ def map_requests(
     for index, (args, kwargs) in enumerate(calls):
         payload, depends_on = dump_args(args, kwargs, target=target)
         if depends_on:
-            from rhcli.errors import UsageError
-
             raise UsageError(f"map item {index} holds a RunRef: pass rh.get(ref) instead")
         check_args_size(payload, args, kwargs, limit)
         batch.append(payload)
@@ -89,3 +93,82 @@ def map_requests(
             first, batch, size = index + 1, [], 0
     if batch:
         yield pb.MapRequest(items=pb.MapItems(first_index=first, args=batch))
+
+
+def stream_map(
+    fn: Function,
+    calls: Iterable[Call],
+    *,
+    total: int,
+    timeout: float | None,
+    want_json: bool,
+    stream_logs: bool | LogPrinter,
+) -> Iterator[tuple[int, Outcome]]:
+    """Run fn once per call on its cluster; yields (index, Outcome) as items end, in any
+    order. The map's run id is ``fn.last_map_id`` once this starts."""
+    system = fn.prepare()
+    map_id = fn.last_map_id = new_run_id(fn.name)
+    requests = map_requests(
+        map_id,
+        fn.function_message(),
+        calls,
+        target=system,
+        total=total,
+        timeout=timeout,
+        resources=fn.resources_message(),
+        want_json=want_json,
+    )
+    # An item that cannot be pickled ends the stream there (gRPC would otherwise
+    # report our error as a cancelled RPC); items sent before it still run, and the
+    # error is raised once the daemon has answered for them.
+    stopped: list[BaseException] = []
+    follower = fn.follow(map_id, stream_logs)
+    try:
+        for reply in system.client().map(_stop_at_error(requests, stopped)):
+            for result in reply.results:
+                yield result.index, outcome_from_message(f"{map_id}.{result.index}", result.outcome)
+    finally:
+        if follower is not None:
+            follower.finish()
+    if stopped:
+        raise stopped[0]
+
+
+def collect_map(
+    fn: Function,
+    calls: list[Call],
+    *,
+    return_exceptions: bool,
+    timeout: float | None,
+    stream_logs: bool,
+) -> list[Any]:
+    """Run the map and return its results in input order; a failed item raises its
+    exception (noting the map and how many items failed), unless return_exceptions puts
+    it in the item's place."""
+    results: list[Any] = [None] * len(calls)
+    failed: list[int] = []
+    fetch = fn.system.client().read_result
+    items = fn.map_raw(calls, total=len(calls), timeout=timeout, stream_logs=stream_logs)
+    for index, outcome in items:
+        try:
+            results[index] = unwrap(outcome, fetch)
+        except Exception as exc:
+            failed.append(index)
+            results[index] = exc
+    if failed and not return_exceptions:
+        first = min(failed)
+        error = results[first]
+        if hasattr(error, "add_note"):
+            error.add_note(
+                f"map {fn.last_map_id}: item {first} failed "
+                f"({len(failed)} of {len(calls)} items failed)"
+            )
+        raise error
+    return results
+
+
+def _stop_at_error(requests: Iterator[Any], stopped: list[BaseException]) -> Iterator[Any]:
+    try:
+        yield from requests
+    except Exception as exc:
+        stopped.append(exc)

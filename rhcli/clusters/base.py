@@ -1,39 +1,39 @@
-"""Clusters: where calls run. ``rh.cluster(name)`` and the local cluster (``rh.here``).
+"""What every kind of cluster is: the Cluster base class and the pieces all kinds share.
 
 A Cluster knows how to reach its daemon (starting it when it may), how a local code root
-maps to a path on the cluster, and how to install requirements there. Cluster objects are
-cached per process and name, so every call reuses one channel to one daemon.
+maps to a path on the cluster, and how to install requirements there. Each kind lives in
+its own module (local, ssh, multinode, sky); ``rhcli.clusters.registry`` is the only
+module that knows them all.
+
+Shared here, so each exists once:
+- ``ClusterStatus.from_health``: the status built from the daemon's Health reply;
+- ``check_version``: a daemon of another version is refused, naming both versions and the
+  command that updates it;
+- ``Cluster.call_daemon``: an RPC that reconnects and retries once when the daemon
+  restarted since the connection was made.
 """
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import threading
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rhcli._version import __version__
-from rhcli.config.paths import rhcli_home
 from rhcli.errors import (
     AuthError,
     DaemonNotRunningError,
-    NotSupportedError,
     UsageError,
     VersionMismatchError,
 )
-from rhcli.clusters.local_daemon import LocalDaemon
 
 if TYPE_CHECKING:
     from rhcli.transport.grpc_client import DaemonClient
 
-
-def say(message: str) -> None:
-    """A progress note for people (bootstrap, launch, node steps): on stderr, flushed, so
-    stdout keeps only results."""
-    print(message, file=sys.stderr, flush=True)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,8 @@ class CommandResult:
 
 @dataclass(frozen=True)
 class ClusterStatus:
+    """What `rhcli status` shows: the cluster, and its daemon when one runs (up)."""
+
     name: str
     type: str
     up: bool
@@ -67,6 +69,47 @@ class ClusterStatus:
     # Multi-node clusters: one entry per Ray node (node_id, address, alive, head,
     # resources); empty for a single host.
     nodes: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_health(
+        cls,
+        *,
+        name: str,
+        type: str,
+        address: str,
+        health: Any,
+        nodes: list[dict[str, Any]] | None = None,
+    ) -> ClusterStatus:
+        """The status of an up cluster from its daemon's Health reply."""
+        return cls(
+            name=name,
+            type=type,
+            up=True,
+            address=address,
+            version=health.version,
+            pid=health.pid,
+            uptime_s=health.uptime_s,
+            home=health.home,
+            python=health.python,
+            resources=dict(health.resources),
+            available=dict(health.available),
+            runs_running=health.runs_running,
+            runs_queued=health.runs_queued,
+            queue_depths=dict(health.queue_depths),
+            workers=health.workers,
+            nodes=list(nodes or []),
+        )
+
+
+def check_version(cluster: str, daemon_version: object, *, update_command: str) -> None:
+    """Raise VersionMismatchError unless the daemon runs this client's version."""
+    if daemon_version != __version__:
+        raise VersionMismatchError(
+            cluster=cluster,
+            client_version=__version__,
+            daemon_version=str(daemon_version),
+            update_command=update_command,
+        )
 
 
 class Cluster:
@@ -91,6 +134,17 @@ class Cluster:
                 self._client = self._connect(start=True)
             return self._client
 
+    def call_daemon(self, rpc: Callable[[DaemonClient], _T]) -> _T:
+        """rpc(client) on this cluster's daemon. When the daemon restarted since we
+        connected (another port, or the same one with a new token), connect anew and try
+        once more: run ids make that safe (a run the old daemon recorded is answered for,
+        never run twice; a refused call never ran), and run records outlive the daemon."""
+        try:
+            return rpc(self.client())
+        except (DaemonNotRunningError, AuthError):
+            self.reset_client()
+            return rpc(self.client())
+
     def _connect(self, *, start: bool) -> DaemonClient:
         """Reach the daemon (starting it when start and it may), check its version."""
         raise NotImplementedError
@@ -109,8 +163,11 @@ class Cluster:
         """Where the code under local_root lives on the cluster."""
         raise NotImplementedError
 
-    def up(self) -> Cluster:
-        """Bring the cluster and its daemon up (idempotent); returns self."""
+    def up(self, *, accept_host_key: bool = False) -> Cluster:
+        """Bring the cluster and its daemon up (idempotent); returns self.
+
+        accept_host_key: trust an SSH host whose key is not known yet (clusters reached
+        over SSH; others ignore it)."""
         self.client()
         return self
 
@@ -140,6 +197,11 @@ class Cluster:
 
     def ssh(self) -> None:
         raise NotImplementedError
+
+    def daemon_log(self, lines: int = 50) -> tuple[str, str]:
+        """The daemon's own log: (its path on the cluster, its last lines)."""
+        reply = self.call_daemon(lambda client: client.daemon_log(lines))
+        return str(reply.path), str(reply.text)
 
     def install_packages(
         self, reqs: list[str], *, local_root: Path | None = None, echo: bool = True
@@ -179,206 +241,3 @@ class Cluster:
             if key not in self._installed:
                 self.install_packages(list(reqs), local_root=local_root)
                 self._installed.add(key)
-
-
-class LocalCluster(Cluster):
-    """This machine. Code runs in place (no sync); the daemon runs from this interpreter,
-    so reqs install into this environment."""
-
-    type = "local"
-
-    def __init__(self, name: str = "local", *, home: Path | None = None) -> None:
-        super().__init__(name)
-        self.daemon = LocalDaemon(home or rhcli_home())
-
-    def code_root(self, local_root: Path) -> str:
-        return str(local_root)
-
-    def status(self) -> ClusterStatus:
-        state = self.daemon.state()
-        if state is None:
-            return ClusterStatus(
-                name=self.name, type=self.type, up=False, home=str(self.daemon.paths.root)
-            )
-        health = self._connect(start=False).health()
-        return ClusterStatus(
-            name=self.name,
-            type=self.type,
-            up=True,
-            address=state.address,
-            version=health.version,
-            pid=health.pid,
-            uptime_s=health.uptime_s,
-            home=health.home,
-            python=health.python,
-            resources=dict(health.resources),
-            available=dict(health.available),
-            runs_running=health.runs_running,
-            runs_queued=health.runs_queued,
-            queue_depths=dict(health.queue_depths),
-            workers=health.workers,
-        )
-
-    def down(self) -> bool:
-        """Stop the daemon (and its Ray); False when none was running."""
-        with self._lock:
-            self.reset_client()
-            self._installed.clear()
-            return self.daemon.stop()
-
-    def sync(self, local_root: Path | None = None, *, dry_run: bool = False) -> None:
-        """Nothing to do: the local cluster runs the repository in place."""
-
-    def run(self, commands: list[str]) -> list[CommandResult]:
-        """Run shell commands (the user's own command strings) on this machine."""
-        from rhcli.function_ref import project_root
-
-        results = []
-        for command in commands:
-            # The user hands us shell command lines on purpose; we build none ourselves.
-            done = subprocess.run(
-                ["/bin/sh", "-c", command],
-                capture_output=True,
-                text=True,
-                cwd=project_root(),
-                check=False,
-            )
-            results.append(CommandResult(command, done.returncode, done.stdout, done.stderr))
-        return results
-
-    def ssh(self) -> None:
-        raise NotSupportedError("the local cluster is this machine: there is nothing to ssh to")
-
-    def _connect(self, *, start: bool) -> DaemonClient:
-        from rhcli.transport.grpc_client import DaemonClient
-
-        state = self.daemon.state()
-        if state is None:
-            if not start:
-                raise DaemonNotRunningError(
-                    f"the local daemon is not running (root {self.daemon.paths.root}); "
-                    "start it with `rhcli up local`"
-                )
-            state = self.daemon.start(
-                on_wait=f"Starting the rhcli daemon for {self.name} (Ray takes a few seconds)..."
-            )
-        hint = "Restart it with `rhcli restart local`."
-        for attempt in (1, 2):
-            client = DaemonClient(
-                address=state.address,
-                token=self.daemon.read_token(),
-                describe=f"the local daemon (pid {state.pid})",
-                restart_hint=hint,
-            )
-            try:
-                health = client.health()
-            except AuthError:
-                # The daemon restarted between reading its state and its token: read again.
-                client.close()
-                if attempt == 2:
-                    raise
-                time.sleep(0.2)
-                continue
-            if health.version != __version__:
-                client.close()
-                raise VersionMismatchError(
-                    cluster=self.name, client_version=__version__, daemon_version=health.version
-                )
-            return client
-        raise AssertionError("unreachable")
-
-
-_clusters: dict[tuple[str, str], Cluster] = {}
-_clusters_lock = threading.Lock()
-
-
-def cluster(
-    name: str | None = None,
-    *,
-    host: str | None = None,
-    hosts: list[str] | tuple[str, ...] | None = None,
-    user: str | None = None,
-    port: int | None = None,
-    key: str | None = None,
-    home: str | None = None,
-    manifest: str | None = None,
-) -> Cluster:
-    """A cluster: by name from runhouse.yaml (None: its default_cluster; "local": this
-    machine, also without a manifest), or an SSH host given here (``host=``, or
-    ``hosts=[head, worker, ...]`` for one Ray cluster over several hosts, with ``user``,
-    ``port``, ``key``, ``home``). Cached: the same name gives the same object."""
-    from rhcli.config.manifest import ClusterSpec, load
-
-    if host is not None and hosts:
-        raise UsageError("give either host= (one machine) or hosts= (several), not both")
-    if host is not None or hosts:
-        head = host if host is not None else hosts[0]  # type: ignore[index]
-        spec = ClusterSpec(
-            name=name or head,
-            type="ssh",
-            host=head,
-            hosts=tuple(hosts or ()),
-            user=user,
-            port=port,
-            key=key,
-            home=home,
-        )
-        key_ = ("", repr(spec))
-    else:
-        spec_manifest = load(manifest)
-        spec = spec_manifest.cluster(name)
-        key_ = (str(spec_manifest.path), spec.name)
-    with _clusters_lock:
-        found = _clusters.get(key_)
-        if found is None:
-            found = _from_spec(spec)
-            _clusters[key_] = found
-        return found
-
-
-def _from_spec(spec: object) -> Cluster:
-    from rhcli.config.manifest import ClusterSpec
-
-    assert isinstance(spec, ClusterSpec)
-    if spec.type == "local":
-        home = Path(spec.home).expanduser().resolve() if spec.home else None
-        return LocalCluster(spec.name, home=home)
-    if spec.type == "ssh":
-        from rhcli.clusters.ssh import SSHCluster
-
-        if len(spec.hosts) > 1:
-            from rhcli.clusters.multinode import MultiNodeSSHCluster
-
-            return MultiNodeSSHCluster(
-                spec.name,
-                hosts=list(spec.hosts),
-                user=spec.user,
-                port=spec.port,
-                key=spec.key,
-                home=spec.home,
-                accept_host_key=_accept_host_keys(),
-            )
-        return SSHCluster(
-            spec.name,
-            host=spec.host or spec.hosts[0],
-            user=spec.user,
-            port=spec.port,
-            key=spec.key,
-            home=spec.home,
-            accept_host_key=_accept_host_keys(),
-        )
-    if spec.type == "sky":
-        from rhcli.clusters.sky import OnDemandCluster
-
-        return OnDemandCluster(spec)
-    raise NotSupportedError(
-        f"cluster {spec.name!r} is of type {spec.type}, which this version of rhcli "
-        f"({__version__}) cannot drive yet; use a local or ssh cluster"
-    )
-
-
-def _accept_host_keys() -> bool:
-    """`--accept-host-key` (RHCLI_ACCEPT_HOST_KEY=1): trust an unknown host's key once."""
-    import os
-
-    return os.environ.get("RHCLI_ACCEPT_HOST_KEY") == "1"

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from rhcli.server.run_logs import append_end, log_path, read_records
 from rhcli.protocol import daemon_pb2 as pb
+from rhcli.server.run_logs import append_end, log_path, read_records
 from rhcli.server.runstore import RunStore
 
 HARNESS = """\

@@ -76,8 +76,8 @@ class SkyBox:
 
 def seed_root(root: Path) -> None:
     """A root where this rhcli build is already installed: the test venv, by symlink."""
-    from rhcli.transport import bootstrap
     from rhcli._version import __version__
+    from rhcli.transport import bootstrap
 
     root.mkdir(parents=True, mode=0o700)
     (root / "venv").symlink_to(Path(sys.prefix))

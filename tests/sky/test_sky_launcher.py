@@ -14,8 +14,6 @@ from typing import Any
 
 import pytest
 
-from rhcli.config.schema import ClusterSpec
-from rhcli.errors import ExitCode, NotSupportedError, SkyPilotMissingError, UsageError
 from rhcli.clusters.sky_launcher import (
     SkyPilotLauncher,
     node_addresses,
@@ -23,6 +21,8 @@ from rhcli.clusters.sky_launcher import (
     split_instance_type,
     task_for,
 )
+from rhcli.config.schema import ClusterSpec
+from rhcli.errors import ExitCode, NotSupportedError, SkyPilotMissingError, UsageError
 from tests.conftest import REPO
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from rhcli.clusters.ssh import SSHCluster
 from rhcli.errors import UnreachableError, UsageError
 from rhcli.function_ref import from_entrypoint
-from rhcli.function import Function
+from rhcli.functions import Function
 from rhcli.transport.ssh import HostKeyError
-from rhcli.clusters.ssh import SSHCluster
 from tests.ssh.conftest import Box
 from tests.support.sshd import SSHHost, free_port, keygen
 
