@@ -169,7 +169,7 @@ def ray_child(options: argparse.Namespace) -> None:
 
 
 def bench_ray(bench: Bench) -> list[Row]:
-    from rhcli.server.ray_runtime import sweep_leftovers
+    from rhcli.config.root_processes import sweep_leftovers
 
     marker = f"bench-{uuid.uuid4().hex[:12]}"
     bench.markers.append(f"{OWNER_ENV}={marker}".encode())

@@ -93,7 +93,7 @@ class LocalTarget(Target):
     name = "local"
 
     def __init__(self, home: Path) -> None:
-        from rhcli.clusters import LocalCluster
+        from rhcli.clusters.local import LocalCluster
 
         self.home = home
         self._cluster = LocalCluster("local", home=home)
@@ -250,7 +250,7 @@ class Bench:
     def own_root(self, root: Path) -> None:
         """Count processes of this daemon root as ours (for the leftover check)."""
         from rhcli.config.paths import DaemonPaths
-        from rhcli.server.ray_runtime import OWNER_ENV
+        from rhcli.config.root_processes import OWNER_ENV
 
         self.homes.append(root)
         self.markers.append(f"{OWNER_ENV}={DaemonPaths(root).owner_marker}".encode())

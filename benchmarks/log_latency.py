@@ -85,7 +85,7 @@ def summarize(samples_s: list[float]) -> dict[str, float]:
 def bench_stream_logs(cluster: Any, *, lines: int, interval: float) -> dict[str, list[float]]:
     """fn(..., stream_logs=printer): (whole, capture, delivery) latency of every line."""
     import rhcli as rh
-    from rhcli.logstream import LogPrinter
+    from rhcli.log_follower import LogPrinter
 
     class Timing(LogPrinter):
         def __init__(self) -> None:
@@ -181,9 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.lines < 200:
         parser.error("--lines must be at least 200 (a p99 needs them)")
 
-    from rhcli.clusters import LocalCluster
+    from rhcli.clusters.local import LocalCluster
     from rhcli.config.paths import DaemonPaths
-    from rhcli.server.ray_runtime import OWNER_ENV
+    from rhcli.config.root_processes import OWNER_ENV
 
     home = Path(tempfile.mkdtemp(prefix="rhb-logs-", dir="/tmp"))
     paths = DaemonPaths(home)

@@ -42,7 +42,7 @@ def main() -> int:
 
     import rhcli as rh
     from rhcli.function_ref import from_entrypoint
-    from rhcli.remote_function import Function
+    from rhcli.functions import Function
 
     hosts = args.hosts.split(",")
     cluster = rh.cluster("bench-multinode", hosts=hosts, user=args.user, key=args.key)

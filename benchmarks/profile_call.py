@@ -42,7 +42,7 @@ def loop(case: str, seconds: float, home: str) -> None:
     """Child: make the call back to back for seconds; print the mean seconds per call."""
     import rhcli as rh
     from benchmarks.workload import add, blob, size
-    from rhcli.clusters import LocalCluster
+    from rhcli.clusters.local import LocalCluster
 
     cluster = LocalCluster("local", home=Path(home))
     fn = rh.function(add, system=cluster, reqs=[])
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("py-spy is not installed: .venv/bin/pip install py-spy")
 
     from rhcli.config.paths import DaemonPaths
-    from rhcli.server.ray_runtime import OWNER_ENV
+    from rhcli.config.root_processes import OWNER_ENV
 
     home = Path(tempfile.mkdtemp(prefix="rhb-prof-", dir="/tmp"))
     bench = Bench(reps=_REPS, home=home)

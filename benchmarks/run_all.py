@@ -388,7 +388,7 @@ def evaluate(rows: dict[str, Row]) -> list[dict[str, Any]]:
 def cleanup(bench: Bench) -> None:
     """Stop whatever of ours may still run, and delete the private roots."""
     from rhcli.config.paths import DaemonPaths
-    from rhcli.server.ray_runtime import sweep_leftovers
+    from rhcli.config.root_processes import sweep_leftovers
 
     for root in bench.homes:
         paths = DaemonPaths(root)

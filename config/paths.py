@@ -12,8 +12,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from rhcli.config.daemon_state import PID_FILE, STATE_FILE, TOKEN_FILE
+
 HOME_ENV = "RHCLI_HOME"
+# The root on this machine, and the default root on an SSH host (where "~" is that host's).
 DEFAULT_HOME = "~/.rhcli"
+# A multi-node cluster's Ray token, in every node's root (mode 0600).
+RAY_TOKEN_FILE = "ray_token"  # noqa: S105 - a file name, not a secret
 
 
 def rhcli_home() -> Path:
@@ -30,16 +35,16 @@ class DaemonPaths:
     @property
     def token(self) -> Path:
         """The daemon's secret, mode 0600, written anew at every start."""
-        return self.root / "token"
+        return self.root / TOKEN_FILE
 
     @property
     def state(self) -> Path:
         """JSON written once the daemon serves: pid, port, version, start time."""
-        return self.root / "daemon.json"
+        return self.root / STATE_FILE
 
     @property
     def pid(self) -> Path:
-        return self.root / "daemon.pid"
+        return self.root / PID_FILE
 
     @property
     def log(self) -> Path:

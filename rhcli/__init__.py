@@ -25,10 +25,13 @@ from rhcli.errors import (
 )
 
 if TYPE_CHECKING:
-    from rhcli.clusters import Cluster, LocalCluster
-    from rhcli.ondemand import OnDemandCluster
-    from rhcli.remote_function import Function
+    from rhcli.clusters.base import Cluster
+    from rhcli.clusters.local import LocalCluster
+    from rhcli.clusters.sky import OnDemandCluster
+    from rhcli.functions import Function
+    from rhcli.outcomes import Outcome
     from rhcli.runref import RunRef
+    from rhcli.runs_api import RunInfo
 
 __all__ = [
     "AuthError",
@@ -36,9 +39,11 @@ __all__ = [
     "Function",
     "LocalCluster",
     "OnDemandCluster",
+    "Outcome",
     "RemoteError",
     "RhcliError",
     "RunError",
+    "RunInfo",
     "RunRef",
     "RunTimeoutError",
     "UnreachableError",
@@ -59,7 +64,7 @@ __all__ = [
 def cluster(name: str | None = None, **kwargs: Any) -> Cluster:
     """The cluster called name in runhouse.yaml ("local", or rh.here, is this machine), or
     an SSH host: ``rh.cluster(name="box", host="10.0.0.5", user="ubuntu", key=...)``."""
-    from rhcli.clusters import cluster as _cluster
+    from rhcli.clusters.registry import cluster as _cluster
 
     return _cluster(name, **kwargs)
 
@@ -67,15 +72,15 @@ def cluster(name: str | None = None, **kwargs: Any) -> Cluster:
 def ondemand_cluster(name: str, **kwargs: Any) -> OnDemandCluster:
     """A cluster launched through SkyPilot when it is down (``pip install 'rhcli[sky]'``):
     ``rh.ondemand_cluster(name="a10", instance_type="A10G:1", provider="aws",
-    autostop_mins=30)``; see rhcli.ondemand.ondemand_cluster for every option."""
-    from rhcli.ondemand import ondemand_cluster as _ondemand_cluster
+    autostop_mins=30)``; see rhcli.clusters.registry.ondemand_cluster for every option."""
+    from rhcli.clusters.registry import ondemand_cluster as _ondemand_cluster
 
-    return _ondemand_cluster(name, **kwargs)
+    return _ondemand_cluster(name, **kwargs)  # type: ignore[return-value]
 
 
 def function(*args: Any, **kwargs: Any) -> Function:
-    """A remote function; see rhcli.remote_function.function for the forms it takes."""
-    from rhcli.remote_function import function as _function
+    """A remote function; see rhcli.functions.function for the forms it takes."""
+    from rhcli.functions import function as _function
 
     return _function(*args, **kwargs)
 
@@ -87,8 +92,9 @@ def get(ref: str, *, cluster: Any = None, timeout: float | None = None) -> Any:
     return _get(ref, cluster=cluster, timeout=timeout)
 
 
-def cancel(ref: str, *, cluster: Any = None) -> Any:
-    """Stop a queued or running run; cancelling an ended run changes nothing."""
+def cancel(ref: str, *, cluster: Any = None) -> RunInfo:
+    """Stop a queued or running run; cancelling an ended run changes nothing. Returns the
+    run's record (rh.RunInfo) after the cancel."""
     from rhcli.runs_api import cancel as _cancel
 
     return _cancel(ref, cluster=cluster)
@@ -96,8 +102,8 @@ def cancel(ref: str, *, cluster: Any = None) -> Any:
 
 def runs(
     *, cluster: Any = None, limit: int = 50, function: str = "", include_items: bool = False
-) -> list[Any]:
-    """The newest runs on a cluster (RunInfo messages), newest first; map items with
+) -> list[RunInfo]:
+    """The newest runs on a cluster (rh.RunInfo records), newest first; map items with
     include_items."""
     from rhcli.runs_api import runs as _runs
 
@@ -108,20 +114,32 @@ def __getattr__(name: str) -> Any:
     # rh.here and the classes resolve lazily, keeping `import rhcli` light.
     if name == "here":
         return cluster("local")
-    if name in ("Cluster", "LocalCluster"):
-        from rhcli import clusters as _cluster_module
+    if name == "Cluster":
+        from rhcli.clusters.base import Cluster
 
-        return getattr(_cluster_module, name)
+        return Cluster
+    if name == "LocalCluster":
+        from rhcli.clusters.local import LocalCluster
+
+        return LocalCluster
     if name == "OnDemandCluster":
-        from rhcli.ondemand import OnDemandCluster
+        from rhcli.clusters.sky import OnDemandCluster
 
         return OnDemandCluster
     if name == "Function":
-        from rhcli.remote_function import Function
+        from rhcli.functions import Function
 
         return Function
     if name == "RunRef":
         from rhcli.runref import RunRef
 
         return RunRef
+    if name == "RunInfo":
+        from rhcli.runs_api import RunInfo
+
+        return RunInfo
+    if name == "Outcome":
+        from rhcli.outcomes import Outcome
+
+        return Outcome
     raise AttributeError(f"module 'rhcli' has no attribute {name!r}")

@@ -20,13 +20,9 @@ from typing import Any
 
 import cloudpickle
 
-# Set by a cluster worker while it imports a user module. A call made then is a script's
-# top-level code running again on the cluster (a missing `if __name__ == "__main__":`
-# guard), which would call itself forever: it is refused instead.
-importing_on_cluster: str | None = None
+from rhcli.protocol.wire import PICKLE_PROTOCOL
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_PICKLE_PROTOCOL = 5
 
 
 @dataclass(frozen=True)
@@ -90,7 +86,7 @@ def from_callable(fn: Callable[..., Any], *, name: str | None = None) -> Functio
     return FunctionSource(
         name=display,
         local_root=project_root(),
-        pickled=cloudpickle.dumps(fn, protocol=_PICKLE_PROTOCOL),
+        pickled=cloudpickle.dumps(fn, protocol=PICKLE_PROTOCOL),
     )
 
 

@@ -1,30 +1,45 @@
-"""RunRef: the id of a run, bound to the cluster it runs on.
+"""RunRef: the id of a run, bound to the cluster it runs on; and how run ids are made.
 
 ``fn.remote(...)`` returns one at once. It is a ``str`` (the run id), so it prints, logs and
 round-trips through shell scripts as one. Passed as an argument to another call on the
 same cluster, it is resolved there: the cluster waits for the run and hands its result to
 the call, and the value never travels through the client.
+
+This module's path is part of the pickle format: a RunRef sent to a cluster pickles as a
+call of ``rhcli.runref._resolve_on_cluster``, so it stays importable here.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import pickle
+import re
+import secrets
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from rhcli import on_cluster
 from rhcli.errors import UsageError
 
 if TYPE_CHECKING:
-    from rhcli.clusters import Cluster
+    from rhcli.clusters.base import Cluster
 
 # While a call's arguments are pickled: (its cluster, the run ids its RunRefs name).
 _sending: contextvars.ContextVar[tuple[Cluster, set[str]] | None] = contextvars.ContextVar(
     "rhcli_runref_sending", default=None
 )
-# On a worker, while a call's arguments are unpickled: run id -> pickled result.
-_resolved: dict[str, bytes] = {}
+
+
+def new_run_id(function_name: str) -> str:
+    """Readable and unique: function name, UTC time, random suffix.
+
+    48 random bits: a map makes thousands of ids in one second, and one collision would
+    have the daemon refuse a call as another payload under an existing id.
+    """
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", function_name).strip("-")[:40] or "run"
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return f"{name}-{stamp}-{secrets.token_hex(6)}"
 
 
 class RunRef(str):
@@ -77,19 +92,9 @@ def sending_to(cluster: Cluster) -> Iterator[set[str]]:
         _sending.reset(token)
 
 
-@contextlib.contextmanager
-def resolving(refs: dict[str, bytes]) -> Iterator[None]:
-    """On a worker: let RunRefs in arguments unpickled inside this block resolve to refs."""
-    _resolved.clear()
-    _resolved.update(refs)
-    try:
-        yield
-    finally:
-        _resolved.clear()
-
-
 def _resolve_on_cluster(run_id: str) -> Any:
+    """On a worker, while a call's arguments are unpickled: the value of run_id."""
     try:
-        return pickle.loads(_resolved[run_id])
+        return on_cluster.resolved_value(run_id)
     except KeyError:
         raise UsageError(f"RunRef {run_id} can only be resolved by the cluster it ran on") from None

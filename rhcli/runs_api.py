@@ -1,27 +1,86 @@
-"""Runs after the call: ``rh.get``, ``rh.cancel``, ``rh.runs``."""
+"""Runs after their call, for Python and the CLI alike: ``rh.get``, ``rh.cancel``,
+``rh.runs``, and the outcomes and records behind them.
+
+Everything here returns plain values (``RunInfo``, ``Outcome``), never protocol messages.
+A run is named by a RunRef (which knows its cluster) or a run id string (then on the
+cluster given, or the manifest's default).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
-from rhcli.clusters import Cluster, cluster
-from rhcli.errors import DaemonNotRunningError
-from rhcli.payload import unwrap
-from rhcli.runref import RunRef
+from rhcli.outcomes import Outcome, outcome_from_message, unwrap
 
 if TYPE_CHECKING:
-    from rhcli.client import DaemonClient
+    from rhcli.clusters.base import Cluster
 
-_T = TypeVar("_T")
+Status = Literal["queued", "running", "succeeded", "failed", "cancelled", "timed_out"]
 
 
-def _cluster_of(ref: str, system: Cluster | str | None) -> Cluster:
-    if isinstance(ref, RunRef) and ref.cluster is not None and system is None:
-        return ref.cluster
-    if isinstance(system, Cluster):
-        return system
-    return cluster(system)
+@dataclass(frozen=True)
+class RunInfo:
+    """One run's record on its cluster.
+
+    Times are unix seconds; started_at and ended_at are None until the run starts and
+    ends. parent is the map's id for a map item. items and items_failed count a map's
+    items (0 for other runs).
+    """
+
+    run_id: str
+    function: str
+    status: Status
+    failure: str
+    reason: str
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+    parent: str | None
+    items: int
+    items_failed: int
+
+    @property
+    def duration_s(self) -> float | None:
+        """Seconds from start to end (to now, while running); None before it starts."""
+        import time
+
+        if self.started_at is None:
+            return None
+        return max(0.0, (self.ended_at or time.time()) - self.started_at)
+
+
+def run_info_from_message(message: Any) -> RunInfo:
+    from rhcli.protocol.statuses import failure_name, status_name
+
+    return RunInfo(
+        run_id=message.run_id,
+        function=message.function,
+        status=status_name(message.status),  # type: ignore[arg-type]
+        failure=failure_name(message.failure),
+        reason=message.reason,
+        created_at=message.created_at,
+        started_at=message.started_at or None,
+        ended_at=message.ended_at or None,
+        parent=message.parent or None,
+        items=message.items,
+        items_failed=message.items_failed,
+    )
+
+
+def cluster_of(ref: str, cluster: Cluster | str | None = None) -> Cluster:
+    """The cluster a run is on: the RunRef's own, else cluster (a Cluster, a name, or
+    None for the manifest's default)."""
+    from rhcli.clusters.base import Cluster
+    from rhcli.clusters.registry import cluster as named
+
+    own = getattr(ref, "cluster", None)  # a RunRef knows its cluster
+    if own is not None and cluster is None:
+        return own  # type: ignore[no-any-return]
+    if isinstance(cluster, Cluster):
+        return cluster
+    return named(cluster)
 
 
 def get(ref: str, *, cluster: Cluster | str | None = None, timeout: float | None = None) -> Any:
@@ -33,41 +92,66 @@ def get(ref: str, *, cluster: Cluster | str | None = None, timeout: float | None
     first failed item's exception, as ``fn.map`` does.
     Raises UnknownRunError for an id the cluster does not know (or no longer keeps).
     """
-    system = _cluster_of(ref, cluster)
+    system = cluster_of(ref, cluster)
+    ended = outcome(ref, cluster=system, timeout=timeout, fetch=False)
+    fetch = system.client().read_result
+    size = map_size(ended, cluster=system)
+    if size:
+        return [unwrap(item, fetch) for item in map_item_outcomes(str(ref), size, cluster=system)]
+    return unwrap(ended, fetch)
+
+
+def outcome(
+    ref: str,
+    *,
+    cluster: Cluster | str | None = None,
+    timeout: float | None = None,
+    fetch: bool = True,
+) -> Outcome:
+    """The run's outcome once it ends, or after timeout seconds one still queued or
+    running (timeout=None waits as long as the run does). With fetch, a result too large
+    to travel inline is fetched into it."""
+    system = cluster_of(ref, cluster)
     run_id = str(ref)
-    outcome = _send(system, lambda client: client.wait(run_id, timeout=timeout))
-    client = system.client()
-    items = map_size(client, run_id, outcome)
-    if items:
-        return [
-            unwrap(f"{run_id}.{index}", item, client.read_result)
-            for index, item in map_item_outcomes(client, run_id, items)
-        ]
-    return unwrap(run_id, outcome, client.read_result)
+    message = system.call_daemon(lambda client: client.wait(run_id, timeout=timeout))
+    found = outcome_from_message(run_id, message)
+    return found.fetch_result(system.client().read_result) if fetch else found
 
 
-def map_size(client: DaemonClient, run_id: str, outcome: Any) -> int:
+def map_size(ended: Outcome, *, cluster: Cluster) -> int:
     """How many items the run has when it is a map that has ended, else 0.
 
     A map's own record holds no result (its items do); a plain run that ended always has
     one, or a failure, so only those two cases cost the extra lookup.
     """
-    from rhcli.server.proto import daemon_pb2 as pb
-
-    if outcome.status not in (pb.SUCCEEDED, pb.FAILED) or outcome.result or outcome.result_size:
+    if ended.status not in ("succeeded", "failed") or ended.result or ended.result_size:
         return 0
-    return int(client.get_run(run_id).items)
+    return info(ended.run_id, cluster=cluster).items
 
 
-def map_item_outcomes(client: DaemonClient, map_id: str, items: int) -> Iterator[tuple[int, Any]]:
-    """Each item's outcome of a map that has ended, in input order (one Wait per item)."""
+def map_item_outcomes(
+    map_id: str, items: int, *, cluster: Cluster, fetch: bool = False
+) -> Iterator[Outcome]:
+    """Each item's outcome of a map that has ended, in input order (one Wait per item);
+    with fetch, large results are fetched into them."""
+    client = cluster.client()
     for index in range(items):
-        yield index, client.wait(f"{map_id}.{index}", timeout=None)
+        item_id = f"{map_id}.{index}"
+        found = outcome_from_message(item_id, client.wait(item_id, timeout=None))
+        yield found.fetch_result(client.read_result) if fetch else found
 
 
-def cancel(ref: str, *, cluster: Cluster | str | None = None) -> Any:
-    """Stop a queued or running run; a run that has ended is left as it is. Its RunInfo."""
-    return _send(_cluster_of(ref, cluster), lambda client: client.cancel(str(ref)))
+def info(ref: str, *, cluster: Cluster | str | None = None) -> RunInfo:
+    """The run's record (UnknownRunError when the cluster does not know it)."""
+    system = cluster_of(ref, cluster)
+    return run_info_from_message(system.call_daemon(lambda client: client.get_run(str(ref))))
+
+
+def cancel(ref: str, *, cluster: Cluster | str | None = None) -> RunInfo:
+    """Stop a queued or running run; a run that has ended is left as it is. Returns its
+    record after the cancel."""
+    system = cluster_of(ref, cluster)
+    return run_info_from_message(system.call_daemon(lambda client: client.cancel(str(ref))))
 
 
 def runs(
@@ -76,20 +160,10 @@ def runs(
     limit: int = 50,
     function: str = "",
     include_items: bool = False,
-) -> list[Any]:
-    """The newest runs on the cluster (RunInfo messages), newest first."""
-    from rhcli.server.proto import daemon_pb2 as pb
-
-    system = cluster if isinstance(cluster, Cluster) else _cluster_of("", cluster)
-    request = pb.ListRunsRequest(limit=limit, function=function, include_items=include_items)
-    return _send(system, lambda client: client.list_runs(request))
-
-
-def _send(system: Cluster, rpc: Callable[[DaemonClient], _T]) -> _T:
-    try:
-        return rpc(system.client())
-    except DaemonNotRunningError:
-        # The daemon restarted since we connected (a new port): connect anew, once. The
-        # run records outlive the daemon, so the answer is the same.
-        system.reset_client()
-        return rpc(system.client())
+) -> list[RunInfo]:
+    """The newest runs on the cluster, newest first; map items too with include_items."""
+    system = cluster_of("", cluster)
+    found = system.call_daemon(
+        lambda client: client.list_runs(limit=limit, function=function, include_items=include_items)
+    )
+    return [run_info_from_message(message) for message in found]

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Regenerate the gRPC stubs of server/proto/daemon.proto.
+"""Regenerate the gRPC stubs of rhcli/protocol/daemon.proto.
 
-Usage: python scripts/gen_protos.py [OUT_DIR]   (default: server/proto)
+Usage: python scripts/gen_protos.py [OUT_DIR]   (default: rhcli/protocol)
 
-The .proto lives in server/ but installs as rhcli.server.proto, so it is compiled from a
-staging tree that mirrors the import path: the generated modules then import each other as
-`rhcli.server.proto.daemon_pb2`, and the descriptor is registered under that path. The
-committed stubs must equal this script's output (tests/server/test_proto_stubs.py).
+The .proto is compiled from the repository root, so the generated modules import each
+other as `rhcli.protocol.daemon_pb2` and the descriptor is registered under that path. A
+staging copy keeps protoc away from everything else in the tree. The committed stubs must
+equal this script's output (tests/protocol/test_stubs.py).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PROTO = REPO / "server" / "proto" / "daemon.proto"
-IMPORT_DIR = Path("rhcli") / "server" / "proto"
+PROTO = REPO / "rhcli" / "protocol" / "daemon.proto"
+IMPORT_DIR = Path("rhcli") / "protocol"
 GENERATED = ("daemon_pb2.py", "daemon_pb2.pyi", "daemon_pb2_grpc.py")
 
 

@@ -1,4 +1,4 @@
-"""The daemon's token: created at start, kept in a 0600 file, required on every RPC.
+"""The daemon's token check: every RPC must carry the token (rhcli.config.token_file).
 
 The token is the only thing that separates "may run code on this cluster" from "may not"
 (the daemon also listens on loopback only). It is compared in constant time, never logged,
@@ -8,55 +8,12 @@ and never put on a command line.
 from __future__ import annotations
 
 import hmac
-import os
-import secrets
-import stat
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import grpc
 
-TOKEN_METADATA_KEY = "rhcli-token"  # noqa: S105 - the metadata key, not a secret
-
-
-class InsecureTokenFileError(RuntimeError):
-    """The token file can be read or written by someone other than its owner."""
-
-
-def create_token(path: Path) -> str:
-    """Write a fresh random token to path with mode 0600 and return it.
-
-    The file is created under a temporary name with 0600 from the first byte and renamed
-    into place, so the token is never readable by others, not even for a moment.
-    """
-    token = secrets.token_urlsafe(32)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, token.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    check_token_file(path)
-    return token
-
-
-def check_token_file(path: Path) -> None:
-    """Raise InsecureTokenFileError when group or others may read or write the file."""
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        raise InsecureTokenFileError(
-            f"token file {path} has mode {mode:04o}; it must be 0600 "
-            f"(fix it with `chmod 600 {path}`)"
-        )
-
-
-def read_token(path: Path) -> str:
-    """The token in path, after checking that only its owner can read it."""
-    check_token_file(path)
-    return path.read_text().strip()
+from rhcli.protocol.wire import TOKEN_METADATA_KEY
 
 
 class TokenInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]

@@ -26,26 +26,22 @@ from pathlib import Path
 import grpc
 
 from rhcli._version import __version__
+from rhcli.config.daemon_state import PID_FILE, is_daemon_process
 from rhcli.config.paths import DaemonPaths, rhcli_home
-from rhcli.errors import UsageError
-from rhcli.local_daemon import is_daemon_process
-from rhcli.payload import max_arg_bytes as max_arg_bytes_env
+from rhcli.config.root_processes import sweep_leftovers
+from rhcli.config.token_file import InsecureTokenFileError, check_token_file, create_token
+from rhcli.protocol import daemon_pb2_grpc as pb_grpc
+from rhcli.protocol.wire import MAX_MESSAGE_BYTES, BadLimitError
+from rhcli.protocol.wire import max_arg_bytes as max_arg_bytes_env
 from rhcli.server import ray_runtime
-from rhcli.server.auth import (
-    InsecureTokenFileError,
-    TokenInterceptor,
-    check_token_file,
-    create_token,
-)
+from rhcli.server.auth import TokenInterceptor
 from rhcli.server.blobs import BlobStore
-from rhcli.server.proto import daemon_pb2_grpc as pb_grpc
 from rhcli.server.reqs import ReqsInstaller
 from rhcli.server.runstore import RunStore
 
 log = logging.getLogger("rhcli.server")
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-MAX_MESSAGE_BYTES = 1024 * 1024 * 1024
 GRPC_OPTIONS = [
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -120,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_arg_bytes is None:
         try:
             args.max_arg_bytes = max_arg_bytes_env()
-        except UsageError as exc:  # a malformed RHCLI_MAX_ARG_BYTES: refused before anything
+        except BadLimitError as exc:  # a malformed RHCLI_MAX_ARG_BYTES: refused before anything
             print(f"rhcli daemon: {exc}", file=sys.stderr)
             return 2
     os.umask(0o077)  # results, logs and the run store are the user's data: owner only
@@ -176,7 +172,7 @@ def _refuse_loose_token(path: Path) -> None:
 def _serve(paths: DaemonPaths, args: argparse.Namespace) -> int:
     log.info("starting rhcli daemon %s (pid %d) in %s", __version__, os.getpid(), paths.root)
     token = create_token(paths.token)
-    ray_runtime.sweep_leftovers(paths.owner_marker, paths.ray_temp_dir)
+    sweep_leftovers(paths.owner_marker, paths.ray_temp_dir)
     ray_runtime.start_ray(
         address=args.ray_address, temp_dir=paths.ray_temp_dir, owner_marker=paths.owner_marker
     )
@@ -228,7 +224,7 @@ def _serve(paths: DaemonPaths, args: argparse.Namespace) -> int:
     # them; what is left running is failed by the next daemon's recovery.
     executor.shutdown()
     ray_runtime.stop_ray()
-    ray_runtime.sweep_leftovers(paths.owner_marker, paths.ray_temp_dir)
+    sweep_leftovers(paths.owner_marker, paths.ray_temp_dir)
     log.info("stopped")
     return 0
 
@@ -276,7 +272,7 @@ def _live_pid(pid_file: Path) -> int | None:
 
 def _remove_if_ours(path: Path) -> None:
     try:
-        if path.name == "daemon.pid":
+        if path.name == PID_FILE:
             if path.read_text().strip() != str(os.getpid()):
                 return
         elif json.loads(path.read_text()).get("pid") != os.getpid():

@@ -18,19 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rhcli.server.logs import log_path
+from rhcli.protocol import daemon_pb2 as pb
+from rhcli.server.outcomes import cancelled_outcome, death_reason, timed_out, to_proto
 from rhcli.server.pool import PoolKey, Slot, Unsatisfiable, WorkerPool, shape_of
-from rhcli.server.proto import daemon_pb2 as pb
-from rhcli.server.runstore import INLINE_RESULT_LIMIT
+from rhcli.server.result_files import INLINE_RESULT_LIMIT
+from rhcli.server.run_logs import log_path
 from rhcli.server.worker import BatchCall, RunCall, Worker, WorkerOutcome
 
 log = logging.getLogger(__name__)
-
-_FAILURES = {
-    "raised": pb.RAISED,
-    "entrypoint_not_found": pb.ENTRYPOINT_NOT_FOUND,
-    "result_not_serializable": pb.RESULT_NOT_SERIALIZABLE,
-}
 
 _CAPACITY_TTL_S = 5.0
 _NODES_POLL_S = 1.0
@@ -88,7 +83,7 @@ class Executor:
         self.pool = WorkerPool(create=self._create, kill=self._kill, capacity=self.capacity)
         self._head_node_id = ""
         if multinode:  # last: the watcher thread uses everything above
-            from rhcli.server.logcapture import start_log_writer
+            from rhcli.server.output_capture import start_log_writer
 
             self._head_node_id = str(self._node_id)
             self._log_writer = start_log_writer(str(runs_dir), self._head_node_id)
@@ -175,7 +170,7 @@ class Executor:
                 if handle.cancelled:
                     return cancelled_outcome(started)
                 if over.status == pb.TIMED_OUT:
-                    return _timed_out(request.timeout_s, started)
+                    return timed_out(request.timeout_s, started)
                 return over
         elif request.timeout_s > 0:
             ready, _ = self._ray.wait([ref], timeout=request.timeout_s)
@@ -183,7 +178,7 @@ class Executor:
                 self._give_back(handle, discard=True)
                 if handle.cancelled:
                     return cancelled_outcome(started)
-                return _timed_out(request.timeout_s, started)
+                return timed_out(request.timeout_s, started)
         try:
             outcome: WorkerOutcome = self._ray.get(ref)
         except self._ray.exceptions.RayError as exc:
@@ -195,7 +190,7 @@ class Executor:
                 failure=pb.WORKER_DIED,
                 started_at=started,
                 ended_at=time.time(),
-                reason=_death_reason(exc),
+                reason=death_reason(exc),
             )
         # A cancelled call that ended anyway (its SIGTERM turned into an exception the
         # function caught or reported) is cancelled all the same, and its worker, which
@@ -230,7 +225,7 @@ class Executor:
             ready, _ = self._ray.wait([ref], timeout=request.timeout_s)
             if not ready:
                 self.pool.discard(slot)
-                return [_timed_out(request.timeout_s, started)] * len(items), False
+                return [timed_out(request.timeout_s, started)] * len(items), False
         try:
             outcomes: list[WorkerOutcome] = self._ray.get(ref)
         except self._ray.exceptions.RayError as exc:
@@ -240,7 +235,7 @@ class Executor:
                 failure=pb.WORKER_DIED,
                 started_at=started,
                 ended_at=time.time(),
-                reason=_death_reason(exc),
+                reason=death_reason(exc),
             )
             return [died] * len(items), False
         return [to_proto(outcome) for outcome in outcomes], True
@@ -389,39 +384,6 @@ def ray_resources(resources: pb.Resources) -> dict[str, float]:
     return wanted
 
 
-def to_proto(outcome: WorkerOutcome) -> pb.RunOutcome:
-    message = pb.RunOutcome(
-        status=pb.SUCCEEDED if outcome.succeeded else pb.FAILED,
-        failure=_FAILURES.get(outcome.failure, pb.FAILURE_KIND_UNSPECIFIED),
-        result=outcome.result,
-        result_repr=outcome.result_repr,
-        reason=outcome.reason,
-        started_at=outcome.started_at,
-        ended_at=outcome.ended_at,
-    )
-    if outcome.result_json is not None:
-        message.result_json = outcome.result_json
-    if outcome.error:
-        message.error.CopyFrom(pb.RemoteException(**outcome.error))
-    return message
-
-
-def cancelled_outcome(started: float = 0.0) -> pb.RunOutcome:
-    return pb.RunOutcome(
-        status=pb.CANCELLED, reason="cancelled", started_at=started, ended_at=time.time()
-    )
-
-
-def _timed_out(timeout_s: float, started: float) -> pb.RunOutcome:
-    return pb.RunOutcome(
-        status=pb.TIMED_OUT,
-        failure=pb.TIMEOUT,
-        started_at=started,
-        ended_at=time.time(),
-        reason=f"timed out after {timeout_s:g} s; the worker was stopped",
-    )
-
-
 def _resident_bytes(pid: int) -> int | None:
     """The resident memory of pid, from /proc (None when it is gone)."""
     try:
@@ -429,11 +391,3 @@ def _resident_bytes(pid: int) -> int | None:
     except OSError:
         return None
     return int(fields[1]) * _PAGE_BYTES
-
-
-def _death_reason(exc: BaseException) -> str:
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return (
-        "the worker process died while running the call (a crash, os._exit, or a kill "
-        f"for memory); Ray says: {first}"
-    )

@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from rhcli import function_ref
+from rhcli import on_cluster
 
 
 class EntrypointMissing(Exception):
@@ -177,8 +177,8 @@ def _changed(path: str, mtime_ns: int, size: int) -> bool:
 def _import_entrypoint(entrypoint: str, code_root: str) -> Callable[..., Any]:
     module_name, _, qualname = entrypoint.partition(":")
     try:
-        function_ref.importing_on_cluster = module_name
-        module = importlib.import_module(module_name)
+        with on_cluster.importing_module(module_name):
+            module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         missing = exc.name or ""
         if missing and (module_name == missing or module_name.startswith(missing + ".")):
@@ -187,8 +187,6 @@ def _import_entrypoint(entrypoint: str, code_root: str) -> Callable[..., Any]:
                 f"(entrypoint {entrypoint!r}); check the path and that the file is in the repo"
             ) from None
         raise
-    finally:
-        function_ref.importing_on_cluster = None
     obj: Any = module
     for part in qualname.split("."):
         try:

@@ -22,9 +22,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from rhcli.server.executor import cancelled_outcome
+from rhcli.protocol import daemon_pb2 as pb
+from rhcli.server.outcomes import cancelled_outcome
 from rhcli.server.pool import Slot, Unsatisfiable
-from rhcli.server.proto import daemon_pb2 as pb
 from rhcli.server.runs import ActiveRun, RunManager, payload_digest
 
 log = logging.getLogger(__name__)

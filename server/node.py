@@ -1,6 +1,6 @@
 """One node's share of a multi-node cluster: `python -m rhcli.server.node start|stop|state`.
 
-Run over SSH on every node by the client (rhcli.multinode), from the node's venv:
+Run over SSH on every node by the client (rhcli.clusters.multinode), from the node's venv:
 
     start --root R --ip IP --head [--port P]     Ray's head, listening on IP (not loopback)
     start --root R --ip IP --address HEAD:PORT   join the head's Ray as a worker node
@@ -26,7 +26,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rhcli.server.ray_runtime import OWNER_ENV, sweep_leftovers
+from rhcli.config.root_processes import OWNER_ENV, sweep_leftovers
 
 TOKEN_FILE = "ray_token"  # noqa: S105 - a file name
 STATE_FILE = "ray_node.json"

@@ -20,12 +20,14 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from rhcli.protocol import daemon_pb2 as pb
+from rhcli.protocol.statuses import STATUS_NAMES
 from rhcli.server.blobs import BlobStore
-from rhcli.server.executor import Executor, RunHandle, cancelled_outcome
-from rhcli.server.logs import append_end
-from rhcli.server.proto import daemon_pb2 as pb
-from rhcli.server.runstore import FINISHED, RunStore, is_disk_full
-from rhcli.server.statuses import STATUS_NAMES
+from rhcli.server.executor import Executor, RunHandle
+from rhcli.server.outcomes import cancelled_outcome
+from rhcli.server.result_files import is_disk_full
+from rhcli.server.run_logs import append_end
+from rhcli.server.runstore import FINISHED, RunStore
 
 log = logging.getLogger(__name__)
 

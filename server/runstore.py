@@ -3,15 +3,13 @@
 The database runs in WAL mode with synchronous=NORMAL: a commit survives the daemon being
 killed (kill -9) at any point, which is the failure this store is for; a power loss may
 lose the last commits. Results larger than INLINE_RESULT_LIMIT go to a file beside the
-database (written to a temporary name, then renamed), so a crash never leaves a record
-pointing at half a result. Records older than the retention are deleted with their files.
+database (rhcli.server.result_files), so a crash never leaves a record pointing at half
+a result. Records older than the retention are deleted with their files.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import os
 import shutil
 import sqlite3
 import threading
@@ -20,10 +18,10 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from rhcli.server.logs import append_end, log_path
-from rhcli.server.proto import daemon_pb2 as pb
+from rhcli.protocol import daemon_pb2 as pb
+from rhcli.server.result_files import stored_form
+from rhcli.server.run_logs import append_end, log_path
 
-INLINE_RESULT_LIMIT = 256 * 1024
 SCHEMA_VERSION = 2
 
 _SCHEMA = """
@@ -68,13 +66,6 @@ _FINISH = (
     "started_at = COALESCE(?, started_at), ended_at = ?, outcome = ?, "
     "result_file = ?, result_size = ?, request = NULL WHERE run_id = ?"
 )
-
-
-def is_disk_full(exc: BaseException) -> bool:
-    """True for the errors a full disk (or quota) raises from files and from sqlite."""
-    if isinstance(exc, OSError):
-        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
-    return isinstance(exc, sqlite3.Error) and "full" in str(exc).lower()
 
 
 class DuplicateRunError(Exception):
@@ -212,22 +203,7 @@ class RunStore:
     def _outcome_row(
         self, run_id: str, outcome: pb.RunOutcome, result: bytes | None = None
     ) -> tuple[object, ...]:
-        result_file: str | None = None
-        stored = outcome
-        data = outcome.result if result is None else result  # protobuf copies on each get
-        size = len(data)
-        if size > INLINE_RESULT_LIMIT:
-            result_file = self._write_result_file(run_id, data)
-            stored = pb.RunOutcome()
-            stored.CopyFrom(outcome)
-            stored.result = b""
-            stored.result_size = 0
-        elif result is not None:
-            stored = pb.RunOutcome()
-            stored.CopyFrom(outcome)
-            stored.result = data
-            stored.result_size = 0
-        del data
+        stored, result_file, size = stored_form(self._runs_dir, run_id, outcome, result)
         return (
             outcome.status,
             outcome.failure,
@@ -402,22 +378,6 @@ class RunStore:
             with self._transaction():
                 self._db.executemany("DELETE FROM runs WHERE run_id = ?", [(i,) for i in ids])
         return len(ids)
-
-    def _write_result_file(self, run_id: str, data: bytes) -> str:
-        run_dir = self._runs_dir / run_id
-        run_dir.mkdir(parents=True, exist_ok=True)
-        final = run_dir / "result.pkl"
-        tmp = run_dir / "result.pkl.tmp"
-        try:
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            tmp.unlink(missing_ok=True)  # a full disk leaves no half-written result behind
-            raise
-        return str(final)
 
 
 def _info(row: Any) -> pb.RunInfo:

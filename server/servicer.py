@@ -19,20 +19,20 @@ from typing import Any, NoReturn
 import grpc
 
 from rhcli._version import __version__
+from rhcli.protocol import daemon_pb2 as pb
+from rhcli.protocol import daemon_pb2_grpc as pb_grpc
+from rhcli.protocol.statuses import STATUS_NAMES
+from rhcli.protocol.wire import CHUNK_BYTES, INLINE_REPLY_LIMIT
 from rhcli.server.blobs import BlobTooLargeError
-from rhcli.server.logs import read_records
 from rhcli.server.mapper import Mapper
-from rhcli.server.proto import daemon_pb2 as pb
-from rhcli.server.proto import daemon_pb2_grpc as pb_grpc
 from rhcli.server.reqs import InstallResult, ReqsInstaller
+from rhcli.server.result_files import is_disk_full
+from rhcli.server.run_logs import read_records
 from rhcli.server.runs import RunManager, UnknownRunError
-from rhcli.server.runstore import FINISHED, DuplicateRunError, is_disk_full
-from rhcli.server.statuses import STATUS_NAMES
+from rhcli.server.runstore import FINISHED, DuplicateRunError
 
-INLINE_REPLY_LIMIT = 4 * 1024 * 1024
 # How long a log follower waits for a run that has no record yet.
 RECORD_WAIT_S = 30.0
-CHUNK_BYTES = 1024 * 1024
 
 
 class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]

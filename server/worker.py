@@ -18,12 +18,13 @@ from typing import Any
 
 import cloudpickle
 
-from rhcli import runref
+from rhcli import on_cluster
+from rhcli.protocol.wire import PICKLE_PROTOCOL
 from rhcli.server.loader import EntrypointMissing, FunctionLoader
-from rhcli.server.logcapture import OutputCapture, open_sink
+from rhcli.server.output_capture import OutputCapture, open_sink
 
 REPR_LIMIT = 10_000
-_PICKLE_PROTOCOL = 5
+
 
 # Worker.run's call: (entrypoint, pickled function, want_json, log path, RunRefs).
 RunCall = tuple[str, bytes, bool, str, dict[str, bytes]]
@@ -54,7 +55,7 @@ def describe_exception(exc: BaseException, skip_frames: int = 0) -> dict[str, An
             tb = tb.tb_next
     pickled = b""
     try:
-        candidate = cloudpickle.dumps(exc, protocol=_PICKLE_PROTOCOL)
+        candidate = cloudpickle.dumps(exc, protocol=PICKLE_PROTOCOL)
         pickle.loads(candidate)  # an exception class with a custom __init__ may not load
         pickled = candidate
     except Exception:  # noqa: S110 - unpicklable: the client raises RemoteError instead
@@ -152,7 +153,7 @@ class Worker:
     ) -> WorkerOutcome:
         try:
             fn = self._loader.load(entrypoint=entrypoint, pickled=pickled_fn)
-            with runref.resolving(refs):
+            with on_cluster.resolving(refs):
                 call_args, call_kwargs = pickle.loads(args)
         except EntrypointMissing as exc:
             return WorkerOutcome(
@@ -170,7 +171,7 @@ class Worker:
         finally:
             self._loader.after_call()
         try:
-            payload = cloudpickle.dumps(result, protocol=_PICKLE_PROTOCOL)
+            payload = cloudpickle.dumps(result, protocol=PICKLE_PROTOCOL)
         except Exception as exc:
             return WorkerOutcome(
                 succeeded=False,

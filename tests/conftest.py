@@ -29,7 +29,7 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 def processes_of_root(root: Path) -> list[int]:
     """Pids of daemons and Ray processes that belong to root (by their environment)."""
     from rhcli.config.paths import DaemonPaths
-    from rhcli.server.ray_runtime import OWNER_ENV
+    from rhcli.config.root_processes import OWNER_ENV
 
     paths = DaemonPaths(root)
     needles = {f"{OWNER_ENV}={paths.owner_marker}".encode(), f"RHCLI_HOME={root}".encode()}

@@ -71,7 +71,7 @@ class _Probe:
 
 def log_latency(fn: Any, lines: int) -> list[float]:
     """Delay from a line printed on the cluster to the client's log printer writing it."""
-    from rhcli.logstream import LogPrinter
+    from rhcli.log_follower import LogPrinter
 
     probe = _Probe()
     printer = LogPrinter(out=probe, err=probe)  # type: ignore[arg-type]

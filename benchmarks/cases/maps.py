@@ -101,7 +101,7 @@ def _child(home: str, count: int) -> None:
     import time
 
     import rhcli as rh
-    from rhcli.clusters import LocalCluster
+    from rhcli.clusters.local import LocalCluster
 
     fn = rh.function(add, system=LocalCluster("local", home=Path(home)), reqs=[])
     assert fn(1, 2) == 3  # connected, imports done: what follows is the map's own

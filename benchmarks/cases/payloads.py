@@ -124,7 +124,7 @@ def _child(home: str, direction: str) -> None:
     import time
 
     import rhcli as rh
-    from rhcli.clusters import LocalCluster
+    from rhcli.clusters.local import LocalCluster
 
     cluster = LocalCluster("local", home=Path(home))
     if direction == "argument":

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import time
 from dataclasses import asdict
 from typing import Annotated, Any
 
 import typer
 
 from rhcli.cli import context
+from rhcli.cli.render import print_sky_view, print_status, print_sync
 from rhcli.errors import ExitCode
 
 ClusterArg = Annotated[
@@ -41,7 +40,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _cluster(name: str | None) -> Any:
-    from rhcli.clusters import cluster
+    from rhcli.clusters.registry import cluster
 
     return cluster(name or context.current.cluster, manifest=context.current.file)
 
@@ -57,14 +56,12 @@ def up(
         ),
     ] = False,
 ) -> None:
-    if accept_host_key:
-        os.environ["RHCLI_ACCEPT_HOST_KEY"] = "1"
     target = _cluster(cluster)
-    target.up()
+    target.up(accept_host_key=accept_host_key)
     _install_default_reqs(target)
-    _print_status(target.status())
+    print_status(target.status())
     if target.type == "sky" and not context.current.json:
-        _print_sky_view(target.sky_status())
+        print_sky_view(target.sky_status())
 
 
 def down(
@@ -97,21 +94,21 @@ def status(
 ) -> None:
     target = _cluster(cluster)
     state = target.status()
-    daemon_log = target.client().daemon_log(50) if logs and state.up else None
+    daemon_log = target.daemon_log(50) if logs and state.up else None
     sky = target.sky_status() if target.type == "sky" else None
     if context.current.json:
         document = asdict(state)
         if daemon_log is not None:
-            document["daemon_log"] = {"path": daemon_log.path, "text": daemon_log.text}
+            document["daemon_log"] = {"path": daemon_log[0], "text": daemon_log[1]}
         if target.type == "sky":
             document["sky"] = asdict(sky) if sky is not None else None
         context.emit_json(document)
     else:
-        _print_status(state)
+        print_status(state)
         if target.type == "sky":
-            _print_sky_view(sky)
+            print_sky_view(sky)
         if daemon_log is not None:
-            print(f"--- {daemon_log.path} (last 50 lines) ---\n{daemon_log.text}")
+            print(f"--- {daemon_log[0]} (last 50 lines) ---\n{daemon_log[1]}")
     if not state.up:
         raise typer.Exit(int(ExitCode.UNREACHABLE))
 
@@ -166,27 +163,10 @@ def _confirm_teardown(target: Any) -> None:
         raise typer.Exit(int(ExitCode.USAGE))
 
 
-def _print_sky_view(record: Any) -> None:
-    """SkyPilot's side of a sky cluster, under the daemon's."""
-    if record is None:
-        print("  skypilot   no such cluster (launch it with `rhcli up`)")
-        return
-    autostop = (
-        "off"
-        if record.autostop_mins is None
-        else f"{'down' if record.to_down else 'stop'} after {record.autostop_mins} idle min"
-    )
-    cost = f", ${record.cost_per_hour:.2f}/h" if record.cost_per_hour is not None else ""
-    print(
-        f"  skypilot   {record.status}, {record.resources or '?'}, autostop {autostop}{cost}"
-        + (f"\n  head       {record.ssh_user}@{record.head_ip}" if record.head_ip else "")
-    )
-
-
 def restart(cluster: ClusterArg = None) -> None:
     target = _cluster(cluster)
     target.restart_server()
-    _print_status(target.status())
+    print_status(target.status())
 
 
 def install(
@@ -237,15 +217,7 @@ def sync(
             }
         )
         return
-    verb = "would send" if dry_run else "sent"
-    for path, size in result.transferred:
-        print(f"{size:>12,}  {path}")
-    for path in result.deleted:
-        print(f"{'deleted':>12}  {path}")
-    print(
-        f"{target.name}: {verb} {len(result.transferred)} files "
-        f"({result.transferred_bytes:,} bytes), {len(result.deleted)} deleted"
-    )
+    print_sync(target.name, result, dry_run=dry_run)
 
 
 def ssh(cluster: ClusterArg = None) -> None:
@@ -253,61 +225,9 @@ def ssh(cluster: ClusterArg = None) -> None:
 
 
 def _install_default_reqs(target: Any) -> bool:
-    from rhcli.config.manifest import load
     from rhcli.function_ref import project_root
+    from rhcli.functions import default_reqs
 
-    manifest = load(context.current.file)
     root = project_root()
-    reqs = manifest.reqs
-    if reqs is None:
-        reqs = ("requirements.txt",) if (root / "requirements.txt").is_file() else ()
-    if not reqs:
-        return False
-    return bool(target.install_packages(list(reqs), local_root=root))
-
-
-def _print_status(state: Any) -> None:
-    if context.current.json:
-        context.emit_json(asdict(state))
-        return
-    if not state.up:
-        print(
-            f"{state.name} ({state.type}): down - no daemon running (root {state.home}); "
-            f"start it with `rhcli up {state.name}`"
-        )
-        return
-    resources = state.resources
-    lines = [
-        f"{state.name} ({state.type}): up",
-        f"  daemon     rhcli {state.version}, pid {state.pid}, up {_duration(state.uptime_s)}",
-        f"  address    {state.address}",
-        f"  root       {state.home}",
-        f"  python     {state.python}",
-        f"  ray        CPU {_amount(resources, 'CPU')} "
-        f"(free {_amount(state.available, 'CPU')}), GPU {_amount(resources, 'GPU')} "
-        f"(free {_amount(state.available, 'GPU')}), memory "
-        f"{resources.get('memory', 0) / 2**30:.1f} GiB",
-        f"  runs       {state.runs_running} running, {state.runs_queued} queued; "
-        f"{state.workers} warm workers",
-    ]
-    lines += [f"  queue      {name}: {depth}" for name, depth in sorted(state.queue_depths.items())]
-    for node in state.nodes:
-        res = node["resources"]
-        lines.append(
-            f"  node       {node['address']:<15} {'alive' if node['alive'] else 'LOST':<5} "
-            f"CPU {_amount(res, 'CPU')}, GPU {_amount(res, 'GPU')}, memory "
-            f"{res.get('memory', 0) / 2**30:.1f} GiB{' (head)' if node['head'] else ''}"
-        )
-    print("\n".join(lines))
-
-
-def _amount(resources: dict[str, float], name: str) -> str:
-    return f"{resources.get(name, 0.0):g}"
-
-
-def _duration(seconds: float) -> str:
-    return (
-        time.strftime("%H:%M:%S", time.gmtime(seconds))
-        if seconds < 86400
-        else (f"{seconds / 86400:.1f} days")
-    )
+    reqs = default_reqs(root, context.current.file)
+    return bool(reqs) and bool(target.install_packages(list(reqs), local_root=root))

@@ -31,22 +31,22 @@ def logs(
         str | None, typer.Option("--cluster", "-c", help="the cluster the run is on")
     ] = None,
 ) -> None:
-    from rhcli.clusters import cluster as find_cluster
-    from rhcli.logstream import LogPrinter, stream_log
+    from rhcli.clusters.registry import cluster as find_cluster
+    from rhcli.log_follower import LogPrinter, print_log
+    from rhcli.runs_api import outcome
 
     target = find_cluster(cluster or context.current.cluster, manifest=context.current.file)
-    client = target.client()
     printer = (
         LogPrinter(out=sys.stdout, err=sys.stdout, as_json=True)
         if context.current.json
         else LogPrinter(out=sys.stdout, err=sys.stderr)
     )
     try:
-        stream_log(client, run_id, printer, follow=follow, item=item)
+        print_log(run_id, cluster=target, printer=printer, follow=follow, item=item)
     except KeyboardInterrupt:
         context.detached(run_id)
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     if follow:
-        code = exit_code_for(client.wait(run_id, timeout=None))
+        code = exit_code_for(outcome(run_id, cluster=target, fetch=False))
         if code:
             raise typer.Exit(int(code))

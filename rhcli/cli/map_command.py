@@ -17,9 +17,8 @@ import typer
 
 from rhcli.cli import context
 from rhcli.cli.args import parse_args_document, parse_call_args
-from rhcli.cli.render import outcome_document
+from rhcli.cli.render import item_line, report_failures
 from rhcli.errors import ExitCode, UsageError
-from rhcli.server.proto import daemon_pb2 as pb
 
 Call = tuple[tuple[Any, ...], dict[str, Any]]
 
@@ -51,7 +50,7 @@ def map_(
     ] = False,
     timeout: Annotated[float | None, typer.Option("--timeout", help="seconds per item")] = None,
 ) -> None:
-    from rhcli.remote_function import function
+    from rhcli.functions import function
 
     positional, keywords = parse_call_args(args or [])
     calls = _read_calls(input_file, positional, keywords)
@@ -65,21 +64,11 @@ def map_(
     finally:
         if output is not None:
             sink.close()
-    report_failures(failed, len(calls), remote.last_map_id, return_exceptions=return_exceptions)
-
-
-def report_failures(
-    failed: dict[int, dict[str, Any]], total: int, map_id: str, *, return_exceptions: bool
-) -> None:
-    """Name each failed item on stderr; exit 5 unless the errors took their lines."""
-    if not failed:
-        return
-    for index, document in sorted(failed.items()):
-        error = document["error"]
-        context.err(f"item {index} ({document['run_id']}): {error['type']}: {error['message']}")
-    context.err(f"error: {len(failed)} of {total} items failed (map {map_id})")
-    if not return_exceptions:
-        raise typer.Exit(int(ExitCode.MAP_PARTIAL))
+    code = report_failures(
+        failed, len(calls), remote.last_map_id, return_exceptions=return_exceptions
+    )
+    if code:
+        raise typer.Exit(int(code))
 
 
 def _read_calls(
@@ -151,33 +140,13 @@ def _run(
         for index, outcome in remote.map_raw(
             calls, total=len(calls), timeout=timeout, want_json=True
         ):
-            item_id = f"{remote.last_map_id}.{index}"
-            pending[index] = item_line(item_id, outcome, failed, index, return_exceptions)
+            pending[index] = item_line(outcome, failed, index, return_exceptions)
             while next_index in pending:
                 sink.write(pending.pop(next_index) + "\n")
                 next_index += 1
             progress.update(task, advance=1, failed=len(failed))
     sink.flush()
     return failed
-
-
-def item_line(
-    item_id: str,
-    outcome: Any,
-    failed: dict[int, dict[str, Any]],
-    index: int,
-    return_exceptions: bool,
-) -> str:
-    """One item's JSON line: its result, or (failed) null or its error; failures noted."""
-    if outcome.status == pb.SUCCEEDED:
-        if outcome.HasField("result_json"):
-            return str(outcome.result_json)
-        return json.dumps({"repr": outcome.result_repr})
-    document = outcome_document(item_id, outcome)
-    failed[index] = document
-    if return_exceptions:
-        return json.dumps({"error": {k: document["error"][k] for k in ("type", "message")}})
-    return "null"
 
 
 def _rate_column_class() -> Any:

@@ -104,8 +104,8 @@ def _call(
     enqueue: bool,
     stream_logs: bool,
 ) -> None:
-    from rhcli.logstream import LogPrinter
-    from rhcli.remote_function import function
+    from rhcli.functions import function
+    from rhcli.log_follower import LogPrinter
 
     call_args, call_kwargs = parse_call_args(args or [], args_json)
     options = context.current
@@ -113,7 +113,7 @@ def _call(
     # The run's output goes to stderr: stdout keeps only the result (or the JSON document).
     printer = LogPrinter(out=sys.stderr, err=sys.stderr) if stream_logs and not detach else False
     try:
-        run_id, outcome = remote.call_raw(
+        outcome = remote.call_raw(
             tuple(call_args),
             call_kwargs,
             timeout=timeout,
@@ -126,12 +126,12 @@ def _call(
         # Ctrl-C detaches: the run goes on, on the cluster; say how to follow or stop it.
         context.detached(remote.last_run_id)
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-    if outcome is None:  # detached
+    if detach:
         if options.json:
-            context.emit_json({"run_id": run_id, "status": "queued" if enqueue else "running"})
+            context.emit_json({"run_id": outcome.run_id, "status": outcome.status})
         else:
-            print(run_id, flush=True)
+            print(outcome.run_id, flush=True)
         return
-    code = render_outcome(run_id, outcome)
+    code = render_outcome(outcome)
     if code:
         raise typer.Exit(int(code))

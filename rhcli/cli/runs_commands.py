@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
-import pickle
 import sys
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from rhcli.cli import context
-from rhcli.cli.render import exit_code_for, render_outcome
+from rhcli.cli import context, render
 from rhcli.errors import ExitCode
-from rhcli.server.proto import daemon_pb2 as pb
-from rhcli.server.statuses import STATUS_NAMES
 
 RunIdArg = Annotated[str, typer.Argument(help="a run id (printed by `run --detach`)")]
 ClusterOpt = Annotated[
@@ -30,11 +23,10 @@ def register(app: typer.Typer) -> None:
     app.command("cancel", help="Stop a queued or running run (a no-op once it ended).")(cancel)
 
 
-def _client(cluster: str | None) -> Any:
-    from rhcli.clusters import cluster as find_cluster
+def _cluster(name: str | None) -> Any:
+    from rhcli.clusters.registry import cluster
 
-    target = find_cluster(cluster or context.current.cluster, manifest=context.current.file)
-    return target.client()
+    return cluster(name or context.current.cluster, manifest=context.current.file)
 
 
 def get(
@@ -58,56 +50,53 @@ def get(
     ] = None,
     cluster: ClusterOpt = None,
 ) -> None:
-    client = _client(cluster)
-    outcome = client.wait(run_id, timeout=0.001 if no_wait else timeout)
-    if outcome.status in (pb.QUEUED, pb.RUNNING):  # the wait ended first
-        state = STATUS_NAMES[outcome.status]
+    from rhcli import runs_api as library
+
+    target = _cluster(cluster)
+    outcome = library.outcome(
+        run_id, cluster=target, timeout=0.001 if no_wait else timeout, fetch=False
+    )
+    if not outcome.ended:  # the wait ended first
         if context.current.json:
-            context.emit_json({"run_id": run_id, "status": state})
+            context.emit_json({"run_id": run_id, "status": outcome.status})
         context.err(
-            f"run {run_id} has not ended yet ({state}); wait with "
+            f"run {run_id} has not ended yet ({outcome.status}); wait with "
             f"`rhcli get {run_id}`, or stop it with `rhcli cancel {run_id}`"
         )
         raise typer.Exit(int(ExitCode.TIMED_OUT))
-    from rhcli.runs_api import map_size
-
-    items = map_size(client, run_id, outcome)
+    items = library.map_size(outcome, cluster=target)
     if items:
-        _print_map(client, run_id, items, output)
+        _print_map(target, run_id, items, output)
         return
-    if outcome.result_size:
-        outcome.result = bytes(client.read_result(run_id))
-    _fill_json(outcome)
-    if output is not None and exit_code_for(outcome) == ExitCode.OK:
-        _write_result(output, outcome)
+    outcome = render.with_json(outcome.fetch_result(target.client().read_result))
+    if output is not None and render.exit_code_for(outcome) == ExitCode.OK:
+        render.write_result(output, outcome)
         if context.current.json:
             context.emit_json({"run_id": run_id, "status": "succeeded", "output": str(output)})
         return
-    code = render_outcome(run_id, outcome)
+    code = render.render_outcome(outcome)
     if code:
         raise typer.Exit(int(code))
 
 
-def _print_map(client: Any, map_id: str, items: int, output: Path | None) -> None:
+def _print_map(target: Any, map_id: str, items: int, output: Path | None) -> None:
     """A map's results as `rhcli map` prints them: JSON Lines in input order, exit 5 when
     items failed. --output receives the lines, written whole or not at all."""
-    from rhcli.cli.map_command import item_line, report_failures
     from rhcli.runs_api import map_item_outcomes
 
     failed: dict[int, dict[str, Any]] = {}
     lines = []
-    for index, outcome in map_item_outcomes(client, map_id, items):
-        if outcome.result_size:
-            outcome.result = bytes(client.read_result(f"{map_id}.{index}"))
-        _fill_json(outcome)
-        lines.append(item_line(f"{map_id}.{index}", outcome, failed, index, False) + "\n")
+    for index, outcome in enumerate(map_item_outcomes(map_id, items, cluster=target, fetch=True)):
+        lines.append(render.item_line(render.with_json(outcome), failed, index, False) + "\n")
     if output is None:
         sys.stdout.writelines(lines)
     else:
         tmp = output.with_name(f".{output.name}.part")
         tmp.write_text("".join(lines))
         tmp.replace(output)
-    report_failures(failed, items, map_id, return_exceptions=False)
+    code = render.report_failures(failed, items, map_id, return_exceptions=False)
+    if code:
+        raise typer.Exit(int(code))
 
 
 def runs(
@@ -116,95 +105,22 @@ def runs(
     items: Annotated[bool, typer.Option("--items", help="also list map items")] = False,
     cluster: ClusterOpt = None,
 ) -> None:
-    found = _client(cluster).list_runs(
-        pb.ListRunsRequest(limit=limit, function=function, include_items=items)
+    from rhcli.runs_api import runs as list_runs
+
+    found = list_runs(
+        cluster=_cluster(cluster), limit=limit, function=function, include_items=items
     )
     if context.current.json:
-        context.emit_json([_run_document(info) for info in found])
+        context.emit_json([render.run_document(info) for info in found])
         return
-    if not found:
-        print("no runs")
-        return
-    rows = [("RUN ID", "FUNCTION", "STATUS", "STARTED", "DURATION")]
-    for info in found:
-        doc = _run_document(info)
-        rows.append(
-            (
-                info.run_id,
-                info.function,
-                doc["status"] + _items_note(info),
-                _clock(info.started_at or info.created_at),
-                _seconds(doc["duration_s"]),
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
+    render.print_runs(found)
 
 
 def cancel(run_id: RunIdArg, cluster: ClusterOpt = None) -> None:
-    info = _client(cluster).cancel(run_id)
-    doc = _run_document(info)
+    from rhcli.runs_api import cancel as cancel_run
+
+    info = cancel_run(run_id, cluster=_cluster(cluster))
     if context.current.json:
-        context.emit_json(doc)
+        context.emit_json(render.run_document(info))
     else:
-        print(f"{run_id}: {doc['status']}")
-
-
-def _run_document(info: Any) -> dict[str, Any]:
-    ended = info.ended_at or None
-    started = info.started_at or None
-    return {
-        "run_id": info.run_id,
-        "function": info.function,
-        "status": STATUS_NAMES.get(info.status, "unknown"),
-        "reason": info.reason,
-        "created_at": info.created_at,
-        "started_at": started,
-        "ended_at": ended,
-        "duration_s": round((ended or time.time()) - started, 3) if started else None,
-        "items": info.items,
-        "items_failed": info.items_failed,
-    }
-
-
-def _items_note(info: Any) -> str:
-    if not info.items:
-        return ""
-    return f" ({info.items} items, {info.items_failed} failed)"
-
-
-def _clock(timestamp: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp)) if timestamp else "-"
-
-
-def _seconds(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}s"
-
-
-def _fill_json(outcome: Any) -> None:
-    """Render the result as JSON here when the run was not asked to (a .remote() call)."""
-    if outcome.status != pb.SUCCEEDED or outcome.HasField("result_json"):
-        return
-    # Not importable here, or not JSON: the repr stands in.
-    with contextlib.suppress(Exception):
-        outcome.result_json = json.dumps(pickle.loads(outcome.result), allow_nan=False)
-
-
-def _write_result(path: Path, outcome: Any) -> None:
-    try:
-        value = pickle.loads(outcome.result)
-    except Exception:
-        value = None
-    if isinstance(value, (bytes, bytearray)):
-        data = bytes(value)
-    elif outcome.HasField("result_json"):
-        data = outcome.result_json.encode() + b"\n"
-    else:
-        data = outcome.result
-        print(f"the result is not JSON: {path} holds its pickle", file=sys.stderr)
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+        print(f"{run_id}: {info.status}")

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 
 import rhcli as rh
-from rhcli.client import DaemonClient
 from rhcli.errors import (
     ArgumentNotSerializableError,
     EntrypointNotFoundError,
@@ -24,6 +23,7 @@ from rhcli.errors import (
     ResultNotSerializableError,
     UsageError,
 )
+from rhcli.transport.grpc_client import DaemonClient
 from tests.fixtures import funcs
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import rhcli as rh
-from rhcli.server.proto import daemon_pb2 as pb
+from rhcli.protocol import daemon_pb2 as pb
 from tests.conftest import REPO, run_cli
 from tests.fixtures import funcs
 
@@ -61,7 +61,7 @@ def test_concurrent_enqueues_from_many_processes_never_overlap_and_keep_arrival_
 
     records = rh.runs(cluster=local, function=name, limit=100)
     assert len(records) == PROCESSES * PER_PROCESS
-    assert all(r.status == pb.SUCCEEDED for r in records)
+    assert all(r.status == "succeeded" for r in records)
     # The daemon's arrival order is the order it recorded the runs in.
     arrival = sorted(records, key=lambda r: r.created_at)
     windows = [tuple(rh.get(r.run_id, cluster=local)) for r in arrival]
@@ -93,9 +93,9 @@ def test_status_shows_queue_depth_and_a_queued_run_can_be_cancelled(local, tmp_p
     gate = tmp_path / "gate"
     fn = rh.function(funcs.count_then_wait, system=local, name="queue_depth_probe")
     # One run holds the queue until the gate opens; two wait behind it.
-    running, _ = fn.call_raw((str(counter), str(gate)), {}, enqueue=True, detach=True)
-    first_queued, _ = fn.call_raw((str(counter), str(gate), 1), {}, enqueue=True, detach=True)
-    second_queued, _ = fn.call_raw((str(counter), str(gate), 2), {}, enqueue=True, detach=True)
+    running = fn.call_raw((str(counter), str(gate)), {}, enqueue=True, detach=True).run_id
+    first_queued = fn.call_raw((str(counter), str(gate), 1), {}, enqueue=True, detach=True).run_id
+    second_queued = fn.call_raw((str(counter), str(gate), 2), {}, enqueue=True, detach=True).run_id
     client = local.client()
     assert client.get_run(first_queued).status == pb.QUEUED
 
@@ -112,7 +112,7 @@ def test_status_shows_queue_depth_and_a_queued_run_can_be_cancelled(local, tmp_p
     assert "queued" in human.stdout and "queue_depth_probe: 3" in human.stdout
 
     # Cancelling a queued run takes it out of the queue at once: it never runs.
-    assert rh.cancel(first_queued, cluster=local).status == pb.CANCELLED
+    assert rh.cancel(first_queued, cluster=local).status == "cancelled"
     assert local.status().queue_depths["queue_depth_probe"] == 2
     gate.touch()
     assert rh.get(second_queued, cluster=local) == 2

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import rhcli as rh
-import rhcli.clusters
+from rhcli.clusters.local import LocalCluster
 from tests.conftest import processes_of_root
 from tests.fixtures import funcs
 
@@ -26,9 +26,9 @@ MB = 1000 * 1000
 
 
 @pytest.fixture(scope="module")
-def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[rhcli.clusters.LocalCluster]:
+def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     home = tmp_path_factory.mktemp("large-home")
-    cluster = rhcli.clusters.LocalCluster("large", home=home)
+    cluster = LocalCluster("large", home=home)
     cluster.up()
     rh.function(funcs.length, system=cluster)(b"warm")  # a warm worker: not measured
     yield cluster
@@ -104,7 +104,7 @@ def test_a_500_mb_result_travels_in_chunks_within_bounded_daemon_memory(big) -> 
 def test_an_argument_over_the_inline_limit_arrives_whole(local: Any) -> None:
     # Uploaded as a blob, mapped from its file by the daemon, handed to Ray (as a numpy
     # view where numpy is installed): every byte must arrive, in order.
-    from rhcli.remote_function import INLINE_ARGS_LIMIT
+    from rhcli.protocol.wire import INLINE_ARGS_LIMIT
 
     data = bytes(range(256)) * (INLINE_ARGS_LIMIT // 256 + 4096)
     assert rh.function(funcs.echo, system=local)(data) == {"args": [data], "kwargs": {}}

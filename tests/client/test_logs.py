@@ -25,9 +25,9 @@ from typing import IO, Any
 import pytest
 
 import rhcli as rh
-from rhcli.clusters import LocalCluster
-from rhcli.logstream import LogPrinter
-from rhcli.server.proto import daemon_pb2 as pb
+from rhcli.clusters.local import LocalCluster
+from rhcli.log_follower import LogPrinter
+from rhcli.protocol import daemon_pb2 as pb
 from tests.conftest import REPO, processes_of_root, run_cli
 from tests.fixtures import funcs
 
@@ -137,10 +137,10 @@ def big_run(local: Any) -> tuple[str, list[dict[str, Any]]]:
     records the stream had printed by the time the call returned."""
     chatty = rh.function(funcs.chatty, system=local)
     buffer, printer = json_printer()
-    run_id, outcome = chatty.call_raw((10_000,), {"tag": "big"}, stream_logs=printer)
+    outcome = chatty.call_raw((10_000,), {"tag": "big"}, stream_logs=printer)
     streamed = records(buffer)  # read at once: all of it must be there already
-    assert outcome.status == pb.SUCCEEDED, outcome.reason
-    return run_id, streamed
+    assert outcome.status == "succeeded", outcome.reason
+    return outcome.run_id, streamed
 
 
 def test_10000_lines_of_print_logging_and_a_subprocess_stream_in_order_once_before_the_result(
@@ -178,8 +178,8 @@ def test_two_concurrent_runs_keep_their_lines_apart(local: Any, tmp_path: Path) 
             chatty = rh.function(funcs.chatty, system=local)
             buffer, printer = json_printer()
             meet = (str(tmp_path / tag), str(tmp_path / other))  # both print at once
-            _, outcome = chatty.call_raw((3000,), {"tag": tag, "meet": meet}, stream_logs=printer)
-            assert outcome.status == pb.SUCCEEDED, outcome.reason
+            outcome = chatty.call_raw((3000,), {"tag": tag, "meet": meet}, stream_logs=printer)
+            assert outcome.status == "succeeded", outcome.reason
             streamed[tag] = records(buffer)
         except BaseException as exc:
             errors.append(exc)
@@ -474,8 +474,9 @@ def test_logs_survive_a_daemon_restart(private_cluster: LocalCluster) -> None:
     cluster = private_cluster
     home = {"RHCLI_HOME": str(cluster.daemon.paths.root)}
     chatty = rh.function(funcs.chatty, system=cluster)
-    finished, outcome = chatty.call_raw((2000,), {"tag": "kept"})
-    assert outcome.status == pb.SUCCEEDED, outcome.reason
+    outcome = chatty.call_raw((2000,), {"tag": "kept"})
+    finished = outcome.run_id
+    assert outcome.status == "succeeded", outcome.reason
     ticks = rh.function(funcs.ticks, system=cluster)
     interrupted = str(ticks.remote(600, 0.05))
     wait_for_first_line(cluster.client(), interrupted)

@@ -19,8 +19,8 @@ from google.protobuf import message_factory
 
 import rhcli as rh
 from rhcli.errors import ArgumentTooLargeError, UsageError
-from rhcli.server.auth import TOKEN_METADATA_KEY
-from rhcli.server.proto import daemon_pb2 as pb
+from rhcli.protocol import daemon_pb2 as pb
+from rhcli.protocol.wire import TOKEN_METADATA_KEY
 from tests.conftest import REPO, run_cli
 from tests.fixtures import funcs
 
@@ -36,9 +36,7 @@ def _request(run_id: str, *args: Any) -> pb.CallRequest:
 
 
 def _runs_named(local: Any, name: str) -> list[Any]:
-    return [
-        r for r in local.client().list_runs(pb.ListRunsRequest(limit=1000)) if r.function == name
-    ]
+    return [r for r in local.client().list_runs(limit=1000) if r.function == name]
 
 
 # --- 2. retried submissions ----------------------------------------------------------------
@@ -58,7 +56,7 @@ def test_a_retry_with_the_same_run_id_and_another_payload_is_refused_saying_so(
     assert "different function or arguments" in str(caught.value)
     again = client.call(_request(run_id, 1, 2), timeout=60)  # the same payload: answered
     assert pickle.loads(again.outcome.result) == 3
-    runs = [r for r in client.list_runs(pb.ListRunsRequest(limit=1000)) if r.run_id == run_id]
+    runs = [r for r in client.list_runs(limit=1000) if r.run_id == run_id]
     assert len(runs) == 1
 
 
@@ -135,14 +133,14 @@ def test_every_rpc_refuses_no_token_a_wrong_one_and_one_differing_in_its_last_ch
         "last character": ((TOKEN_METADATA_KEY, token[:-1] + ("A" if token[-1] != "A" else "B")),),
     }
     address = local.client().address
-    before = len(local.client().list_runs(pb.ListRunsRequest(limit=100000)))
+    before = len(local.client().list_runs(limit=100000))
 
     for name, metadata in bad.items():
         with grpc.insecure_channel(address) as channel, pytest.raises(grpc.RpcError) as caught:
             _invoke(channel, rpc, metadata)
         assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED, name
 
-    assert len(local.client().list_runs(pb.ListRunsRequest(limit=100000))) == before
+    assert len(local.client().list_runs(limit=100000)) == before
 
 
 def _descendants(pid: int) -> list[int]:

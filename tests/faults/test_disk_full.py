@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 import rhcli as rh
-from rhcli.clusters import LocalCluster
+from rhcli.clusters.local import LocalCluster
 from rhcli.errors import RhcliError, UnreachableError
-from rhcli.server.proto import daemon_pb2 as pb
+from rhcli.protocol import daemon_pb2 as pb
 from tests.faults import crashers
 from tests.fixtures import funcs
 from tests.server.test_run_records import assert_no_processes_left
@@ -94,7 +94,7 @@ def test_a_full_disk_fails_calls_clearly_keeps_what_was_stored_and_recovers(
     assert rh.get(small) == 3 and len(rh.get(stored)) == 1024 * 1024
     # Recorded while there is space; its 2 MB result comes back after the disk is full.
     pending = rh.function(crashers.sleep_then_bytes, system=cluster).remote(4, 2 * 1024 * 1024)
-    runs_before = len(cluster.client().list_runs(pb.ListRunsRequest(limit=1000)))
+    runs_before = len(cluster.client().list_runs(limit=1000))
 
     filler = _fill(small_disk)
     try:
@@ -106,7 +106,7 @@ def test_a_full_disk_fails_calls_clearly_keeps_what_was_stored_and_recovers(
         with pytest.raises(UnreachableError) as refused:
             length(b"x" * (6 * 1024 * 1024))
         assert "disk is full" in str(refused.value)
-        assert len(cluster.client().list_runs(pb.ListRunsRequest(limit=1000))) == runs_before
+        assert len(cluster.client().list_runs(limit=1000)) == runs_before
 
         # The running call's result cannot be stored: the run fails saying so, and no
         # half-written result is left.

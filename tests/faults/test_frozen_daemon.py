@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 import rhcli as rh
-from rhcli.clusters import LocalCluster
+from rhcli.clusters.local import LocalCluster
 from rhcli.errors import RhcliError, UnreachableError, UsageError
-from rhcli.server.proto import daemon_pb2 as pb
+from rhcli.protocol import daemon_pb2 as pb
 from tests.conftest import REPO
 from tests.fixtures import funcs
 from tests.server.test_run_records import assert_no_processes_left
@@ -60,7 +60,7 @@ def private(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
 
 
 def _run_count(cluster: LocalCluster) -> int:
-    return len(cluster.client().list_runs(pb.ListRunsRequest(limit=100000)))
+    return len(cluster.client().list_runs(limit=100000))
 
 
 # --- 5. the daemon enforces its own limit ----------------------------------------------
@@ -154,6 +154,6 @@ def test_every_client_command_fails_within_its_deadline_when_the_daemon_is_stopp
     # Woken up again, the daemon serves; the long run goes on until cancelled.
     private.reset_client()
     assert private.client().get_run(long_run).status == pb.RUNNING
-    assert rh.cancel(long_run, cluster=private).status == pb.CANCELLED
-    assert rh.cancel(sleeper.last_run_id, cluster=private).status == pb.CANCELLED
+    assert rh.cancel(long_run, cluster=private).status == "cancelled"
+    assert rh.cancel(sleeper.last_run_id, cluster=private).status == "cancelled"
     assert rh.function(funcs.add, system=private)(1, 2) == 3

@@ -64,7 +64,7 @@ def wheelhouse() -> Path:
     import hashlib
     import sys
 
-    from rhcli import bootstrap
+    from rhcli.transport import bootstrap
 
     deps = bootstrap.dependencies()
     digest = hashlib.sha256("\n".join(deps).encode()).hexdigest()[:12]

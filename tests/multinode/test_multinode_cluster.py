@@ -10,8 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rhcli.errors import UnknownRunError
 from rhcli.function_ref import from_entrypoint
-from rhcli.remote_function import Function
+from rhcli.functions import Function
 from tests.multinode.conftest import FIGURES, Nodes
 
 
@@ -20,9 +21,14 @@ def _fn(nodes: Nodes, project: Path, **options: Any) -> Function:
 
 
 def _log_lines(nodes: Nodes, run_id: str) -> list[str]:
+    """The run's log lines so far; none while the daemon has not recorded the run yet (a
+    map's id is known here a moment before its stream reaches the daemon)."""
     lines = []
-    for batch in nodes.cluster.client().logs(run_id, follow=False):
-        lines += [line.text for line in batch.lines]
+    try:
+        for batch in nodes.cluster.client().logs(run_id, follow=False):
+            lines += [line.text for line in batch.lines]
+    except UnknownRunError:
+        return []
     return lines
 
 

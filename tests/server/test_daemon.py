@@ -33,15 +33,16 @@ import pytest
 
 import rhcli as rh
 from rhcli._version import __version__
-from rhcli.client import DaemonClient
-from rhcli.clusters import LocalCluster
+from rhcli.clusters.local import LocalCluster
+from rhcli.clusters.local_daemon import DaemonState, LocalDaemon
+from rhcli.config.daemon_state import is_daemon_process
 from rhcli.config.paths import DaemonPaths
 from rhcli.errors import UnreachableError
-from rhcli.local_daemon import DaemonState, LocalDaemon, is_daemon_process
-from rhcli.server.auth import TOKEN_METADATA_KEY
-from rhcli.server.proto import daemon_pb2 as pb
-from rhcli.server.proto import daemon_pb2_grpc as pb_grpc
+from rhcli.protocol import daemon_pb2 as pb
+from rhcli.protocol import daemon_pb2_grpc as pb_grpc
+from rhcli.protocol.wire import TOKEN_METADATA_KEY
 from rhcli.server.runstore import RESTART_REASON
+from rhcli.transport.grpc_client import DaemonClient
 from tests.conftest import REPO, processes_of_root
 from tests.fixtures import funcs
 

@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 
-from rhcli.server.logs import append_end, log_path, read_records
-from rhcli.server.proto import daemon_pb2 as pb
+from rhcli.protocol import daemon_pb2 as pb
+from rhcli.server.run_logs import append_end, log_path, read_records
 from rhcli.server.runstore import RunStore
 
 HARNESS = """\
 import contextlib, ctypes, logging, os, subprocess, sys, time
-from rhcli.server.logcapture import LogSink, OutputCapture
+from rhcli.server.output_capture import LogSink, OutputCapture
 
 LOGS = {logs!r}
 capture = OutputCapture()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from rhcli.server.ray_runtime import OWNER_ENV, sweep_leftovers
+from rhcli.config.root_processes import OWNER_ENV, sweep_leftovers
 
 Spawn = Callable[..., subprocess.Popen[bytes]]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import rhcli as rh
-from rhcli.server.proto import daemon_pb2 as pb
+from rhcli.protocol import daemon_pb2 as pb
 from rhcli.server.reqs import InstallResult, ReqsInstaller, plan, satisfied
 from tests.fixtures import funcs
 

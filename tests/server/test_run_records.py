@@ -18,14 +18,15 @@ from pathlib import Path
 import pytest
 
 import rhcli as rh
-import rhcli.clusters
 import rhcli.errors
+from rhcli.clusters.local import LocalCluster
+from rhcli.clusters.local_daemon import LocalDaemon
+from rhcli.config.daemon_state import is_daemon_process
 from rhcli.config.paths import DaemonPaths
-from rhcli.local_daemon import LocalDaemon, is_daemon_process
-from rhcli.payload import new_run_id
-from rhcli.server.logs import log_path
-from rhcli.server.proto import daemon_pb2 as pb
-from rhcli.server.ray_runtime import _writes_under
+from rhcli.config.root_processes import _writes_under
+from rhcli.protocol import daemon_pb2 as pb
+from rhcli.runref import new_run_id
+from rhcli.server.run_logs import log_path
 from rhcli.server.runstore import RESTART_REASON, RunStore
 from tests.conftest import processes_of_root
 from tests.fixtures import funcs
@@ -73,8 +74,8 @@ def test_every_kind_of_call_leaves_a_record_with_status_and_times(local) -> None
         match = RUN_ID.match(info.run_id)
         assert match is not None and match["name"] == name, info.run_id
         assert info.function == name
-        assert info.status == pb.SUCCEEDED, kind
-        assert info.parent == ""
+        assert info.status == "succeeded", kind
+        assert info.parent is None
         _assert_ended_in_order(info)
     assert _only(rh.runs(cluster=local, function=names["remote"]), "remote").run_id == ref
 
@@ -87,7 +88,7 @@ def test_every_kind_of_call_leaves_a_record_with_status_and_times(local) -> None
     assert [r.run_id for r in items] == [f"{whole.run_id}.{i}" for i in range(3)]
     for item in items:
         assert item.parent == whole.run_id
-        assert item.status == pb.SUCCEEDED
+        assert item.status == "succeeded"
         _assert_ended_in_order(item)
         assert local.client().get_run(item.run_id).run_id == item.run_id
 
@@ -97,14 +98,14 @@ def test_failed_runs_are_recorded_with_their_reason(local) -> None:
     with pytest.raises(funcs.CustomError):
         rh.function(funcs.fail, system=local, name=name)("recorded failure")
     info = _only(rh.runs(cluster=local, function=name), name)
-    assert info.status == pb.FAILED
+    assert info.status == "failed"
     assert "CustomError" in info.reason and "recorded failure" in info.reason
     _assert_ended_in_order(info)
 
     mapped = rh.function(funcs.fail_on, system=local, name=f"{name}_map")
     mapped.map([1, 2, 3], bad=frozenset({2}), return_exceptions=True)
     whole = _only(rh.runs(cluster=local, function=f"{name}_map"), "map")
-    assert whole.status == pb.FAILED
+    assert whole.status == "failed"
     assert (whole.items, whole.items_failed) == (3, 1)
     assert "1 of 3 items failed" in whole.reason
     failed_item = local.client().get_run(f"{whole.run_id}.1")
@@ -177,9 +178,11 @@ def test_purge_older_than_deletes_only_finished_runs_past_the_cutoff(tmp_path: P
 
 
 @pytest.fixture(scope="module")
-def private(tmp_path_factory: pytest.TempPathFactory) -> Iterator[rhcli.clusters.LocalCluster]:
+def private(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[LocalCluster]:
     home = tmp_path_factory.mktemp("records-home")
-    cluster = rhcli.clusters.LocalCluster("records", home=home)
+    cluster = LocalCluster("records", home=home)
     cluster.up()
     yield cluster
     cluster.down()
@@ -233,8 +236,8 @@ def test_results_and_errors_survive_a_daemon_restart(private) -> None:
         rh.get(failed)
     assert rh.get(large) == b"x" * (3 * 1024 * 1024)
     listed = {r.run_id: r.status for r in rh.runs(cluster=private, limit=100)}
-    assert listed[ok] == pb.SUCCEEDED
-    assert listed[failed] == pb.FAILED
+    assert listed[ok] == "succeeded"
+    assert listed[failed] == "failed"
 
 
 def test_kill_9_fails_running_runs_without_rerunning_them_and_runs_queued_ones_after(
@@ -251,13 +254,15 @@ def test_kill_9_fails_running_runs_without_rerunning_them_and_runs_queued_ones_a
     ran = {name: tmp_path / name for name in ("running", "queue_head", "queued")}
     running = counting.remote(str(ran["running"]), 60)
     # The queue's head runs; the second enqueued run waits behind it.
-    queue_head, _ = counting.call_raw((str(ran["queue_head"]), 60), {}, enqueue=True, detach=True)
-    queued, _ = counting.call_raw(
+    queue_head = counting.call_raw(
+        (str(ran["queue_head"]), 60), {}, enqueue=True, detach=True
+    ).run_id
+    queued = counting.call_raw(
         (str(ran["queued"]), 0, "ran after the restart"), {}, enqueue=True, detach=True
-    )
-    queued_last, _ = counting.call_raw(
+    ).run_id
+    queued_last = counting.call_raw(
         (str(tmp_path / "queued_last"), 0, "ran last"), {}, enqueue=True, detach=True
-    )
+    ).run_id
     _wait_for(
         lambda: _lines(ran["running"]) == 1 and _lines(ran["queue_head"]) == 1,
         what="both long runs to start",

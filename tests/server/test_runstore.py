@@ -8,13 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from rhcli.server.proto import daemon_pb2 as pb
-from rhcli.server.runstore import (
-    INLINE_RESULT_LIMIT,
-    RESTART_REASON,
-    DuplicateRunError,
-    RunStore,
-)
+from rhcli.protocol import daemon_pb2 as pb
+from rhcli.server.result_files import INLINE_RESULT_LIMIT
+from rhcli.server.runstore import RESTART_REASON, DuplicateRunError, RunStore
 
 
 @pytest.fixture

@@ -76,8 +76,8 @@ class SkyBox:
 
 def seed_root(root: Path) -> None:
     """A root where this rhcli build is already installed: the test venv, by symlink."""
-    from rhcli import bootstrap
     from rhcli._version import __version__
+    from rhcli.transport import bootstrap
 
     root.mkdir(parents=True, mode=0o700)
     (root / "venv").symlink_to(Path(sys.prefix))
@@ -101,7 +101,7 @@ def sky_home() -> Iterator[Path]:
 
 @pytest.fixture(scope="package")
 def skybox() -> Iterator[SkyBox]:
-    import rhcli.ondemand
+    import rhcli.clusters.sky
 
     directory = Path(tempfile.mkdtemp(prefix="rhcli-test-sky-"))
     host = start_sshd(directory / "sshd")
@@ -137,13 +137,13 @@ def skybox() -> Iterator[SkyBox]:
     }
     saved = snapshot(env)
     os.environ.update(env)
-    saved_poll = rhcli.ondemand.KEEPALIVE_POLL_S
-    rhcli.ondemand.KEEPALIVE_POLL_S = 0.5
+    saved_poll = rhcli.clusters.sky.KEEPALIVE_POLL_S
+    rhcli.clusters.sky.KEEPALIVE_POLL_S = 0.5
     box = SkyBox(host, directory, root, project, manifest, {**env, "PYTHONPATH": str(REPO)})
     try:
         yield box
     finally:
-        rhcli.ondemand.KEEPALIVE_POLL_S = saved_poll
+        rhcli.clusters.sky.KEEPALIVE_POLL_S = saved_poll
         _stop_daemon_of(root)
         host.stop()
         box.host.stop()

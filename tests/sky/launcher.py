@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rhcli.clusters.sky_launcher import BUMP_IDLE_TIMER, SkyRecord, task_for
 from rhcli.config.schema import ClusterSpec
 from rhcli.errors import UnreachableError
-from rhcli.sky_launcher import BUMP_IDLE_TIMER, SkyRecord, task_for
 
 DIR_ENV = "RHCLI_TEST_SKY_DIR"
 

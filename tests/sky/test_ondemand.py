@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 import rhcli as rh
-from rhcli.clusters import _clusters
+from rhcli.clusters import registry
+from rhcli.clusters.multinode import MultiNodeSSHCluster
+from rhcli.clusters.sky import OnDemandCluster
+from rhcli.clusters.sky_launcher import SkyRecord
+from rhcli.clusters.ssh import SSHCluster
 from rhcli.errors import ExitCode, NotSupportedError
-from rhcli.multinode import MultiNodeSSHCluster
-from rhcli.ondemand import OnDemandCluster
-from rhcli.sky_launcher import SkyRecord
-from rhcli.ssh_cluster import SSHCluster
 from tests.conftest import processes_of_root, run_cli
 from tests.sky.conftest import SkyBox
 from tests.sky.launcher import LoopbackLauncher
@@ -28,7 +28,7 @@ from tests.sky.launcher import LoopbackLauncher
 
 def _fresh(skybox: SkyBox) -> OnDemandCluster:
     """The cluster as a new process would build it (no cached object, no connection)."""
-    _clusters.clear()
+    registry.forget_all()
     cluster = rh.cluster("sky1", manifest=str(skybox.manifest))
     assert isinstance(cluster, OnDemandCluster)
     return cluster
@@ -171,7 +171,7 @@ def _keepalives(skybox: SkyBox) -> list[int]:
     found = []
     for pid in processes_of_root(skybox.root):
         try:
-            if b"rhcli.sky_keepalive" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if b"rhcli.clusters.sky_keepalive" in Path(f"/proc/{pid}/cmdline").read_bytes():
                 found.append(pid)
         except OSError:
             continue
@@ -234,14 +234,14 @@ def test_down_yes_stops_the_daemon_and_tears_the_cluster_down(skybox: SkyBox) ->
 def _launched(skybox: SkyBox, name: str, nodes: int) -> tuple[OnDemandCluster, SSHCluster]:
     """A sky cluster of `nodes` nodes launched by the test launcher, and the SSH cluster
     rhcli built over its record; nothing is connected to (no second bring-up here)."""
-    _clusters.clear()
+    registry.forget_all()
     cluster = rh.ondemand_cluster(name, num_nodes=nodes, home=str(skybox.root))
     return cluster, cluster.head(launch=True)
 
 
 def _forget(cluster: OnDemandCluster) -> None:
     cluster.launcher.down(cluster.name)
-    _clusters.clear()
+    registry.forget_all()
 
 
 @pytest.mark.parametrize("nodes", [2, 3])

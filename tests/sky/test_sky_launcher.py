@@ -14,15 +14,15 @@ from typing import Any
 
 import pytest
 
-from rhcli.config.schema import ClusterSpec
-from rhcli.errors import ExitCode, NotSupportedError, SkyPilotMissingError, UsageError
-from rhcli.sky_launcher import (
+from rhcli.clusters.sky_launcher import (
     SkyPilotLauncher,
     node_addresses,
     resources_for,
     split_instance_type,
     task_for,
 )
+from rhcli.config.schema import ClusterSpec
+from rhcli.errors import ExitCode, NotSupportedError, SkyPilotMissingError, UsageError
 from tests.conftest import REPO
 
 
@@ -129,7 +129,7 @@ def _python(code: str, *, env: dict[str, str] | None = None) -> subprocess.Compl
 
 def test_importing_rhcli_and_its_cli_never_imports_skypilot() -> None:
     done = _python(
-        "import sys, rhcli, rhcli.cli.main, rhcli.ondemand, rhcli.sky_launcher\n"
+        "import sys, rhcli, rhcli.cli.main, rhcli.clusters.sky, rhcli.clusters.sky_launcher\n"
         "print(sorted(m for m in sys.modules if m == 'sky' or m.startswith('sky.')))"
     )
     assert done.returncode == 0, done.stderr
@@ -276,8 +276,8 @@ def test_the_designs_ondemand_cluster_example_holds(
     sky: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import rhcli as rh
-    from rhcli.ondemand import OnDemandCluster
-    from rhcli.sky_launcher import SkyPilotLauncher
+    from rhcli.clusters.sky import OnDemandCluster
+    from rhcli.clusters.sky_launcher import SkyPilotLauncher
 
     monkeypatch.delenv("RHCLI_SKY_LAUNCHER", raising=False)
     a10 = rh.ondemand_cluster(

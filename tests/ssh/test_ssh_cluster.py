@@ -12,8 +12,8 @@ import pytest
 
 import rhcli as rh
 from rhcli._version import __version__
+from rhcli.clusters.ssh import SSHCluster
 from rhcli.errors import ExitCode, VersionMismatchError
-from rhcli.ssh_cluster import SSHCluster
 from tests.conftest import run_cli
 from tests.fixtures import funcs
 from tests.ssh.conftest import Box, record
@@ -35,7 +35,7 @@ def test_the_first_up_from_an_empty_root_makes_a_venv_installs_rhcli_and_starts_
     installed = json.loads((box.root / "installed.json").read_text())
     assert installed["version"] == __version__
     # The venv's site-packages points at the shipped tree of exactly this client's build.
-    assert (box.root / "pkg" / installed["build"] / "rhcli" / "ssh_cluster.py").is_file()
+    assert (box.root / "pkg" / installed["build"] / "rhcli" / "clusters" / "ssh.py").is_file()
     daemon = box.daemon()
     assert daemon["version"] == __version__
     assert _alive(daemon["pid"])
@@ -140,7 +140,7 @@ def test_a_daemon_of_another_version_fails_the_call_with_exit_3_naming_both_vers
 ) -> None:
     pid = box.daemon()["pid"]
     installed = (box.root / "installed.json").read_text()
-    monkeypatch.setattr("rhcli.ssh_cluster.__version__", "9.9.9")
+    monkeypatch.setattr("rhcli.clusters.base.__version__", "9.9.9")
     newer = SSHCluster(
         "box-new",
         host="127.0.0.1",
@@ -176,6 +176,29 @@ def test_the_cli_runs_a_function_on_a_type_ssh_cluster_of_the_manifest(
     assert status.returncode == 0, status.stderr
     assert "box (ssh): up" in status.stdout
     assert str(box.root) in status.stdout
+
+
+def test_status_of_an_ssh_cluster_shows_its_queue_depths(
+    box: Box, git_project: Path, tmp_path: Path
+) -> None:
+    counter, gate = tmp_path / "count", tmp_path / "gate"
+    fn = rh.function(funcs.count_then_wait, system=box.cluster, name="ssh_queue_probe")
+    # One run holds the queue until the gate opens; one waits behind it.
+    first = fn.call_raw((str(counter), str(gate)), {}, enqueue=True, detach=True).run_id
+    second = fn.call_raw((str(counter), str(gate), 2), {}, enqueue=True, detach=True).run_id
+    try:
+        assert box.cluster.status().queue_depths == {"ssh_queue_probe": 2}
+        box.manifest(git_project)
+        human = run_cli("status", "box", cwd=git_project)
+        assert human.returncode == 0, human.stderr
+        assert "queue      ssh_queue_probe: 2" in human.stdout
+        document = json.loads(run_cli("--json", "status", "box", cwd=git_project).stdout)
+        assert document["queue_depths"] == {"ssh_queue_probe": 2}
+    finally:
+        gate.touch()
+    assert rh.get(second, cluster=box.cluster) == 2
+    assert rh.get(first, cluster=box.cluster) is None
+    assert "ssh_queue_probe" not in box.cluster.status().queue_depths
 
 
 def test_down_stops_the_daemon_and_leaves_sshd_up_and_up_starts_it_again(box: Box) -> None:

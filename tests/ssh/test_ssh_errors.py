@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from rhcli.clusters.ssh import SSHCluster
 from rhcli.errors import UnreachableError, UsageError
 from rhcli.function_ref import from_entrypoint
-from rhcli.remote_function import Function
-from rhcli.ssh import HostKeyError
-from rhcli.ssh_cluster import SSHCluster
+from rhcli.functions import Function
+from rhcli.transport.ssh import HostKeyError
 from tests.ssh.conftest import Box
 from tests.support.sshd import SSHHost, free_port, keygen
 

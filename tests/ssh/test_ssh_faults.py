@@ -18,7 +18,7 @@ import pytest
 
 import rhcli as rh
 from rhcli.errors import RhcliError, UnreachableError
-from rhcli.server.proto import daemon_pb2 as pb
+from rhcli.protocol import daemon_pb2 as pb
 from tests.client.test_logs import daemon_threads, settled_threads
 from tests.fixtures import funcs
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from rhcli import sync
 from rhcli.errors import UnreachableError
 from rhcli.function_ref import from_entrypoint
-from rhcli.remote_function import Function
+from rhcli.functions import Function
+from rhcli.transport import sync
 from tests.conftest import run_cli
 from tests.ssh.conftest import Box, record
 

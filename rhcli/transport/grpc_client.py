@@ -1,7 +1,7 @@
 """The gRPC client of one daemon: one channel per daemon, every RPC with its token.
 
-This is the only module that speaks gRPC; it turns transport failures into rhcli errors
-(unreachable, refused, timed out) so nothing above it sees a grpc.RpcError.
+This is the only client module that speaks gRPC; it turns transport failures into rhcli
+errors (unreachable, refused, timed out) so nothing above it sees a grpc.RpcError.
 """
 
 from __future__ import annotations
@@ -11,17 +11,24 @@ from typing import Any, NoReturn
 
 import grpc
 
-from rhcli.errors import AuthError, DaemonNotRunningError, RhcliError, UnreachableError
-from rhcli.server.auth import TOKEN_METADATA_KEY
-from rhcli.server.proto import daemon_pb2 as pb
-from rhcli.server.proto import daemon_pb2_grpc as pb_grpc
+from rhcli.errors import (
+    AuthError,
+    DaemonNotRunningError,
+    RhcliError,
+    UnknownRunError,
+    UnreachableError,
+    UsageError,
+)
+from rhcli.protocol import daemon_pb2 as pb
+from rhcli.protocol import daemon_pb2_grpc as pb_grpc
+from rhcli.protocol.wire import (
+    CHUNK_BYTES,
+    DEADLINE_GRACE_S,
+    MAX_MESSAGE_BYTES,
+    TOKEN_METADATA_KEY,
+)
 
-MAX_MESSAGE_BYTES = 1024 * 1024 * 1024
 HEALTH_TIMEOUT_S = 10.0
-CHUNK_BYTES = 1024 * 1024
-# Extra seconds a client waits past a timeout the daemon enforces itself: the daemon
-# answers first; this only bounds waiting on a daemon that stopped answering.
-DEADLINE_GRACE_S = 30.0
 
 _CHANNEL_OPTIONS = [
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -129,7 +136,12 @@ class DaemonClient:
     def get_run(self, run_id: str) -> pb.RunInfo:
         return self._unary(self._stub.GetRun, pb.RunRequest(run_id=run_id), HEALTH_TIMEOUT_S)  # type: ignore[no-any-return]
 
-    def list_runs(self, request: pb.ListRunsRequest) -> list[pb.RunInfo]:
+    def list_runs(
+        self, *, limit: int, function: str = "", include_items: bool = False
+    ) -> list[pb.RunInfo]:
+        """The newest runs, newest first (of one function when given; map items too with
+        include_items)."""
+        request = pb.ListRunsRequest(limit=limit, function=function, include_items=include_items)
         reply = self._unary(self._stub.ListRuns, request, HEALTH_TIMEOUT_S)
         return list(reply.runs)
 
@@ -137,10 +149,10 @@ class DaemonClient:
         return self._unary(self._stub.Cancel, pb.RunRequest(run_id=run_id), HEALTH_TIMEOUT_S * 3)  # type: ignore[no-any-return]
 
     def install_reqs(self, reqs: list[str], code_root: str) -> Iterator[pb.InstallEvent]:
+        """Install reqs on the cluster: a line event per line pip prints, then one done."""
+        request = pb.InstallRequest(reqs=reqs, code_root=code_root)
         try:
-            yield from self._stub.InstallReqs(
-                pb.InstallRequest(reqs=reqs, code_root=code_root), metadata=self._metadata
-            )
+            yield from self._stub.InstallReqs(request, metadata=self._metadata)
         except grpc.RpcError as exc:
             self._raise(exc)
 
@@ -186,15 +198,11 @@ def translate(exc: grpc.RpcError, *, describe: str, restart_hint: str) -> RhcliE
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
         return UnreachableError(f"{describe} refused the call: {details}")
     if code == grpc.StatusCode.NOT_FOUND:
-        from rhcli.errors import UnknownRunError
-
         return UnknownRunError(details or "no such run")
     if code in (
         grpc.StatusCode.ALREADY_EXISTS,
         grpc.StatusCode.INVALID_ARGUMENT,
         grpc.StatusCode.FAILED_PRECONDITION,
     ):
-        from rhcli.errors import UsageError
-
         return UsageError(f"{describe}: {details}")
     return UnreachableError(f"{describe} failed the request ({code}: {details})")

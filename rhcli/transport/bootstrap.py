@@ -10,7 +10,7 @@ under the cluster's root:
     installed.json      {"version": ..., "build": ...}: what is installed, so an `up`
                         with nothing changed installs nothing
 
-Every remote step is a fixed Python script (PROBE, INSTALL) run by the host's python3 with
+Every remote step is a fixed Python script (the probe, INSTALL) run by the host's python3 with
 quoted arguments: no shell string is built from unquoted input.
 """
 
@@ -30,15 +30,26 @@ from pathlib import Path
 from typing import Any
 
 from rhcli._version import __version__
+from rhcli.config import daemon_state
 from rhcli.errors import DaemonStartError, UnreachableError
-from rhcli.ssh import SSHConnection
+from rhcli.transport.ssh import SSHConnection
 
 START_TIMEOUT_S = 120.0
-_PACKAGES = ("rhcli", "rhcli.cli", "rhcli.server", "rhcli.server.proto", "rhcli.config")
+_PACKAGES = (
+    "rhcli",
+    "rhcli.cli",
+    "rhcli.clusters",
+    "rhcli.protocol",
+    "rhcli.transport",
+    "rhcli.server",
+    "rhcli.config",
+)
 _SHIPPED_SUFFIXES = (".py", ".pyi", ".proto", ".typed")
 
-# Prints what an `up` needs to know about the host, in one round trip.
-PROBE = r"""
+# Prints what an `up` needs to know about the host, in one round trip. It runs under the
+# host's bare python3, before rhcli is installed there: the daemon-state reader travels as
+# source (rhcli.config.daemon_state, standard library only) ahead of this part.
+_PROBE_MAIN = r"""
 import json, os, sys
 root = os.path.abspath(os.path.expanduser(
     sys.argv[1] or os.environ.get("RHCLI_HOME") or "~/.rhcli"))
@@ -48,16 +59,11 @@ def read(name):
             return json.load(f)
     except (OSError, ValueError):
         return None
-daemon = read("daemon.json")
+daemon = read_state(root)
 if daemon:
+    daemon["alive"] = True
     try:
-        with open("/proc/%d/cmdline" % daemon["pid"], "rb") as f:
-            alive = b"rhcli.server" in f.read()
-    except OSError:
-        alive = False
-    daemon["alive"] = alive
-    try:
-        with open(os.path.join(root, "token")) as f:
+        with open(os.path.join(root, TOKEN_FILE)) as f:
             daemon["token"] = f.read().strip()
     except OSError:
         pass
@@ -65,6 +71,13 @@ print(json.dumps({"root": root, "python": sys.executable,
                   "version": list(sys.version_info[:2]), "installed": read("installed.json"),
                   "daemon": daemon}))
 """
+
+
+@functools.lru_cache(maxsize=1)
+def probe_script() -> str:
+    """The probe: daemon_state's source, then the part above."""
+    return Path(daemon_state.__file__).read_text() + _PROBE_MAIN
+
 
 # Unpacks the shipped tree and points the venv at it; run by the venv's python.
 INSTALL = r"""
@@ -84,7 +97,7 @@ with open(os.path.join(root, "installed.json"), "w") as f:
 
 @dataclass(frozen=True)
 class HostState:
-    """What PROBE found on the host."""
+    """What the probe found on the host."""
 
     root: str
     python: str
@@ -147,7 +160,7 @@ def dependencies() -> list[str]:
 
 def probe(conn: SSHConnection, root: str) -> HostState:
     """One round trip: the host's python3, what is installed, whether a daemon runs."""
-    result = conn.run(["python3", "-c", PROBE, root])
+    result = conn.run(["python3", "-c", probe_script(), root])
     if result.returncode == 127:
         raise UnreachableError(
             f"no python3 on {conn.target.alias}: install Python 3.10+ there first"

@@ -18,14 +18,14 @@ def _generator():
 def test_committed_stubs_match_the_proto(tmp_path: Path) -> None:
     generator = _generator()
     for fresh in generator.generate(tmp_path):
-        committed = REPO / "server" / "proto" / fresh.name
+        committed = REPO / "rhcli" / "protocol" / fresh.name
         assert committed.read_bytes() == fresh.read_bytes(), (
             f"{committed.relative_to(REPO)} is stale: run `python scripts/gen_protos.py`"
         )
 
 
 def test_stubs_import_under_the_installed_name() -> None:
-    from rhcli.server.proto import daemon_pb2, daemon_pb2_grpc
+    from rhcli.protocol import daemon_pb2, daemon_pb2_grpc
 
-    assert daemon_pb2.DESCRIPTOR.name == "rhcli/server/proto/daemon.proto"
+    assert daemon_pb2.DESCRIPTOR.name == "rhcli/protocol/daemon.proto"
     assert hasattr(daemon_pb2_grpc, "DaemonStub")

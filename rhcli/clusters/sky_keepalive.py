@@ -1,7 +1,7 @@
 """Keep an on-demand cluster from autostopping while its daemon has runs in flight.
 
-Runs on the head node, beside the daemon (``python -m rhcli.sky_keepalive ROOT POLL_S --
-CMD...``, started detached by rhcli.ondemand after each connect). One per root, holding
+Runs on the head node, beside the daemon (``python -m rhcli.clusters.sky_keepalive ROOT POLL_S --
+CMD...``, started detached by rhcli.clusters.sky after each connect). One per root, holding
 `keepalive.lock`: a second one for the same daemon exits at once, so starting it is
 idempotent; one for a restarted daemon waits for the old one to let go.
 
@@ -20,31 +20,29 @@ started it. The process ends when the daemon it watched is gone.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from rhcli.config.daemon_state import read_state
+from rhcli.config.paths import DaemonPaths
+from rhcli.config.token_file import read_token
+
 
 def _daemon(root: Path) -> dict[str, object] | None:
     """daemon.json when its pid is a live rhcli daemon, else None."""
-    try:
-        state = json.loads((root / "daemon.json").read_text())
-        cmdline = Path(f"/proc/{int(state['pid'])}/cmdline").read_bytes()
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return dict(state) if b"rhcli.server" in cmdline else None
+    return read_state(root)
 
 
 def runs_in_flight(root: Path, port: int) -> int:
     """Runs running plus queued, as the daemon's Health reports them."""
-    from rhcli.client import DaemonClient
+    from rhcli.transport.grpc_client import DaemonClient
 
     client = DaemonClient(
         address=f"127.0.0.1:{port}",
-        token=(root / "token").read_text().strip(),
+        token=read_token(DaemonPaths(root).token),
         describe="the daemon (keep-alive)",
         restart_hint="",
     )
@@ -57,7 +55,10 @@ def runs_in_flight(root: Path, port: int) -> int:
 
 def main(argv: list[str]) -> int:
     if len(argv) < 4 or argv[2] != "--":
-        print("usage: python -m rhcli.sky_keepalive ROOT POLL_S -- CMD [ARGS...]", file=sys.stderr)
+        print(
+            "usage: python -m rhcli.clusters.sky_keepalive ROOT POLL_S -- CMD [ARGS...]",
+            file=sys.stderr,
+        )
         return 2
     root = Path(argv[0]).expanduser()
     poll_s = float(argv[1])

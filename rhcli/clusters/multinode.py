@@ -15,23 +15,23 @@ rhcli.server.node` run from the node's venv.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from rhcli import bootstrap, sync
-from rhcli.clusters import Cluster, ClusterStatus, say
+from rhcli.clusters.base import Cluster, ClusterStatus
+from rhcli.clusters.ssh import SSHCluster
+from rhcli.config.paths import RAY_TOKEN_FILE
 from rhcli.errors import UnreachableError, UsageError
-from rhcli.ssh import SSHConnection, SSHTarget, resolve_target
-from rhcli.ssh_cluster import SSHCluster
-
-T = TypeVar("T")
-TOKEN_FILE = "ray_token"  # noqa: S105 - a file name; = rhcli.server.node.TOKEN_FILE (that module imports Ray's bits)
+from rhcli.progress import say
+from rhcli.transport import bootstrap, sync
+from rhcli.transport.parallel import run_parallel
+from rhcli.transport.ssh import SSHConnection, SSHTarget, resolve_target
 
 # Installs a requirement set on a worker node with the daemon's own installer (which skips
 # sets installed before); argv: code root, then the reqs.
@@ -148,9 +148,17 @@ class MultiNodeSSHCluster(SSHCluster):
 
     # --- lifecycle --------------------------------------------------------------------
 
-    def up(self) -> Cluster:
+    def accept_host_keys(self) -> None:
+        with self._lock:
+            super().accept_host_keys()
+            for node in self.workers:
+                node.target = dataclasses.replace(node.target, accept_new_host_key=True)
+
+    def up(self, *, accept_host_key: bool = False) -> Cluster:
         """Bootstrap every node in parallel, bring up Ray over all of them, start the
         daemon on the head, sync the code everywhere. Idempotent; rejoins lost nodes."""
+        if accept_host_key:
+            self.accept_host_keys()
         with self._lock:
             conn = self.connection()
             head = self.host(refresh=True)
@@ -163,7 +171,7 @@ class MultiNodeSSHCluster(SSHCluster):
 
             jobs: list[Callable[[], bool]] = [install_head]
             jobs += [lambda n=node: install_worker(n) for node in self.workers]  # type: ignore[misc]
-            changed = _parallel(jobs)
+            changed = run_parallel(jobs)
             head = self.host(refresh=True)
             for node in self.workers:
                 self._node_state(node)
@@ -200,12 +208,12 @@ class MultiNodeSSHCluster(SSHCluster):
                     node_conn, node_state, "start", "--ip", node.ip, "--address", address
                 )
 
-        _parallel([lambda n=node: join(n) for node in self.workers])  # type: ignore[misc]
+        run_parallel([lambda n=node: join(n) for node in self.workers])  # type: ignore[misc]
         return started
 
     def _put_token(self, conn: SSHConnection, state: bootstrap.HostState) -> None:
         """Make the node's <root>/ray_token the cluster's (mode 0600 before any byte)."""
-        conn.put(self._ray_token(), f"{state.root}/{TOKEN_FILE}", mode=0o600)
+        conn.put(self._ray_token(), f"{state.root}/{RAY_TOKEN_FILE}", mode=0o600)
 
     def _ray_token(self) -> bytes:
         """The head's token (made the first time). Called first from up()'s own thread;
@@ -215,7 +223,7 @@ class MultiNodeSSHCluster(SSHCluster):
             return self._token
         with self._lock:
             if not self._token:
-                found = self.connection().get(f"{self.host().root}/{TOKEN_FILE}") or b""
+                found = self.connection().get(f"{self.host().root}/{RAY_TOKEN_FILE}") or b""
                 self._token = found.strip() or secrets.token_hex(32).encode()
             return self._token
 
@@ -224,7 +232,7 @@ class MultiNodeSSHCluster(SSHCluster):
             self._ensure_ray(host, restart=False)
         env = {
             "RAY_AUTH_MODE": "token",
-            "RAY_AUTH_TOKEN_PATH": f"{host.root}/{TOKEN_FILE}",
+            "RAY_AUTH_TOKEN_PATH": f"{host.root}/{RAY_TOKEN_FILE}",
             "RAY_USAGE_STATS_ENABLED": "0",
         }
         bootstrap.start_daemon(conn, host, args=["--ray-address", self._address], env=env)
@@ -249,7 +257,7 @@ class MultiNodeSSHCluster(SSHCluster):
                 lambda n=node: stop(lambda: self._node_conn(n), lambda: self._node_state(n))  # type: ignore[misc]
                 for node in self.workers
             ]
-            _parallel(jobs)  # type: ignore[arg-type]
+            run_parallel(jobs)  # type: ignore[arg-type]
             for node in self.workers:  # their sshd sessions end with the connections
                 if node.conn is not None:
                     node.conn.close()
@@ -270,7 +278,7 @@ class MultiNodeSSHCluster(SSHCluster):
             }
             for n in self.client().nodes().nodes
         ]
-        return ClusterStatus(**{**found.__dict__, "nodes": nodes})
+        return dataclasses.replace(found, nodes=nodes)
 
     # --- code -------------------------------------------------------------------------
 
@@ -299,7 +307,7 @@ class MultiNodeSSHCluster(SSHCluster):
             sync.rsync(node.target, the_plan, remote_dir)
             node.synced[root] = the_plan.fingerprint
 
-        _parallel([lambda n=node: one(n) for node in self.workers])  # type: ignore[misc]
+        run_parallel([lambda n=node: one(n) for node in self.workers])  # type: ignore[misc]
 
     def install_packages(
         self, reqs: list[str], *, local_root: Path | None = None, echo: bool = True
@@ -324,7 +332,7 @@ class MultiNodeSSHCluster(SSHCluster):
                 )
             return done.stdout.strip().endswith("installed")
 
-        installed = _parallel([lambda n=node: one(n) for node in self.workers])  # type: ignore[misc]
+        installed = run_parallel([lambda n=node: one(n) for node in self.workers])  # type: ignore[misc]
         return changed or any(installed)
 
 
@@ -335,13 +343,3 @@ def _own_address(conn: SSHConnection) -> str:
     if len(found) < 3:
         raise UnreachableError(f"cannot tell the address of {conn.target.alias}")
     return found[2]
-
-
-def _parallel(jobs: list[Callable[[], T]]) -> list[T]:
-    """Run jobs on one thread each; their results in order; the first error is raised
-    once all have ended."""
-    if len(jobs) <= 1:
-        return [job() for job in jobs]
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        futures = [pool.submit(job) for job in jobs]
-        return [f.result() for f in futures]

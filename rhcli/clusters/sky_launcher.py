@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from rhcli.config.schema import ClusterSpec
 
 LAUNCHER_ENV = "RHCLI_SKY_LAUNCHER"
-# Run on the head node by the keep-alive (rhcli.sky_keepalive): each line it reads resets
+# Run on the head node by the keep-alive (rhcli.clusters.sky_keepalive): each line it reads resets
 # SkyPilot's autostop idle timer with the skylet's own function, and is answered "ok".
 # One long-lived process, because importing the skylet costs seconds.
 BUMP_IDLE_TIMER = (

@@ -1,7 +1,7 @@
 """On-demand clusters: launched through SkyPilot when down, then used as an SSH cluster.
 
 The first step of every call is "is the cluster up?". For an OnDemandCluster that asks
-SkyPilot (through the launcher, rhcli.sky_launcher, the only module that imports `sky`):
+SkyPilot (through the launcher, rhcli.clusters.sky_launcher, the only module that imports `sky`):
 a cluster that is up is reused as it is, never relaunched; one that is missing, stopped
 or broken is launched (SkyPilot's progress on stderr), and a launch that fails raises
 LaunchError (exit 3) with SkyPilot's reason. The nodes' addresses (head first), SSH user
@@ -18,7 +18,7 @@ cluster has one known_hosts file for all its nodes under ``<rhcli root>/sky/``, 
 every launch and teardown; the first connection to a node after a launch records its
 key, and every later connection must present the same key.
 
-Autostop: a keep-alive process on the head node (rhcli.sky_keepalive) resets SkyPilot's
+Autostop: a keep-alive process on the head node (rhcli.clusters.sky_keepalive) resets SkyPilot's
 idle timer while the daemon has runs running or queued, so no run is cut short, detached
 runs included.
 """
@@ -31,8 +31,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from rhcli.clusters import Cluster, ClusterStatus, CommandResult, say
-from rhcli.config.paths import rhcli_home
+from rhcli.clusters.base import Cluster, ClusterStatus, CommandResult
+from rhcli.clusters.sky_launcher import Launcher, SkyRecord, load_launcher
+from rhcli.config.paths import DEFAULT_HOME, rhcli_home
 from rhcli.errors import (
     DaemonNotRunningError,
     LaunchError,
@@ -41,15 +42,13 @@ from rhcli.errors import (
     UnreachableError,
     UsageError,
 )
-from rhcli.sky_launcher import Launcher, SkyRecord, load_launcher
+from rhcli.progress import say
 
 if TYPE_CHECKING:
-    from rhcli.client import DaemonClient
+    from rhcli.clusters.ssh import SSHCluster
     from rhcli.config.schema import ClusterSpec
-    from rhcli.ssh_cluster import SSHCluster
-    from rhcli.sync import SyncResult
-
-DEFAULT_ROOT = "~/.rhcli"  # as rhcli.ssh_cluster's; not imported, to keep paramiko lazy
+    from rhcli.transport.grpc_client import DaemonClient
+    from rhcli.transport.sync import SyncResult
 
 _T = TypeVar("_T")
 
@@ -130,7 +129,7 @@ class OnDemandCluster(Cluster):
     def _head_from(self, record: SkyRecord) -> SSHCluster:
         """The SSH cluster over the record's nodes (the same object while they stay as
         they were): an SSHCluster for one node, a MultiNodeSSHCluster for several."""
-        from rhcli.ssh_cluster import SSHCluster
+        from rhcli.clusters.ssh import SSHCluster
 
         if record.proxy_command:
             raise NotSupportedError(
@@ -163,7 +162,7 @@ class OnDemandCluster(Cluster):
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         # accept_host_key: only into this cluster's own known_hosts; see the docstring.
         if len(hosts) > 1:
-            from rhcli.multinode import MultiNodeSSHCluster
+            from rhcli.clusters.multinode import MultiNodeSSHCluster
 
             self._head = MultiNodeSSHCluster(
                 self.name,
@@ -222,13 +221,13 @@ class OnDemandCluster(Cluster):
         return client
 
     def _start_keepalive(self, head: SSHCluster) -> None:
-        """Start rhcli.sky_keepalive beside the daemon (a second one exits at once)."""
+        """Start rhcli.clusters.sky_keepalive beside the daemon (a second one exits at once)."""
         host = head.host()
         root = host.root
         argv = [
             host.venv_python,
             "-m",
-            "rhcli.sky_keepalive",
+            "rhcli.clusters.sky_keepalive",
             root,
             str(KEEPALIVE_POLL_S),
             "--",
@@ -264,8 +263,11 @@ class OnDemandCluster(Cluster):
 
     # --- lifecycle ----------------------------------------------------------------------
 
-    def up(self) -> Cluster:
-        """Launch the cluster unless it is up, then install/start the daemon and sync."""
+    def up(self, *, accept_host_key: bool = False) -> Cluster:
+        """Launch the cluster unless it is up, then install/start the daemon and sync.
+
+        Host keys are learnt into this cluster's own known_hosts (see the module
+        docstring); accept_host_key changes nothing here."""
         self.head(launch=True).up()
         self.client()
         return self
@@ -281,7 +283,7 @@ class OnDemandCluster(Cluster):
         record = self.launcher.record(self.name)
         if record is None or not record.up:
             return ClusterStatus(
-                name=self.name, type=self.type, up=False, home=self.spec.home or DEFAULT_ROOT
+                name=self.name, type=self.type, up=False, home=self.spec.home or DEFAULT_HOME
             )
         with self._lock:
             head = self._head_from(record)
@@ -309,58 +311,6 @@ class OnDemandCluster(Cluster):
             self.known_hosts.unlink(missing_ok=True)
             (self.state_dir / f"{self.name}.key").unlink(missing_ok=True)
             return torn
-
-
-def ondemand_cluster(
-    name: str,
-    *,
-    instance_type: str | None = None,
-    provider: str | None = None,
-    region: str | None = None,
-    use_spot: bool = False,
-    num_nodes: int = 1,
-    autostop_mins: int | None = None,
-    image_id: str | None = None,
-    disk_size: int | None = None,
-    home: str | None = None,
-) -> OnDemandCluster:
-    """A cluster launched through SkyPilot when it is down (see the module docstring).
-
-    The same arguments give the same object in a process. Raises UsageError for values
-    SkyPilot cannot take, SkyPilotMissingError when SkyPilot is not installed.
-    """
-    from rhcli.clusters import _clusters, _clusters_lock
-    from rhcli.config.schema import CLUSTER_NAME, ClusterSpec
-
-    if not CLUSTER_NAME.match(name):
-        raise UsageError(f"cluster name {name!r}: use letters, digits, '_', '.' and '-'")
-    if num_nodes < 1:
-        raise UsageError(f"cluster {name!r}: num_nodes must be 1 or more, not {num_nodes}")
-    if autostop_mins is not None and autostop_mins < 0:
-        raise UsageError(f"cluster {name!r}: autostop_mins must be 0 or more")
-    if disk_size is not None and disk_size < 1:
-        raise UsageError(f"cluster {name!r}: disk_size must be 1 or more (GB)")
-    spec = ClusterSpec(
-        name=name,
-        type="sky",
-        instance_type=instance_type,
-        provider=provider,
-        region=region,
-        use_spot=use_spot,
-        num_nodes=num_nodes,
-        autostop_mins=autostop_mins,
-        image_id=image_id,
-        disk_size=disk_size,
-        home=home,
-    )
-    key = ("", repr(spec))
-    with _clusters_lock:
-        found = _clusters.get(key)
-        if found is None:
-            found = OnDemandCluster(spec)
-            _clusters[key] = found
-    assert isinstance(found, OnDemandCluster)
-    return found
 
 
 def _reach(record: SkyRecord) -> tuple[Any, ...]:

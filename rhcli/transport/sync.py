@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rhcli.errors import UnreachableError, UsageError
-from rhcli.ssh import SSHTarget
+from rhcli.transport.ssh import SSHTarget
 
 LARGE_SYNC_BYTES = 100 * 1024 * 1024
 # How long a master connection outlives its last use (a shell loop of `rhcli run` keeps
@@ -269,7 +269,7 @@ def check_free_space(conn_run: object, the_plan: SyncPlan, remote_dir: str) -> N
     """Refuse a large sync that would not fit on the host's disk (checked only then)."""
     if the_plan.total_bytes < LARGE_SYNC_BYTES:
         return
-    from rhcli.ssh import SSHConnection
+    from rhcli.transport.ssh import SSHConnection
 
     assert isinstance(conn_run, SSHConnection)
     result = conn_run.run(["df", "-Pk", remote_dir.rsplit("/", 1)[0]])

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from rhcli.server.proto import daemon_pb2 as rhcli_dot_server_dot_proto_dot_daemon__pb2
+from rhcli.protocol import daemon_pb2 as rhcli_dot_protocol_dot_daemon__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in rhcli/server/proto/daemon_pb2_grpc.py depends on'
+        + ' but the generated code in rhcli/protocol/daemon_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,73 +36,73 @@ class DaemonStub:
         """
         self.Health = channel.unary_unary(
                 '/rhcli.v1.Daemon/Health',
-                request_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.HealthRequest.SerializeToString,
-                response_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.HealthReply.FromString,
+                request_serializer=rhcli_dot_protocol_dot_daemon__pb2.HealthRequest.SerializeToString,
+                response_deserializer=rhcli_dot_protocol_dot_daemon__pb2.HealthReply.FromString,
                 _registered_method=True)
         self.Call = channel.unary_unary(
                 '/rhcli.v1.Daemon/Call',
-                request_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.CallRequest.SerializeToString,
-                response_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.CallReply.FromString,
+                request_serializer=rhcli_dot_protocol_dot_daemon__pb2.CallRequest.SerializeToString,
+                response_deserializer=rhcli_dot_protocol_dot_daemon__pb2.CallReply.FromString,
                 _registered_method=True)
         self.Submit = channel.unary_unary(
                 '/rhcli.v1.Daemon/Submit',
-                request_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.CallRequest.SerializeToString,
-                response_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.RunInfo.FromString,
+                request_serializer=rhcli_dot_protocol_dot_daemon__pb2.CallRequest.SerializeToString,
+                response_deserializer=rhcli_dot_protocol_dot_daemon__pb2.RunInfo.FromString,
                 _registered_method=True)
         self.Wait = channel.unary_unary(
                 '/rhcli.v1.Daemon/Wait',
-                request_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.WaitRequest.SerializeToString,
-                response_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.CallReply.FromString,
+                request_serializer=rhcli_dot_protocol_dot_daemon__pb2.WaitRequest.SerializeToString,
+                response_deserializer=rhcli_dot_protocol_dot_daemon__pb2.CallReply.FromString,
                 _registered_method=True)
         self.ReadResult = channel.unary_stream(
                 '/rhcli.v1.Daemon/ReadResult',
-                request_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.RunRequest.SerializeToString,
-                response_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.Chunk.FromString,
+                request_serializer=rhcli_dot_protocol_dot_daemon__pb2.RunRequest.SerializeToString,
+                response_deserializer=rhcli_dot_protocol_dot_daemon__pb2.Chunk.FromString,
                 _registered_method=True)
         self.PutBlob = channel.stream_unary(
                 '/rhcli.v1.Daemon/PutBlob',
-                request_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.Chunk.SerializeToString,
-                response_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.BlobRef.FromString,
+                request_serializer=rhcli_dot_protocol_dot_daemon__pb2.Chunk.SerializeToString,
+                response_deserializer=rhcli_dot_protocol_dot_daemon__pb2.BlobRef.FromString,
                 _registered_method=True)
         self.Map = channel.stream_stream(
                 '/rhcli.v1.Daemon/Map',
-                request_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.MapRequest.SerializeToString,
-                response_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.MapReply.FromString,
+                request_serializer=rhcli_dot_protocol_dot_daemon__pb2.MapRequest.SerializeToString,
+                response_deserializer=rhcli_dot_protocol_dot_daemon__pb2.MapReply.FromString,
                 _registered_method=True)
         self.GetRun = channel.unary_unary(
                 '/rhcli.v1.Daemon/GetRun',
-                request_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.RunRequest.SerializeToString,
-                response_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.RunInfo.FromString,
+                request_serializer=rhcli_dot_protocol_dot_daemon__pb2.RunRequest.SerializeToString,
+                response_deserializer=rhcli_dot_protocol_dot_daemon__pb2.RunInfo.FromString,
                 _registered_method=True)
         self.ListRuns = channel.unary_unary(
                 '/rhcli.v1.Daemon/ListRuns',
-                request_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.ListRunsRequest.SerializeToString,
-                response_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.ListRunsReply.FromString,
+                request_serializer=rhcli_dot_protocol_dot_daemon__pb2.ListRunsRequest.SerializeToString,
+                response_deserializer=rhcli_dot_protocol_dot_daemon__pb2.ListRunsReply.FromString,
                 _registered_method=True)
         self.Cancel = channel.unary_unary(
                 '/rhcli.v1.Daemon/Cancel',
-                request_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.RunRequest.SerializeToString,
-                response_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.RunInfo.FromString,
+                request_serializer=rhcli_dot_protocol_dot_daemon__pb2.RunRequest.SerializeToString,
+                response_deserializer=rhcli_dot_protocol_dot_daemon__pb2.RunInfo.FromString,
                 _registered_method=True)
         self.Logs = channel.unary_stream(
                 '/rhcli.v1.Daemon/Logs',
-                request_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.LogsRequest.SerializeToString,
-                response_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.LogBatch.FromString,
+                request_serializer=rhcli_dot_protocol_dot_daemon__pb2.LogsRequest.SerializeToString,
+                response_deserializer=rhcli_dot_protocol_dot_daemon__pb2.LogBatch.FromString,
                 _registered_method=True)
         self.DaemonLog = channel.unary_unary(
                 '/rhcli.v1.Daemon/DaemonLog',
-                request_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.DaemonLogRequest.SerializeToString,
-                response_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.DaemonLogReply.FromString,
+                request_serializer=rhcli_dot_protocol_dot_daemon__pb2.DaemonLogRequest.SerializeToString,
+                response_deserializer=rhcli_dot_protocol_dot_daemon__pb2.DaemonLogReply.FromString,
                 _registered_method=True)
         self.InstallReqs = channel.unary_stream(
                 '/rhcli.v1.Daemon/InstallReqs',
-                request_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.InstallRequest.SerializeToString,
-                response_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.InstallEvent.FromString,
+                request_serializer=rhcli_dot_protocol_dot_daemon__pb2.InstallRequest.SerializeToString,
+                response_deserializer=rhcli_dot_protocol_dot_daemon__pb2.InstallEvent.FromString,
                 _registered_method=True)
         self.Nodes = channel.unary_unary(
                 '/rhcli.v1.Daemon/Nodes',
-                request_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.NodesRequest.SerializeToString,
-                response_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.NodesReply.FromString,
+                request_serializer=rhcli_dot_protocol_dot_daemon__pb2.NodesRequest.SerializeToString,
+                response_deserializer=rhcli_dot_protocol_dot_daemon__pb2.NodesReply.FromString,
                 _registered_method=True)
 
 
@@ -218,73 +218,73 @@ def add_DaemonServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Health': grpc.unary_unary_rpc_method_handler(
                     servicer.Health,
-                    request_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.HealthRequest.FromString,
-                    response_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.HealthReply.SerializeToString,
+                    request_deserializer=rhcli_dot_protocol_dot_daemon__pb2.HealthRequest.FromString,
+                    response_serializer=rhcli_dot_protocol_dot_daemon__pb2.HealthReply.SerializeToString,
             ),
             'Call': grpc.unary_unary_rpc_method_handler(
                     servicer.Call,
-                    request_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.CallRequest.FromString,
-                    response_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.CallReply.SerializeToString,
+                    request_deserializer=rhcli_dot_protocol_dot_daemon__pb2.CallRequest.FromString,
+                    response_serializer=rhcli_dot_protocol_dot_daemon__pb2.CallReply.SerializeToString,
             ),
             'Submit': grpc.unary_unary_rpc_method_handler(
                     servicer.Submit,
-                    request_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.CallRequest.FromString,
-                    response_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.RunInfo.SerializeToString,
+                    request_deserializer=rhcli_dot_protocol_dot_daemon__pb2.CallRequest.FromString,
+                    response_serializer=rhcli_dot_protocol_dot_daemon__pb2.RunInfo.SerializeToString,
             ),
             'Wait': grpc.unary_unary_rpc_method_handler(
                     servicer.Wait,
-                    request_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.WaitRequest.FromString,
-                    response_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.CallReply.SerializeToString,
+                    request_deserializer=rhcli_dot_protocol_dot_daemon__pb2.WaitRequest.FromString,
+                    response_serializer=rhcli_dot_protocol_dot_daemon__pb2.CallReply.SerializeToString,
             ),
             'ReadResult': grpc.unary_stream_rpc_method_handler(
                     servicer.ReadResult,
-                    request_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.RunRequest.FromString,
-                    response_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.Chunk.SerializeToString,
+                    request_deserializer=rhcli_dot_protocol_dot_daemon__pb2.RunRequest.FromString,
+                    response_serializer=rhcli_dot_protocol_dot_daemon__pb2.Chunk.SerializeToString,
             ),
             'PutBlob': grpc.stream_unary_rpc_method_handler(
                     servicer.PutBlob,
-                    request_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.Chunk.FromString,
-                    response_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.BlobRef.SerializeToString,
+                    request_deserializer=rhcli_dot_protocol_dot_daemon__pb2.Chunk.FromString,
+                    response_serializer=rhcli_dot_protocol_dot_daemon__pb2.BlobRef.SerializeToString,
             ),
             'Map': grpc.stream_stream_rpc_method_handler(
                     servicer.Map,
-                    request_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.MapRequest.FromString,
-                    response_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.MapReply.SerializeToString,
+                    request_deserializer=rhcli_dot_protocol_dot_daemon__pb2.MapRequest.FromString,
+                    response_serializer=rhcli_dot_protocol_dot_daemon__pb2.MapReply.SerializeToString,
             ),
             'GetRun': grpc.unary_unary_rpc_method_handler(
                     servicer.GetRun,
-                    request_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.RunRequest.FromString,
-                    response_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.RunInfo.SerializeToString,
+                    request_deserializer=rhcli_dot_protocol_dot_daemon__pb2.RunRequest.FromString,
+                    response_serializer=rhcli_dot_protocol_dot_daemon__pb2.RunInfo.SerializeToString,
             ),
             'ListRuns': grpc.unary_unary_rpc_method_handler(
                     servicer.ListRuns,
-                    request_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.ListRunsRequest.FromString,
-                    response_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.ListRunsReply.SerializeToString,
+                    request_deserializer=rhcli_dot_protocol_dot_daemon__pb2.ListRunsRequest.FromString,
+                    response_serializer=rhcli_dot_protocol_dot_daemon__pb2.ListRunsReply.SerializeToString,
             ),
             'Cancel': grpc.unary_unary_rpc_method_handler(
                     servicer.Cancel,
-                    request_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.RunRequest.FromString,
-                    response_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.RunInfo.SerializeToString,
+                    request_deserializer=rhcli_dot_protocol_dot_daemon__pb2.RunRequest.FromString,
+                    response_serializer=rhcli_dot_protocol_dot_daemon__pb2.RunInfo.SerializeToString,
             ),
             'Logs': grpc.unary_stream_rpc_method_handler(
                     servicer.Logs,
-                    request_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.LogsRequest.FromString,
-                    response_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.LogBatch.SerializeToString,
+                    request_deserializer=rhcli_dot_protocol_dot_daemon__pb2.LogsRequest.FromString,
+                    response_serializer=rhcli_dot_protocol_dot_daemon__pb2.LogBatch.SerializeToString,
             ),
             'DaemonLog': grpc.unary_unary_rpc_method_handler(
                     servicer.DaemonLog,
-                    request_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.DaemonLogRequest.FromString,
-                    response_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.DaemonLogReply.SerializeToString,
+                    request_deserializer=rhcli_dot_protocol_dot_daemon__pb2.DaemonLogRequest.FromString,
+                    response_serializer=rhcli_dot_protocol_dot_daemon__pb2.DaemonLogReply.SerializeToString,
             ),
             'InstallReqs': grpc.unary_stream_rpc_method_handler(
                     servicer.InstallReqs,
-                    request_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.InstallRequest.FromString,
-                    response_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.InstallEvent.SerializeToString,
+                    request_deserializer=rhcli_dot_protocol_dot_daemon__pb2.InstallRequest.FromString,
+                    response_serializer=rhcli_dot_protocol_dot_daemon__pb2.InstallEvent.SerializeToString,
             ),
             'Nodes': grpc.unary_unary_rpc_method_handler(
                     servicer.Nodes,
-                    request_deserializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.NodesRequest.FromString,
-                    response_serializer=rhcli_dot_server_dot_proto_dot_daemon__pb2.NodesReply.SerializeToString,
+                    request_deserializer=rhcli_dot_protocol_dot_daemon__pb2.NodesRequest.FromString,
+                    response_serializer=rhcli_dot_protocol_dot_daemon__pb2.NodesReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -312,8 +312,8 @@ class Daemon:
             request,
             target,
             '/rhcli.v1.Daemon/Health',
-            rhcli_dot_server_dot_proto_dot_daemon__pb2.HealthRequest.SerializeToString,
-            rhcli_dot_server_dot_proto_dot_daemon__pb2.HealthReply.FromString,
+            rhcli_dot_protocol_dot_daemon__pb2.HealthRequest.SerializeToString,
+            rhcli_dot_protocol_dot_daemon__pb2.HealthReply.FromString,
             options,
             channel_credentials,
             insecure,
@@ -339,8 +339,8 @@ class Daemon:
             request,
             target,
             '/rhcli.v1.Daemon/Call',
-            rhcli_dot_server_dot_proto_dot_daemon__pb2.CallRequest.SerializeToString,
-            rhcli_dot_server_dot_proto_dot_daemon__pb2.CallReply.FromString,
+            rhcli_dot_protocol_dot_daemon__pb2.CallRequest.SerializeToString,
+            rhcli_dot_protocol_dot_daemon__pb2.CallReply.FromString,
             options,
             channel_credentials,
             insecure,
@@ -366,8 +366,8 @@ class Daemon:
             request,
             target,
             '/rhcli.v1.Daemon/Submit',
-            rhcli_dot_server_dot_proto_dot_daemon__pb2.CallRequest.SerializeToString,
-            rhcli_dot_server_dot_proto_dot_daemon__pb2.RunInfo.FromString,
+            rhcli_dot_protocol_dot_daemon__pb2.CallRequest.SerializeToString,
+            rhcli_dot_protocol_dot_daemon__pb2.RunInfo.FromString,
             options,
             channel_credentials,
             insecure,
@@ -393,8 +393,8 @@ class Daemon:
             request,
             target,
             '/rhcli.v1.Daemon/Wait',
-            rhcli_dot_server_dot_proto_dot_daemon__pb2.WaitRequest.SerializeToString,
-            rhcli_dot_server_dot_proto_dot_daemon__pb2.CallReply.FromString,
+            rhcli_dot_protocol_dot_daemon__pb2.WaitRequest.SerializeToString,
+            rhcli_dot_protocol_dot_daemon__pb2.CallReply.FromString,
             options,
             channel_credentials,
             insecure,
@@ -420,8 +420,8 @@ class Daemon:
             request,
             target,
             '/rhcli.v1.Daemon/ReadResult',
-            rhcli_dot_server_dot_proto_dot_daemon__pb2.RunRequest.SerializeToString,
-            rhcli_dot_server_dot_proto_dot_daemon__pb2.Chunk.FromString,
+            rhcli_dot_protocol_dot_daemon__pb2.RunRequest.SerializeToString,
+            rhcli_dot_protocol_dot_daemon__pb2.Chunk.FromString,
             options,
             channel_credentials,
             insecure,
@@ -447,8 +447,8 @@ class Daemon:
             request_iterator,
             target,
             '/rhcli.v1.Daemon/PutBlob',
-            rhcli_dot_server_dot_proto_dot_daemon__pb2.Chunk.SerializeToString,
-            rhcli_dot_server_dot_proto_dot_daemon__pb2.BlobRef.FromString,
+            rhcli_dot_protocol_dot_daemon__pb2.Chunk.SerializeToString,
+            rhcli_dot_protocol_dot_daemon__pb2.BlobRef.FromString,
             options,
             channel_credentials,
             insecure,
@@ -474,8 +474,8 @@ class Daemon:
             request_iterator,
             target,
             '/rhcli.v1.Daemon/Map',
-            rhcli_dot_server_dot_proto_dot_daemon__pb2.MapRequest.SerializeToString,
-            rhcli_dot_server_dot_proto_dot_daemon__pb2.MapReply.FromString,
+            rhcli_dot_protocol_dot_daemon__pb2.MapRequest.SerializeToString,
+            rhcli_dot_protocol_dot_daemon__pb2.MapReply.FromString,
             options,
             channel_credentials,
             insecure,
@@ -501,8 +501,8 @@ class Daemon:
             request,
             target,
             '/rhcli.v1.Daemon/GetRun',
-            rhcli_dot_server_dot_proto_dot_daemon__pb2.RunRequest.SerializeToString,
-            rhcli_dot_server_dot_proto_dot_daemon__pb2.RunInfo.FromString,
+            rhcli_dot_protocol_dot_daemon__pb2.RunRequest.SerializeToString,
+            rhcli_dot_protocol_dot_daemon__pb2.RunInfo.FromString,
             options,
             channel_credentials,
             insecure,
@@ -528,8 +528,8 @@ class Daemon:
             request,
             target,
             '/rhcli.v1.Daemon/ListRuns',
-            rhcli_dot_server_dot_proto_dot_daemon__pb2.ListRunsRequest.SerializeToString,
-            rhcli_dot_server_dot_proto_dot_daemon__pb2.ListRunsReply.FromString,
+            rhcli_dot_protocol_dot_daemon__pb2.ListRunsRequest.SerializeToString,
+            rhcli_dot_protocol_dot_daemon__pb2.ListRunsReply.FromString,
             options,
             channel_credentials,
             insecure,
@@ -555,8 +555,8 @@ class Daemon:
             request,
             target,
             '/rhcli.v1.Daemon/Cancel',
-            rhcli_dot_server_dot_proto_dot_daemon__pb2.RunRequest.SerializeToString,
-            rhcli_dot_server_dot_proto_dot_daemon__pb2.RunInfo.FromString,
+            rhcli_dot_protocol_dot_daemon__pb2.RunRequest.SerializeToString,
+            rhcli_dot_protocol_dot_daemon__pb2.RunInfo.FromString,
             options,
             channel_credentials,
             insecure,
@@ -582,8 +582,8 @@ class Daemon:
             request,
             target,
             '/rhcli.v1.Daemon/Logs',
-            rhcli_dot_server_dot_proto_dot_daemon__pb2.LogsRequest.SerializeToString,
-            rhcli_dot_server_dot_proto_dot_daemon__pb2.LogBatch.FromString,
+            rhcli_dot_protocol_dot_daemon__pb2.LogsRequest.SerializeToString,
+            rhcli_dot_protocol_dot_daemon__pb2.LogBatch.FromString,
             options,
             channel_credentials,
             insecure,
@@ -609,8 +609,8 @@ class Daemon:
             request,
             target,
             '/rhcli.v1.Daemon/DaemonLog',
-            rhcli_dot_server_dot_proto_dot_daemon__pb2.DaemonLogRequest.SerializeToString,
-            rhcli_dot_server_dot_proto_dot_daemon__pb2.DaemonLogReply.FromString,
+            rhcli_dot_protocol_dot_daemon__pb2.DaemonLogRequest.SerializeToString,
+            rhcli_dot_protocol_dot_daemon__pb2.DaemonLogReply.FromString,
             options,
             channel_credentials,
             insecure,
@@ -636,8 +636,8 @@ class Daemon:
             request,
             target,
             '/rhcli.v1.Daemon/InstallReqs',
-            rhcli_dot_server_dot_proto_dot_daemon__pb2.InstallRequest.SerializeToString,
-            rhcli_dot_server_dot_proto_dot_daemon__pb2.InstallEvent.FromString,
+            rhcli_dot_protocol_dot_daemon__pb2.InstallRequest.SerializeToString,
+            rhcli_dot_protocol_dot_daemon__pb2.InstallEvent.FromString,
             options,
             channel_credentials,
             insecure,
@@ -663,8 +663,8 @@ class Daemon:
             request,
             target,
             '/rhcli.v1.Daemon/Nodes',
-            rhcli_dot_server_dot_proto_dot_daemon__pb2.NodesRequest.SerializeToString,
-            rhcli_dot_server_dot_proto_dot_daemon__pb2.NodesReply.FromString,
+            rhcli_dot_protocol_dot_daemon__pb2.NodesRequest.SerializeToString,
+            rhcli_dot_protocol_dot_daemon__pb2.NodesReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from rhcli.errors import RhcliError
+
+if TYPE_CHECKING:
+    from rhcli.clusters.base import Cluster
 
 
 class LogPrinter:
@@ -51,12 +54,12 @@ class LogPrinter:
         target.flush()
 
 
-def stream_log(
-    client: Any, run_id: str, printer: LogPrinter, *, follow: bool, item: int | None = None
+def print_log(
+    run_id: str, *, cluster: Cluster, printer: LogPrinter, follow: bool, item: int | None = None
 ) -> str:
     """Print a run's log (following it until it ends when follow); its end status, or ""
-    when the log ended without one (not following)."""
-    for batch in client.logs(run_id, follow=follow, item=item):
+    when the log ended without one (not following). item: only that map item's lines."""
+    for batch in cluster.client().logs(run_id, follow=follow, item=item):
         printer.print_batch(batch)
         if batch.end:
             return str(batch.status)

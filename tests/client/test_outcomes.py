@@ -1,115 +1,29 @@
-"""The call payload: run ids, arguments out, and outcomes back as results or exceptions."""
+"""Outcomes back: a run's ending as a result, its own exception, or an rhcli error."""
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
-import re
-import threading
-import time
 
 import cloudpickle
 import pytest
 
 import rhcli as rh
 from rhcli.errors import (
-    ArgumentNotSerializableError,
     EntrypointNotFoundError,
     ExitCode,
     ResourcesUnavailableError,
     ResultNotSerializableError,
     RunError,
 )
-from rhcli.payload import dump_args, new_run_id, rebuild_exception, unwrap
-from rhcli.server.proto import daemon_pb2 as pb
+from rhcli.outcomes import ErrorInfo, Outcome, outcome_from_message, rebuild_exception, unwrap
+from rhcli.protocol import daemon_pb2 as pb
 from tests.fixtures import funcs
 
-RUN_ID = re.compile(r"^(?P<name>.+)-(?P<date>\d{8})-(?P<time>\d{6})-(?P<suffix>[0-9a-f]+)$")
 
-
-# --- run ids -------------------------------------------------------------------------------
-
-
-def test_run_id_reads_as_name_utc_time_and_random_suffix() -> None:
-    before = time.gmtime(time.time() - 1)
-    run_id = new_run_id("generate")
-    after = time.gmtime(time.time() + 1)
-    match = RUN_ID.match(run_id)
-    assert match, run_id
-    assert match["name"] == "generate"
-    stamp = time.strptime(match["date"] + match["time"], "%Y%m%d%H%M%S")
-    assert before[:6] <= stamp[:6] <= after[:6]
-
-
-def test_run_ids_are_unique_even_when_many_are_made_in_one_second() -> None:
-    # A map over many inputs makes thousands of ids in the same second; one collision
-    # would make the daemon refuse a call as a different payload under an existing id.
-    ids = [new_run_id("generate") for _ in range(20_000)]
-    assert len(set(ids)) == len(ids)
-
-
-@pytest.mark.parametrize(
-    ("function_name", "prefix"),
-    [
-        ("Pipeline.generate", "Pipeline-generate"),
-        ("my fn/v2", "my-fn-v2"),
-        ("lambda", "lambda"),
-        ("<lambda>", "lambda"),
-        ("snake_case-name", "snake_case-name"),
-        ("€€€", "run"),
-        ("", "run"),
-        ("x" * 100, "x" * 40),
-    ],
-)
-def test_run_id_name_part_is_safe_and_bounded(function_name: str, prefix: str) -> None:
-    match = RUN_ID.match(new_run_id(function_name))
-    assert match
-    assert match["name"] == prefix
-
-
-# --- arguments -----------------------------------------------------------------------------
-
-
-def test_dump_args_round_trips_args_and_kwargs() -> None:
-    payload, depends_on = dump_args((1, "two", [3.0]), {"flag": True, "fn": funcs.add})
-    args, kwargs = pickle.loads(payload)
-    assert args == (1, "two", [3.0])
-    assert kwargs == {"flag": True, "fn": funcs.add}
-    assert depends_on == []
-
-
-def test_dump_args_carries_lambdas_by_value() -> None:
-    args, _ = pickle.loads(dump_args((lambda x: x + 1,), {})[0])
-    assert args[0](1) == 2
-
-
-def test_unpicklable_positional_argument_is_named_by_position_and_type() -> None:
-    with pytest.raises(ArgumentNotSerializableError) as info:
-        dump_args((1, threading.Lock()), {})
-    assert info.value.argument == "#2 (lock)"
-    assert "argument #2 (lock) cannot be sent to the cluster" in str(info.value)
-    assert "Pass a picklable value" in str(info.value)
-    assert info.value.exit_code == ExitCode.USAGE
-    assert isinstance(info.value.__cause__, Exception)
-
-
-def test_unpicklable_keyword_argument_is_named_by_keyword() -> None:
-    with pytest.raises(ArgumentNotSerializableError) as info:
-        dump_args((1,), {"ok": 2, "handle": threading.Lock()})
-    assert info.value.argument == "handle= (lock)"
-
-
-def test_unpicklable_value_nested_in_an_argument_names_that_argument() -> None:
-    with pytest.raises(ArgumentNotSerializableError) as info:
-        dump_args(([1, {"lock": threading.Lock()}],), {})
-    assert info.value.argument == "#1 (list)"
-
-
-# --- outcomes ------------------------------------------------------------------------------
-
-
-def _remote_exception(exc: BaseException, *, pickled: bool = True) -> pb.RemoteException:
+def _remote_exception(exc: BaseException, *, pickled: bool = True) -> ErrorInfo:
     cls = type(exc)
-    return pb.RemoteException(
+    return ErrorInfo(
         type_name=f"{cls.__module__}.{cls.__qualname__}",
         message=str(exc),
         traceback='Traceback (most recent call last):\n  File "remote.py", line 3, in job\n'
@@ -151,8 +65,9 @@ def test_rebuilt_os_error_names_the_run_in_its_message() -> None:
 
 
 def test_exception_that_cannot_be_rebuilt_is_a_remote_error() -> None:
-    error = _remote_exception(funcs.CustomError("it broke"))
-    error.pickled = b"\x80\x05garbage"
+    error = dataclasses.replace(
+        _remote_exception(funcs.CustomError("it broke")), pickled=b"\x80\x05garbage"
+    )
     exc = rebuild_exception("job-1", error)
     assert isinstance(exc, rh.RemoteError)
     assert exc.type_name == "tests.fixtures.funcs.CustomError"
@@ -170,22 +85,22 @@ def test_exception_sent_without_a_pickle_is_a_remote_error() -> None:
 
 
 def test_pickled_value_that_is_not_an_exception_is_a_remote_error() -> None:
-    error = _remote_exception(ValueError("bad"))
-    error.pickled = pickle.dumps(42)
+    error = dataclasses.replace(_remote_exception(ValueError("bad")), pickled=pickle.dumps(42))
     assert isinstance(rebuild_exception("job-1", error), rh.RemoteError)
 
 
 def test_unwrap_returns_the_result_of_a_succeeded_run() -> None:
-    outcome = pb.RunOutcome(status=pb.SUCCEEDED, result=pickle.dumps({"images": [1, 2]}))
-    assert unwrap("job-1", outcome) == {"images": [1, 2]}
+    message = pb.RunOutcome(status=pb.SUCCEEDED, result=pickle.dumps({"images": [1, 2]}))
+    assert unwrap(outcome_from_message("job-1", message)) == {"images": [1, 2]}
 
 
 def test_unwrap_raises_the_remote_exception_of_a_raised_run() -> None:
-    outcome = pb.RunOutcome(
-        status=pb.FAILED, failure=pb.RAISED, error=_remote_exception(ValueError("bad"))
+    error = _remote_exception(ValueError("bad"))
+    message = pb.RunOutcome(
+        status=pb.FAILED, failure=pb.RAISED, error=pb.RemoteException(**dataclasses.asdict(error))
     )
     with pytest.raises(ValueError) as info:
-        unwrap("job-1", outcome)
+        unwrap(outcome_from_message("job-1", message))
     assert str(info.value) == "bad (run job-1)"
 
 
@@ -204,9 +119,9 @@ def test_unwrap_raises_the_remote_exception_of_a_raised_run() -> None:
 def test_unwrap_raises_the_rhcli_error_for_each_way_a_run_ends_without_a_result(
     status: int, failure: int, error_class: type[Exception]
 ) -> None:
-    outcome = pb.RunOutcome(status=status, failure=failure, reason="why it ended")
+    message = pb.RunOutcome(status=status, failure=failure, reason="why it ended")
     with pytest.raises(error_class) as info:
-        unwrap("job-1", outcome)
+        unwrap(outcome_from_message("job-1", message))
     assert str(info.value) == "run job-1: why it ended"
     if isinstance(info.value, RunError):
         assert info.value.run_id == "job-1"
@@ -215,3 +130,39 @@ def test_unwrap_raises_the_rhcli_error_for_each_way_a_run_ends_without_a_result(
 def test_run_timeout_error_is_also_a_timeout_error() -> None:
     assert issubclass(rh.RunTimeoutError, TimeoutError)
     assert rh.RunTimeoutError.exit_code == ExitCode.TIMED_OUT
+
+
+def test_an_outcome_reads_every_field_of_its_message_as_plain_values() -> None:
+    message = pb.RunOutcome(
+        status=pb.SUCCEEDED,
+        result=b"pickled",
+        result_json="[1]",
+        result_repr="[1]",
+        started_at=10.0,
+        ended_at=12.5,
+    )
+    outcome = outcome_from_message("job-1", message)
+    assert outcome == Outcome(
+        run_id="job-1",
+        status="succeeded",
+        result=b"pickled",
+        result_json="[1]",
+        result_repr="[1]",
+        started_at=10.0,
+        ended_at=12.5,
+    )
+    assert outcome.ended and outcome.duration_s == 2.5
+
+
+def test_an_outcome_still_running_has_no_end_and_no_json() -> None:
+    outcome = outcome_from_message("job-1", pb.RunOutcome(status=pb.RUNNING, started_at=3.0))
+    assert outcome.status == "running" and not outcome.ended
+    assert outcome.ended_at is None and outcome.duration_s is None
+    assert outcome.result_json is None and outcome.failure == ""
+
+
+def test_a_large_result_left_behind_is_fetched_once_into_the_outcome() -> None:
+    left = Outcome(run_id="job-1", status="succeeded", result_size=3)
+    fetched = left.fetch_result(lambda run_id: bytearray(b"abc") if run_id == "job-1" else b"")
+    assert fetched.result == b"abc" and fetched.result_size == 0
+    assert fetched.fetch_result(lambda run_id: pytest.fail("fetched twice")) == fetched

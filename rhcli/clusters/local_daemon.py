@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import signal
 import subprocess
@@ -21,7 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from rhcli.config import daemon_state
+from rhcli.config.daemon_state import is_daemon_process
 from rhcli.config.paths import DaemonPaths
+from rhcli.config.root_processes import sweep_leftovers
+from rhcli.config.token_file import InsecureTokenFileError, read_token
 from rhcli.errors import DaemonNotRunningError, DaemonStartError, UnreachableError
 
 START_TIMEOUT_S = 120.0
@@ -42,15 +45,6 @@ class DaemonState:
         return f"127.0.0.1:{self.port}"
 
 
-def is_daemon_process(pid: int) -> bool:
-    """True when pid is alive and runs `rhcli.server` (a reused pid is not ours)."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return b"rhcli.server" in cmdline
-
-
 class LocalDaemon:
     """The daemon under one root on this machine."""
 
@@ -59,25 +53,22 @@ class LocalDaemon:
 
     def state(self) -> DaemonState | None:
         """The live daemon's state, or None when none runs (stale files are ignored)."""
-        try:
-            raw = json.loads(self.paths.state.read_text())
-            state = DaemonState(
-                pid=int(raw["pid"]),
-                port=int(raw["port"]),
-                version=str(raw["version"]),
-                started_at=float(raw["started_at"]),
-            )
-        except (OSError, ValueError, KeyError, TypeError):
+        raw = daemon_state.read_state(self.paths.root)
+        if raw is None:
             return None
-        return state if is_daemon_process(state.pid) else None
+        try:
+            return DaemonState(
+                pid=int(raw["pid"]),  # type: ignore[call-overload]
+                port=int(raw["port"]),  # type: ignore[call-overload]
+                version=str(raw["version"]),
+                started_at=float(raw["started_at"]),  # type: ignore[arg-type]
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
 
     def starting_pid(self) -> int | None:
         """The pid of a daemon that has started but does not serve yet, if any."""
-        try:
-            pid = int(self.paths.pid.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        return pid if is_daemon_process(pid) else None
+        return daemon_state.starting_pid(self.paths.root)
 
     def start(self, *, on_wait: str | None = None) -> DaemonState:
         """Start the daemon unless one runs; blocks until it serves. Idempotent.
@@ -115,14 +106,10 @@ class LocalDaemon:
             time.sleep(0.1)
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        from rhcli.server.ray_runtime import sweep_leftovers  # no ray import: /proc only
-
         sweep_leftovers(self.paths.owner_marker, self.paths.ray_temp_dir)
         return True
 
     def read_token(self) -> str:
-        from rhcli.server.auth import InsecureTokenFileError, read_token
-
         try:
             return read_token(self.paths.token)
         except FileNotFoundError:

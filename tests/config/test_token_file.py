@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rhcli.server.auth import (
+from rhcli.config.token_file import (
     InsecureTokenFileError,
     check_token_file,
     create_token,

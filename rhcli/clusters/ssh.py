@@ -9,6 +9,7 @@ call fails, naming both versions and `rhcli up NAME`, which updates it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import sys
@@ -16,17 +17,18 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rhcli import bootstrap, sync
 from rhcli._version import __version__
-from rhcli.clusters import Cluster, ClusterStatus, CommandResult, say
-from rhcli.errors import DaemonNotRunningError, RhcliError, VersionMismatchError
-from rhcli.ssh import SSHConnection, SSHTarget, resolve_target
-from rhcli.tunnel import Tunnel
+from rhcli.clusters.base import Cluster, ClusterStatus, CommandResult, check_version
+from rhcli.config.paths import DEFAULT_HOME
+from rhcli.errors import DaemonNotRunningError, RhcliError
+from rhcli.progress import say
+from rhcli.transport import bootstrap, sync
+from rhcli.transport.ssh import SSHConnection, SSHTarget, resolve_target
+from rhcli.transport.tunnel import Tunnel
 
 if TYPE_CHECKING:
-    from rhcli.client import DaemonClient
+    from rhcli.transport.grpc_client import DaemonClient
 
-DEFAULT_ROOT = "~/.rhcli"
 # A long-lived process checks its repository for edits at most this often before a call.
 SYNC_CHECK_INTERVAL_S = 1.0
 # Connecting reuses a probe this recent (each probe is a remote command: a shell start-up).
@@ -61,7 +63,7 @@ class SSHCluster(Cluster):
             known_hosts=known_hosts,
             accept_new_host_key=accept_host_key,
         )
-        self.home = home or DEFAULT_ROOT
+        self.home = home or DEFAULT_HOME
         self._conn: SSHConnection | None = None
         self._host: bootstrap.HostState | None = None
         self._tunnel: Tunnel | None = None
@@ -72,6 +74,11 @@ class SSHCluster(Cluster):
         return f"<SSHCluster {self.name!r} {self.target.destination()}:{self.target.port}>"
 
     # --- connection -------------------------------------------------------------------
+
+    def accept_host_keys(self) -> None:
+        """From now on, trust this cluster's hosts when their keys are not known yet."""
+        with self._lock:
+            self.target = dataclasses.replace(self.target, accept_new_host_key=True)
 
     def connection(self) -> SSHConnection:
         with self._lock:
@@ -97,7 +104,7 @@ class SSHCluster(Cluster):
             self._tunnel = self._host = None
 
     def _connect(self, *, start: bool) -> DaemonClient:
-        from rhcli.client import DaemonClient
+        from rhcli.transport.grpc_client import DaemonClient
 
         conn = self.connection()
         # A probe of a moment ago (by up(), or by code_root() before a first call) will do.
@@ -113,13 +120,8 @@ class SSHCluster(Cluster):
             self._start_daemon(conn, host)
             host = self.host(refresh=True)
         daemon = host.daemon or {}
-        if daemon.get("version") != __version__:
-            raise VersionMismatchError(
-                cluster=self.name,
-                client_version=__version__,
-                daemon_version=str(daemon.get("version")),
-                update_command=f"rhcli up {self.name}",
-            )
+        update = f"rhcli up {self.name}"
+        check_version(self.name, daemon.get("version"), update_command=update)
         token = daemon.get("token")  # read by the probe: no round trip of its own
         if not token:
             raise DaemonNotRunningError(
@@ -133,15 +135,11 @@ class SSHCluster(Cluster):
             describe=f"the daemon on {self.name} (pid {daemon.get('pid')})",
             restart_hint=f"Restart it with `rhcli restart {self.name}`.",
         )
-        health = client.health()
-        if health.version != __version__:
+        try:
+            check_version(self.name, client.health().version, update_command=update)
+        except BaseException:
             client.close()
-            raise VersionMismatchError(
-                cluster=self.name,
-                client_version=__version__,
-                daemon_version=health.version,
-                update_command=f"rhcli up {self.name}",
-            )
+            raise
         return client
 
     def _start_daemon(self, conn: SSHConnection, host: bootstrap.HostState) -> None:
@@ -194,8 +192,13 @@ class SSHCluster(Cluster):
 
     # --- lifecycle --------------------------------------------------------------------
 
-    def up(self) -> Cluster:
-        """Install or update rhcli on the host, (re)start its daemon if needed, sync."""
+    def up(self, *, accept_host_key: bool = False) -> Cluster:
+        """Install or update rhcli on the host, (re)start its daemon if needed, sync.
+
+        accept_host_key: trust the host's key when it is not in known_hosts yet (it is
+        added there); a changed key is refused all the same."""
+        if accept_host_key:
+            self.accept_host_keys()
         conn = self.connection()
         host = self.host(refresh=True)
         changed = bootstrap.install(conn, host, say=say)
@@ -231,21 +234,11 @@ class SSHCluster(Cluster):
             )
         if health is None:
             health = self.client().health()
-        return ClusterStatus(
+        return ClusterStatus.from_health(
             name=self.name,
             type=self.type,
-            up=True,
             address=f"{self.target.destination()}:{self.target.port}",
-            version=health.version,
-            pid=health.pid,
-            uptime_s=health.uptime_s,
-            home=health.home,
-            python=health.python,
-            resources=dict(health.resources),
-            available=dict(health.available),
-            runs_running=health.runs_running,
-            runs_queued=health.runs_queued,
-            workers=health.workers,
+            health=health,
         )
 
     def down(self) -> bool:

@@ -3,7 +3,7 @@
 - ``fn(...)`` blocks and returns the result;
 - ``fn.remote(...)`` returns a RunRef at once (``rh.get(ref)`` fetches the result);
 - ``fn.enqueue(...)`` goes through the function's FIFO queue on the cluster;
-- ``fn.map(...)`` / ``fn.starmap(...)`` run one call per item in parallel.
+- ``fn.map(...)`` / ``fn.starmap(...)`` run one call per item in parallel (rhcli.maps).
 """
 
 from __future__ import annotations
@@ -11,26 +11,19 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
-from rhcli.client import DEADLINE_GRACE_S
-from rhcli.clusters import Cluster, cluster
-from rhcli.errors import AuthError, DaemonNotRunningError
-from rhcli.function_ref import FunctionSource, from_callable, from_entrypoint
-from rhcli.logstream import Follower, LogPrinter
-from rhcli.mapping import map_calls, map_requests
-from rhcli.payload import check_args_size, dump_args, new_run_id, unwrap
-from rhcli.runref import RunRef
+from rhcli import on_cluster
+from rhcli.args import check_args_size, dump_args
+from rhcli.clusters.base import Cluster
+from rhcli.function_ref import FunctionSource, from_callable, from_entrypoint, git_root
+from rhcli.log_follower import Follower, LogPrinter
+from rhcli.maps import Call, collect_map, map_calls, stream_map
+from rhcli.outcomes import Outcome, outcome_from_message, unwrap
+from rhcli.protocol.wire import DEADLINE_GRACE_S, INLINE_ARGS_LIMIT
+from rhcli.runref import RunRef, new_run_id
 
-if TYPE_CHECKING:
-    from rhcli.client import DaemonClient
-
-# Arguments larger than this travel in chunks (PutBlob) ahead of the call.
-INLINE_ARGS_LIMIT = 4 * 1024 * 1024
 _RESOURCE_KEYS = ("num_cpus", "num_gpus", "memory")
-_T = TypeVar("_T")
-
-Call = tuple[tuple[Any, ...], dict[str, Any]]
 
 
 class Function:
@@ -66,6 +59,8 @@ class Function:
     @property
     def system(self) -> Cluster:
         if not isinstance(self._system, Cluster):
+            from rhcli.clusters.registry import cluster
+
             self._system = cluster(self._system, manifest=self._manifest)
         return self._system
 
@@ -81,10 +76,8 @@ class Function:
         Raises the remote exception as its own type (or RemoteError), RunTimeoutError,
         WorkerDiedError, or an UnreachableError when the cluster cannot be reached.
         """
-        run_id, outcome = self.call_raw(args, kwargs, timeout=timeout, stream_logs=stream_logs)
-        return unwrap(
-            run_id, outcome, self.system.client().read_result, entrypoint=self.source.entrypoint
-        )
+        outcome = self.call_raw(args, kwargs, timeout=timeout, stream_logs=stream_logs)
+        return unwrap(outcome, self.system.client().read_result, entrypoint=self.source.entrypoint)
 
     def remote(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> RunRef:
         """Start the call and return at once: a RunRef (a str, the run id).
@@ -93,7 +86,7 @@ class Function:
         cluster hands it the result there, without it travelling through this process.
         """
         request = self._request(args, kwargs, timeout=timeout)
-        self._send(lambda client: client.submit(request))
+        self.system.call_daemon(lambda client: client.submit(request))
         return RunRef(request.run_id, self.system)
 
     def enqueue(
@@ -104,12 +97,10 @@ class Function:
         Enqueued runs of one function never overlap, whichever clients sent them, and
         start in the order the cluster received them.
         """
-        run_id, outcome = self.call_raw(
+        outcome = self.call_raw(
             args, kwargs, timeout=timeout, enqueue=True, stream_logs=stream_logs
         )
-        return unwrap(
-            run_id, outcome, self.system.client().read_result, entrypoint=self.source.entrypoint
-        )
+        return unwrap(outcome, self.system.client().read_result, entrypoint=self.source.entrypoint)
 
     def map(
         self,
@@ -127,8 +118,12 @@ class Function:
         item raises its exception, unless return_exceptions puts it in the item's place.
         """
         calls = map_calls(iterables, kwargs)
-        return self._collect_map(
-            calls, return_exceptions=return_exceptions, timeout=timeout, stream_logs=stream_logs
+        return collect_map(
+            self,
+            calls,
+            return_exceptions=return_exceptions,
+            timeout=timeout,
+            stream_logs=stream_logs,
         )
 
     def starmap(
@@ -142,8 +137,12 @@ class Function:
         """Like map, but each item is a tuple of positional arguments; every keyword goes
         unchanged to every call."""
         calls = [(tuple(item), kwargs) for item in arg_tuples]
-        return self._collect_map(
-            calls, return_exceptions=return_exceptions, timeout=timeout, stream_logs=stream_logs
+        return collect_map(
+            self,
+            calls,
+            return_exceptions=return_exceptions,
+            timeout=timeout,
+            stream_logs=stream_logs,
         )
 
     def map_raw(
@@ -154,41 +153,21 @@ class Function:
         timeout: float | None = None,
         want_json: bool = False,
         stream_logs: bool | LogPrinter = False,
-    ) -> Iterator[tuple[int, Any]]:
-        """Stream calls to the cluster; yields (index, RunOutcome) as items end, in any
-        order. The map's own run id is ``self.last_map_id`` once this starts.
+    ) -> Iterator[tuple[int, Outcome]]:
+        """Stream calls to the cluster; yields (index, Outcome) as items end, in any order.
+        The map's own run id is ``self.last_map_id`` once this starts.
 
         calls may be a generator: items are pickled and sent in batches as the stream
         goes, never all at once.
         """
-        system = self.system
-        system.prepare(self.source.local_root)
-        self._ensure_reqs(system)
-        self.last_map_id = new_run_id(self.name)
-        requests = map_requests(
-            self.last_map_id,
-            self._function_ref(system),
+        return stream_map(
+            self,
             calls,
-            target=system,
             total=total,
             timeout=timeout if timeout is not None else self.timeout,
-            resources=_resources_message(self.resources),
             want_json=want_json,
+            stream_logs=stream_logs,
         )
-        # An item that cannot be pickled ends the stream there (gRPC would otherwise
-        # report our error as a cancelled RPC); items sent before it still run, and the
-        # error is raised once the daemon has answered for them.
-        stopped: list[BaseException] = []
-        follower = self._follow(self.last_map_id, stream_logs)
-        try:
-            for reply in system.client().map(_stop_at_error(requests, stopped)):
-                for result in reply.results:
-                    yield result.index, result.outcome
-        finally:
-            if follower is not None:
-                follower.finish()
-        if stopped:
-            raise stopped[0]
 
     def call_raw(
         self,
@@ -200,34 +179,34 @@ class Function:
         enqueue: bool = False,
         detach: bool = False,
         stream_logs: bool | LogPrinter = False,
-    ) -> tuple[str, Any]:
-        """Run the call and return (run id, RunOutcome) without unwrapping it.
+    ) -> Outcome:
+        """Run the call and return its Outcome without unwrapping it.
 
-        With detach, return as soon as the run is recorded: the outcome is then None.
-        With stream_logs (True, or a LogPrinter), the run's output is printed as it comes,
-        all of it before this returns.
+        With detach, return as soon as the run is recorded: the outcome's status is then
+        "queued" (enqueue) or "running". With stream_logs (True, or a LogPrinter), the
+        run's output is printed as it comes, all of it before this returns.
         """
         request = self._request(args, kwargs, timeout=timeout, want_json=want_json, enqueue=enqueue)
         if detach:
-            self._send(lambda client: client.submit(request))
-            return request.run_id, None
+            self.system.call_daemon(lambda client: client.submit(request))
+            return Outcome(run_id=request.run_id, status="queued" if enqueue else "running")
         # The daemon enforces the timeout; the deadline only bounds a daemon gone silent.
         # A queued run may wait any time before its timeout starts, so it has none.
         deadline = None if enqueue or not request.timeout_s else request.timeout_s
         if deadline:
             deadline += DEADLINE_GRACE_S
-        follower = self._follow(request.run_id, stream_logs)
+        follower = self.follow(request.run_id, stream_logs)
         try:
-            reply = self._send(lambda client: client.call(request, timeout=deadline))
+            reply = self.system.call_daemon(lambda client: client.call(request, timeout=deadline))
         except BaseException:
             if follower is not None:
                 follower.cancel()
             raise
         if follower is not None:
             follower.finish()
-        return reply.run_id, reply.outcome
+        return outcome_from_message(reply.run_id, reply.outcome)
 
-    def _follow(self, run_id: str, stream_logs: bool | LogPrinter) -> Follower | None:
+    def follow(self, run_id: str, stream_logs: bool | LogPrinter) -> Follower | None:
         """Start printing run_id's log (before its call is sent: no line is missed)."""
         if stream_logs is False:
             return None
@@ -238,6 +217,15 @@ class Function:
         )
         return Follower(self.system.client(), run_id, printer)
 
+    def prepare(self) -> Cluster:
+        """Make the cluster ready for a call: code synced, reqs installed. Its cluster."""
+        system = self.system
+        system.prepare(self.source.local_root)
+        if self.reqs is None:  # resolved once: the manifest is not read on every call
+            self.reqs = default_reqs(self.source.local_root, self._manifest)
+        system.ensure_reqs(self.reqs, self.source.local_root)
+        return system
+
     def _request(
         self,
         args: tuple[Any, ...],
@@ -247,86 +235,54 @@ class Function:
         want_json: bool = False,
         enqueue: bool = False,
     ) -> Any:
-        from rhcli.server.proto import daemon_pb2 as pb
+        from rhcli.protocol import daemon_pb2 as pb
 
         _refuse_call_during_cluster_import(self.name)
         system = self.system
         # Arguments are pickled before any I/O: an unpicklable one is refused unsent.
         payload, depends_on = dump_args(args, kwargs, target=system)
         check_args_size(payload, args, kwargs)  # refused here: no run is made, nothing sent
-        system.prepare(self.source.local_root)
-        self._ensure_reqs(system)
+        self.prepare()
         effective_timeout = timeout if timeout is not None else self.timeout
         self.last_run_id = new_run_id(self.name)
         request = pb.CallRequest(
             run_id=self.last_run_id,
-            function=self._function_ref(system),
+            function=self.function_message(),
             timeout_s=effective_timeout or 0.0,
-            resources=_resources_message(self.resources),
+            resources=self.resources_message(),
             want_json=want_json,
             enqueue=enqueue,
             depends_on=depends_on,
         )
         if len(payload) > INLINE_ARGS_LIMIT:
-            request.args_blob = self._send(lambda client: client.put_blob(payload))
+            request.args_blob = system.call_daemon(lambda client: client.put_blob(payload))
         else:
             request.args = payload
         return request
 
-    def _function_ref(self, system: Cluster) -> Any:
-        from rhcli.server.proto import daemon_pb2 as pb
+    def function_message(self) -> Any:
+        """The protocol's FunctionRef for this function on its cluster."""
+        from rhcli.protocol import daemon_pb2 as pb
 
-        fn_ref = pb.FunctionRef(name=self.name, code_root=system.code_root(self.source.local_root))
+        root = self.system.code_root(self.source.local_root)
+        fn_ref = pb.FunctionRef(name=self.name, code_root=root)
         if self.source.by_value:  # a oneof: set exactly one of the two
             fn_ref.pickled = self.source.pickled
         else:
             fn_ref.entrypoint = self.source.entrypoint
         return fn_ref
 
-    def _send(self, rpc: Callable[[DaemonClient], _T]) -> _T:
-        system = self.system
-        try:
-            return rpc(system.client())
-        except (DaemonNotRunningError, AuthError):
-            # The daemon restarted since we connected (on another port, or on the same one
-            # with a new token); the run id makes the retry safe: a run the old daemon
-            # recorded is answered for, never run twice, and a refused call never ran.
-            system.reset_client()
-            return rpc(system.client())
+    def resources_message(self) -> Any:
+        """The protocol's Resources for this function's resource request."""
+        from rhcli.protocol import daemon_pb2 as pb
 
-    def _collect_map(
-        self,
-        calls: list[Call],
-        *,
-        return_exceptions: bool,
-        timeout: float | None,
-        stream_logs: bool,
-    ) -> list[Any]:
-        results: list[Any] = [None] * len(calls)
-        failed: list[int] = []
-        fetch = self.system.client().read_result
-        items = self.map_raw(calls, total=len(calls), timeout=timeout, stream_logs=stream_logs)
-        for index, outcome in items:
-            try:
-                results[index] = unwrap(f"{self.last_map_id}.{index}", outcome, fetch)
-            except Exception as exc:
-                failed.append(index)
-                results[index] = exc
-        if failed and not return_exceptions:
-            first = min(failed)
-            error = results[first]
-            if hasattr(error, "add_note"):
-                error.add_note(
-                    f"map {self.last_map_id}: item {first} failed "
-                    f"({len(failed)} of {len(calls)} items failed)"
-                )
-            raise error
-        return results
-
-    def _ensure_reqs(self, system: Cluster) -> None:
-        if self.reqs is None:  # resolved once: the manifest is not read on every call
-            self.reqs = _default_reqs(self.source.local_root, self._manifest)
-        system.ensure_reqs(self.reqs, self.source.local_root)
+        message = pb.Resources()
+        for key, value in self.resources.items():
+            if key in _RESOURCE_KEYS:
+                setattr(message, key, float(value))
+            else:
+                message.custom[key] = float(value)
+        return message
 
 
 def function(
@@ -375,8 +331,6 @@ def function(
     loaded = load(manifest)
     spec = loaded.function(fn)
     root = loaded.path.parent if loaded.path is not None else None
-    from rhcli.function_ref import git_root
-
     code_root = (git_root(root) or root) if root is not None else None
     return Function(
         from_entrypoint(spec.entrypoint, root=code_root, name=name or spec.name),
@@ -388,18 +342,10 @@ def function(
     )
 
 
-def _stop_at_error(requests: Iterator[Any], stopped: list[BaseException]) -> Iterator[Any]:
-    try:
-        yield from requests
-    except Exception as exc:
-        stopped.append(exc)
-
-
 def _refuse_call_during_cluster_import(name: str) -> None:
-    from rhcli import function_ref
     from rhcli.errors import UsageError
 
-    module = function_ref.importing_on_cluster
+    module = on_cluster.importing
     if module is not None:
         raise UsageError(
             f"{name} was called while the cluster imported {module}: the script calls "
@@ -408,23 +354,12 @@ def _refuse_call_during_cluster_import(name: str) -> None:
         )
 
 
-def _default_reqs(local_root: Path, manifest: str | None) -> tuple[str, ...]:
-    """The manifest's reqs, else the repo's requirements.txt when it has one, else none."""
+def default_reqs(local_root: Path, manifest: str | None) -> tuple[str, ...]:
+    """The requirements every function of the repository at local_root gets: the
+    manifest's reqs, else the repo's requirements.txt when it has one, else none."""
     from rhcli.config.manifest import load
 
     loaded = load(manifest)
     if loaded.reqs is not None:
         return loaded.reqs
     return ("requirements.txt",) if (local_root / "requirements.txt").is_file() else ()
-
-
-def _resources_message(resources: Mapping[str, float]) -> Any:
-    from rhcli.server.proto import daemon_pb2 as pb
-
-    message = pb.Resources()
-    for key, value in resources.items():
-        if key in _RESOURCE_KEYS:
-            setattr(message, key, float(value))
-        else:
-            message.custom[key] = float(value)
-    return message

@@ -1,0 +1,92 @@
+"""A call's arguments on their way out: pickled here, before anything is sent.
+
+An argument that cannot travel is refused by name, and so is a call whose arguments are
+over the size limit; nothing reaches the cluster in either case. RunRefs among the
+arguments are noted, so the cluster resolves them to their values (rhcli.runref).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import cloudpickle
+
+from rhcli.errors import (
+    ArgumentNotSerializableError,
+    ArgumentTooLargeError,
+    RhcliError,
+    UsageError,
+)
+from rhcli.protocol import wire
+from rhcli.protocol.wire import PICKLE_PROTOCOL
+from rhcli.runref import sending_to
+
+if TYPE_CHECKING:
+    from rhcli.clusters.base import Cluster
+
+
+def max_arg_bytes() -> int:
+    """The largest pickled (args, kwargs) a call may send ($RHCLI_MAX_ARG_BYTES or 1 GiB);
+    UsageError when the variable is not a whole number."""
+    try:
+        return wire.max_arg_bytes()
+    except wire.BadLimitError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def check_args_size(
+    payload: bytes, args: tuple[Any, ...], kwargs: dict[str, Any], limit: int | None = None
+) -> None:
+    """Raise ArgumentTooLargeError, naming the largest argument, when payload > limit.
+
+    Only a payload over the limit is looked into (each argument pickled alone), so the
+    check costs one comparison on every call that passes it.
+    """
+    limit = max_arg_bytes() if limit is None else limit
+    if len(payload) <= limit:
+        return
+    sizes: list[tuple[int, str]] = []
+    for index, value in enumerate(args):
+        sizes.append((_pickled_size(value), f"#{index + 1} ({type(value).__name__})"))
+    for key, value in kwargs.items():
+        sizes.append((_pickled_size(value), f"{key}= ({type(value).__name__})"))
+    largest = max(sizes)[1] if sizes else "list"
+    raise ArgumentTooLargeError(argument=largest, size=len(payload), limit=limit)
+
+
+def _pickled_size(value: Any) -> int:
+    try:
+        return len(cloudpickle.dumps(value, protocol=PICKLE_PROTOCOL))
+    except Exception:
+        return 0
+
+
+def dump_args(
+    args: tuple[Any, ...], kwargs: dict[str, Any], target: Cluster | None = None
+) -> tuple[bytes, list[str]]:
+    """Pickle (args, kwargs) for target: (payload, run ids of the RunRefs among them).
+
+    Raises ArgumentNotSerializableError naming the culprit, and UsageError for a RunRef
+    of another cluster.
+    """
+    try:
+        if target is None:
+            return cloudpickle.dumps((args, kwargs), protocol=PICKLE_PROTOCOL), []
+        with sending_to(target) as depends_on:
+            payload: bytes = cloudpickle.dumps((args, kwargs), protocol=PICKLE_PROTOCOL)
+        return payload, sorted(depends_on)
+    except RhcliError:
+        raise
+    except Exception as whole:
+        for index, value in enumerate(args):
+            _check_one(f"#{index + 1} ({type(value).__name__})", value)
+        for key, value in kwargs.items():
+            _check_one(f"{key}= ({type(value).__name__})", value)
+        raise ArgumentNotSerializableError("list", whole) from whole
+
+
+def _check_one(label: str, value: Any) -> None:
+    try:
+        cloudpickle.dumps(value, protocol=PICKLE_PROTOCOL)
+    except Exception as exc:
+        raise ArgumentNotSerializableError(label, exc) from exc

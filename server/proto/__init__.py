@@ -1,1 +1,0 @@
-"""Generated gRPC stubs of the client-daemon protocol (regenerate with scripts/gen_protos.py)."""

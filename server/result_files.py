@@ -1,0 +1,68 @@
+"""Large results on disk: a run's result over INLINE_RESULT_LIMIT lives in its own file.
+
+The file is written to a temporary name, fsynced and renamed, and only then referenced
+from the run's row, so a crash (or a full disk) never leaves a row pointing at half a
+result; large blobs stay out of the database.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sqlite3
+from pathlib import Path
+
+from rhcli.protocol import daemon_pb2 as pb
+
+INLINE_RESULT_LIMIT = 256 * 1024
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True for the errors a full disk (or quota) raises from files and from sqlite."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return isinstance(exc, sqlite3.Error) and "full" in str(exc).lower()
+
+
+def stored_form(
+    runs_dir: Path, run_id: str, outcome: pb.RunOutcome, result: bytes | None = None
+) -> tuple[pb.RunOutcome, str | None, int]:
+    """(the outcome as its row keeps it, its result file or None, the result's size).
+
+    result, when given, is the run's result kept outside the message (a large one:
+    written to its file as it is, never copied into protobuf).
+    """
+    result_file: str | None = None
+    stored = outcome
+    data = outcome.result if result is None else result  # protobuf copies on each get
+    size = len(data)
+    if size > INLINE_RESULT_LIMIT:
+        result_file = write_result_file(runs_dir, run_id, data)
+        stored = pb.RunOutcome()
+        stored.CopyFrom(outcome)
+        stored.result = b""
+        stored.result_size = 0
+    elif result is not None:
+        stored = pb.RunOutcome()
+        stored.CopyFrom(outcome)
+        stored.result = data
+        stored.result_size = 0
+    return stored, result_file, size
+
+
+def write_result_file(runs_dir: Path, run_id: str, data: bytes) -> str:
+    """Write data as run_id's result file, whole or not at all; returns its path."""
+    run_dir = runs_dir / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    final = run_dir / "result.pkl"
+    tmp = run_dir / "result.pkl.tmp"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half-written result behind
+        raise
+    return str(final)

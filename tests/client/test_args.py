@@ -1,0 +1,98 @@
+"""A call's arguments on their way out, and the run ids calls get."""
+
+from __future__ import annotations
+
+import pickle
+import re
+import threading
+import time
+
+import pytest
+
+from rhcli.args import dump_args
+from rhcli.errors import (
+    ArgumentNotSerializableError,
+    ExitCode,
+)
+from rhcli.runref import new_run_id
+from tests.fixtures import funcs
+
+RUN_ID = re.compile(r"^(?P<name>.+)-(?P<date>\d{8})-(?P<time>\d{6})-(?P<suffix>[0-9a-f]+)$")
+
+
+# --- run ids -------------------------------------------------------------------------------
+
+
+def test_run_id_reads_as_name_utc_time_and_random_suffix() -> None:
+    before = time.gmtime(time.time() - 1)
+    run_id = new_run_id("generate")
+    after = time.gmtime(time.time() + 1)
+    match = RUN_ID.match(run_id)
+    assert match, run_id
+    assert match["name"] == "generate"
+    stamp = time.strptime(match["date"] + match["time"], "%Y%m%d%H%M%S")
+    assert before[:6] <= stamp[:6] <= after[:6]
+
+
+def test_run_ids_are_unique_even_when_many_are_made_in_one_second() -> None:
+    # A map over many inputs makes thousands of ids in the same second; one collision
+    # would make the daemon refuse a call as a different payload under an existing id.
+    ids = [new_run_id("generate") for _ in range(20_000)]
+    assert len(set(ids)) == len(ids)
+
+
+@pytest.mark.parametrize(
+    ("function_name", "prefix"),
+    [
+        ("Pipeline.generate", "Pipeline-generate"),
+        ("my fn/v2", "my-fn-v2"),
+        ("lambda", "lambda"),
+        ("<lambda>", "lambda"),
+        ("snake_case-name", "snake_case-name"),
+        ("€€€", "run"),
+        ("", "run"),
+        ("x" * 100, "x" * 40),
+    ],
+)
+def test_run_id_name_part_is_safe_and_bounded(function_name: str, prefix: str) -> None:
+    match = RUN_ID.match(new_run_id(function_name))
+    assert match
+    assert match["name"] == prefix
+
+
+# --- arguments -----------------------------------------------------------------------------
+
+
+def test_dump_args_round_trips_args_and_kwargs() -> None:
+    payload, depends_on = dump_args((1, "two", [3.0]), {"flag": True, "fn": funcs.add})
+    args, kwargs = pickle.loads(payload)
+    assert args == (1, "two", [3.0])
+    assert kwargs == {"flag": True, "fn": funcs.add}
+    assert depends_on == []
+
+
+def test_dump_args_carries_lambdas_by_value() -> None:
+    args, _ = pickle.loads(dump_args((lambda x: x + 1,), {})[0])
+    assert args[0](1) == 2
+
+
+def test_unpicklable_positional_argument_is_named_by_position_and_type() -> None:
+    with pytest.raises(ArgumentNotSerializableError) as info:
+        dump_args((1, threading.Lock()), {})
+    assert info.value.argument == "#2 (lock)"
+    assert "argument #2 (lock) cannot be sent to the cluster" in str(info.value)
+    assert "Pass a picklable value" in str(info.value)
+    assert info.value.exit_code == ExitCode.USAGE
+    assert isinstance(info.value.__cause__, Exception)
+
+
+def test_unpicklable_keyword_argument_is_named_by_keyword() -> None:
+    with pytest.raises(ArgumentNotSerializableError) as info:
+        dump_args((1,), {"ok": 2, "handle": threading.Lock()})
+    assert info.value.argument == "handle= (lock)"
+
+
+def test_unpicklable_value_nested_in_an_argument_names_that_argument() -> None:
+    with pytest.raises(ArgumentNotSerializableError) as info:
+        dump_args(([1, {"lock": threading.Lock()}],), {})
+    assert info.value.argument == "#1 (list)"
