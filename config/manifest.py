@@ -1,31 +1,22 @@
-"""runhouse.yaml: where it is found, how it is read, and what it may say.
+"""runhouse.yaml: where it is found, and loading it (read by rhcli.config.manifest_reader).
 
 The file is composed into YAML nodes with a safe loader and checked node by node, so
 every error names the file, line and column, the key path (``clusters.box.port``) and
 what was expected. Nothing in the file is ever constructed as a Python object: tags
 beyond plain YAML are refused before anything else is looked at. The format is
-documented for users in docs/manifest.md.
+documented for users in docs/manifest.md. A manifest that loaded is kept in a cache
+(rhcli.config.manifest_cache) while the file is unchanged: a command then imports no YAML.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from functools import partial
 from pathlib import Path
-
-from yaml.nodes import Node
 
 from rhcli.errors import ManifestError
 
-from . import schema
+from . import manifest_cache
 from .schema import ClusterSpec, FunctionSpec, Manifest
-from .yaml_reader import (
-    NodeReader,
-    check_tags,
-    compose,
-    suggest,
-)
 
 __all__ = [
     "MANIFEST_ENV",
@@ -82,133 +73,19 @@ def load(explicit: str | os.PathLike[str] | None = None, *, cwd: Path | None = N
 def load_manifest(path: Path) -> Manifest:
     """Read and validate the manifest at ``path``; raises ManifestError on any problem.
 
-    An empty file is the default manifest (with ``path`` set).
+    An empty file is the default manifest (with ``path`` set). Served from the cache
+    while the file is unchanged since it last loaded without error.
     """
     try:
+        stamp = manifest_cache.stamp(path)
         data = Path(path).read_bytes()
     except OSError as e:
         raise ManifestError(f"cannot read the manifest: {e.strerror}", path=str(path)) from e
-    root = compose(data, str(path))
-    if root is None:
-        return Manifest(path=path)
-    check_tags(root, "", set(), str(path))
-    return _ManifestReader(str(path)).manifest(root, path)
+    cached = manifest_cache.load(path, stamp)
+    if cached is not None:
+        return cached
+    from .manifest_reader import read_manifest  # imports yaml: only for a changed file
 
-
-# --- the parts of the manifest -------------------------------------------------------------
-
-
-class _ManifestReader(NodeReader):
-    """Turns the node tree of one file into a Manifest, failing at the first problem."""
-
-    def manifest(self, root: Node, path: Path) -> Manifest:
-        top = self.mapping(root, "", schema.TOP_KEYS, "at the top level")
-        clusters = {"local": schema.LOCAL_CLUSTER}
-        for name, (key, node) in (self.optional(top, "clusters", "", self.mapping) or {}).items():
-            if not schema.CLUSTER_NAME.match(name):
-                self.fail(
-                    key,
-                    f"clusters.{name}",
-                    "a cluster name is a letter or digit, then letters, digits, _ . -",
-                )
-            clusters[name] = self.cluster(name, node)
-        default = self.optional(top, "default_cluster", "", self.string) or "local"
-        if default not in clusters:
-            self.fail(top["default_cluster"][1], "default_cluster", self.missing(default, clusters))
-        functions = {}
-        for name, (key, node) in (self.optional(top, "functions", "", self.mapping) or {}).items():
-            if not schema.FUNCTION_NAME.match(name):
-                self.fail(
-                    key,
-                    f"functions.{name}",
-                    "a function name is a letter or _, then letters, digits, _ -",
-                )
-            functions[name] = self.function(name, node, clusters)
-        reqs = self.optional(top, "reqs", "", self.strings)
-        return Manifest(
-            path=path, default_cluster=default, clusters=clusters, reqs=reqs, functions=functions
-        )
-
-    @staticmethod
-    def missing(name: str, clusters: Sequence[str] | dict[str, ClusterSpec]) -> str:
-        known = sorted(clusters)
-        return f"unknown cluster {name!r}; {suggest(name, known)}defined: {', '.join(known)}"
-
-    def cluster(self, name: str, node: Node) -> ClusterSpec:
-        path = f"clusters.{name}"
-        fields = self.mapping(node, path)
-        if "type" not in fields:
-            self.fail(node, path, "missing key 'type'; expected one of: local, ssh, sky")
-        kind = self.string(fields["type"][1], f"{path}.type")
-        if kind not in schema.CLUSTER_KEYS:
-            why = f"unknown type {kind!r}; {suggest(kind, list(schema.CLUSTER_KEYS))}"
-            self.fail(fields["type"][1], f"{path}.type", why + "expected one of: local, ssh, sky")
-        if name == "local" and kind != "local":
-            why = "the cluster named 'local' is this machine: its type must be local"
-            self.fail(fields["type"][1], f"{path}.type", why)
-        allowed = schema.CLUSTER_KEYS[kind]
-        for key, (key_node, _) in fields.items():
-            if key not in allowed:
-                owners = [t for t, keys in schema.CLUSTER_KEYS.items() if key in keys]
-                why = f" (a key of {owners[0]} clusters; this one is {kind})" if owners else ""
-                where = f"in cluster {name!r}{why}"
-                self.fail(key_node, f"{path}.{key}", self.unknown(key, where, allowed))
-        get = self.optional
-        host = get(fields, "host", path, self.string)
-        hosts = get(fields, "hosts", path, self.strings)
-        if host and hosts:
-            self.fail(fields["hosts"][0], f"{path}.hosts", "give either host or hosts, not both")
-        if kind == "ssh" and not (host or hosts):
-            why = "an ssh cluster needs host (one machine) or hosts (a list of machines)"
-            self.fail(node, path, why)
-        return ClusterSpec(
-            name=name,
-            type=kind,
-            host=host,
-            hosts=hosts or (),
-            user=get(fields, "user", path, self.string),
-            key=get(fields, "key", path, self.string),
-            port=get(fields, "port", path, partial(self.integer, low=1, high=65535)),
-            instance_type=get(fields, "instance_type", path, self.string),
-            provider=get(fields, "provider", path, self.string),
-            region=get(fields, "region", path, self.string),
-            use_spot=get(fields, "use_spot", path, self.boolean) or False,
-            num_nodes=get(fields, "num_nodes", path, partial(self.integer, low=1)) or 1,
-            autostop_mins=get(fields, "autostop_mins", path, partial(self.integer, low=0)),
-            image_id=get(fields, "image_id", path, self.string),
-            disk_size=get(fields, "disk_size", path, partial(self.integer, low=1)),
-            home=get(fields, "home", path, self.string),
-        )
-
-    def function(self, name: str, node: Node, clusters: dict[str, ClusterSpec]) -> FunctionSpec:
-        path = f"functions.{name}"
-        fields = self.mapping(node, path, schema.FUNCTION_KEYS, f"in function {name!r}")
-        if "entrypoint" not in fields:
-            self.fail(node, path, "missing key 'entrypoint' (like models.sd:generate)")
-        entry_node = fields["entrypoint"][1]
-        entrypoint = self.string(entry_node, f"{path}.entrypoint")
-        if not schema.is_entrypoint(entrypoint):
-            why = f"expected module:function (like models.sd:generate), got {entrypoint!r}"
-            self.fail(entry_node, f"{path}.entrypoint", why)
-        cluster = self.optional(fields, "cluster", path, self.string)
-        if cluster is not None and cluster not in clusters:
-            self.fail(fields["cluster"][1], f"{path}.cluster", self.missing(cluster, clusters))
-        return FunctionSpec(
-            name=name,
-            entrypoint=entrypoint,
-            cluster=cluster,
-            reqs=self.optional(fields, "reqs", path, self.strings),
-            resources=self.optional(fields, "resources", path, self.resources) or {},
-            timeout=self.optional(fields, "timeout", path, partial(self.number, positive=True)),
-        )
-
-    def resources(self, node: Node, path: str) -> dict[str, float]:
-        resources = {}
-        for name, (key, value) in self.mapping(node, path).items():
-            if builtin := schema.misspelt_resource(name):
-                why = f"unknown resource {name!r}; did you mean {builtin!r}?"
-                self.fail(key, f"{path}.{name}", why + " (a custom name must not resemble it)")
-            if not name.isidentifier():
-                self.fail(key, f"{path}.{name}", "a resource name is a Python identifier")
-            resources[name] = self.number(value, f"{path}.{name}", positive=False)
-        return resources
+    manifest = read_manifest(data, Path(path))
+    manifest_cache.store(path, stamp, manifest)
+    return manifest

@@ -7,7 +7,6 @@ file, log, run store nor Ray's temp dir.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,7 +80,7 @@ class DaemonPaths:
         Short and under /tmp on purpose: Ray puts unix sockets there, and a socket path
         longer than about 107 bytes fails, which a deep root (a pytest tmp dir) would hit.
         """
-        digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:10]
+        digest = _digest(self.root)[:10]
         return Path("/tmp") / f"rhcli-ray-{digest}"  # noqa: S108 - a private, per-root name
 
     @property
@@ -91,4 +90,12 @@ class DaemonPaths:
         Ray leaves some helper processes behind when its driver is killed; they carry no
         readable command line, so they are found by this marker and stopped.
         """
-        return hashlib.sha256(str(self.root).encode()).hexdigest()[:16]
+        return _digest(self.root)[:16]
+
+
+def _digest(root: Path) -> str:
+    # hashlib here, not at the top: a client that only reads a root's files (every
+    # `rhcli run` on the local cluster) then never loads OpenSSL's hashes.
+    import hashlib
+
+    return hashlib.sha256(str(root).encode()).hexdigest()

@@ -8,7 +8,6 @@ may read or write it.
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 from pathlib import Path
 
@@ -23,6 +22,8 @@ def create_token(path: Path) -> str:
     The file is created under a temporary name with 0600 from the first byte and renamed
     into place, so the token is never readable by others, not even for a moment.
     """
+    import secrets  # the daemon's side only: a client reading the token never needs it
+
     token = secrets.token_urlsafe(32)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import re
 import sys
-import sysconfig
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import cloudpickle
 
 from rhcli.protocol.wire import PICKLE_PROTOCOL
 
@@ -83,6 +80,8 @@ def from_callable(fn: Callable[..., Any], *, name: str | None = None) -> Functio
             return FunctionSource(
                 name=display, local_root=root, entrypoint=f"{importable_name}:{qualname}"
             )
+    import cloudpickle  # only for a function that travels by value
+
     return FunctionSource(
         name=display,
         local_root=project_root(),
@@ -130,6 +129,8 @@ def _resolves_to(module_name: str, qualname: str, fn: Callable[..., Any]) -> boo
 
 
 def _is_site_packages(path: Path) -> bool:
+    import sysconfig  # here: a function given by name never needs it
+
     # The standard library counts too: it is on every cluster, not code to sync there.
     paths = sysconfig.get_paths()
     installed = {str(Path(paths[k]).resolve()) for k in ("purelib", "platlib", "stdlib")}

@@ -195,27 +195,20 @@ class Function:
         deadline = None if enqueue or not request.timeout_s else request.timeout_s
         if deadline:
             deadline += DEADLINE_GRACE_S
-        follower = self.follow(request.run_id, stream_logs)
-        try:
+        if stream_logs is False:
             reply = self.system.call_daemon(lambda client: client.call(request, timeout=deadline))
-        except BaseException:
-            if follower is not None:
-                follower.cancel()
-            raise
-        if follower is not None:
-            follower.finish()
+        else:
+            show = _printing(stream_logs)
+            reply = self.system.call_daemon(
+                lambda client: client.call_stream(request, timeout=deadline, on_logs=show)
+            )
         return outcome_from_message(reply.run_id, reply.outcome)
 
     def follow(self, run_id: str, stream_logs: bool | LogPrinter) -> Follower | None:
         """Start printing run_id's log (before its call is sent: no line is missed)."""
         if stream_logs is False:
             return None
-        printer = (
-            stream_logs
-            if isinstance(stream_logs, LogPrinter)
-            else LogPrinter(out=sys.stdout, err=sys.stderr)
-        )
-        return Follower(self.system.client(), run_id, printer)
+        return Follower(self.system.client(), run_id, _printer(stream_logs))
 
     def prepare(self) -> Cluster:
         """Make the cluster ready for a call: code synced, reqs installed. Its cluster."""
@@ -340,6 +333,28 @@ def function(
         timeout=timeout if timeout is not None else spec.timeout,
         manifest=manifest,
     )
+
+
+def _printer(stream_logs: bool | LogPrinter) -> LogPrinter:
+    if isinstance(stream_logs, LogPrinter):
+        return stream_logs
+    return LogPrinter(out=sys.stdout, err=sys.stderr)
+
+
+def _printing(stream_logs: bool | LogPrinter) -> Callable[[Any], None]:
+    """Prints the batches of a call's log; a line seen already (the call was retried
+    after a reconnect, and its log sent again from the start) is not printed twice."""
+    printer = _printer(stream_logs)
+    printed = -1
+
+    def show(batch: Any) -> None:
+        nonlocal printed
+        fresh = [line for line in batch.lines if line.seq > printed]
+        if fresh:
+            printer.print_lines(fresh)
+            printed = fresh[-1].seq
+
+    return show
 
 
 def _refuse_call_during_cluster_import(name: str) -> None:

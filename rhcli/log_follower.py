@@ -30,8 +30,11 @@ class LogPrinter:
         self._lock = threading.Lock()
 
     def print_batch(self, batch: Any) -> None:
+        self.print_lines(batch.lines)
+
+    def print_lines(self, lines: Any) -> None:
         with self._lock:
-            for line in batch.lines:
+            for line in lines:
                 self._print(line)
 
     def _print(self, line: Any) -> None:

@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from rhcli.protocol import daemon_pb2 as pb
@@ -117,6 +117,14 @@ class RunManager:
             if outcome is not None:
                 return outcome  # stored as it is: no need to read it back
         return self.wait(request.run_id, timeout=None, max_inline=max_inline)
+
+    def call_async(
+        self, request: pb.CallRequest, *, max_inline: int | None = None
+    ) -> Future[pb.RunOutcome]:
+        """call() in a thread of the dispatch pool: its outcome (or its exception, such
+        as DuplicateRunError) once the run has ended, its outcome stored and its log
+        closed."""
+        return self._dispatch.submit(self.call, request, max_inline=max_inline)
 
     def submit(self, request: pb.CallRequest) -> pb.RunInfo:
         """Record the call and start or queue it; returns at once."""

@@ -79,6 +79,33 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
             raise
         return pb.CallReply(run_id=request.run_id, outcome=_for_reply(outcome))
 
+    def CallStream(
+        self, request: pb.CallRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.CallEvent]:
+        _check_call(request, context, self._runs.blobs.max_bytes)
+        gone = threading.Event()
+        context.add_callback(gone.set)  # the client left (Ctrl-C): the run goes on
+        # The run's folder first: the end marker is then always written, and the reader
+        # stops at it rather than polling for a log that never comes.
+        log = self._runs.store.log_path(request.run_id)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        ended = self._runs.call_async(request, max_inline=INLINE_REPLY_LIMIT)
+        for records in read_records(log, follow=True, finished=ended.done, cancelled=gone.is_set):
+            batch = pb.LogBatch(lines=[_log_line(r) for r in records if not r.get("end")])
+            if batch.lines:
+                yield pb.CallEvent(logs=batch)
+        if gone.is_set():
+            return
+        try:
+            outcome = ended.result()
+        except DuplicateRunError as exc:
+            _abort(context, grpc.StatusCode.ALREADY_EXISTS, str(exc))
+        except Exception as exc:
+            self._abort_if_disk_full(context, exc)
+            raise
+        reply = pb.CallReply(run_id=request.run_id, outcome=_for_reply(outcome))
+        yield pb.CallEvent(reply=reply)
+
     def Submit(self, request: pb.CallRequest, context: grpc.ServicerContext) -> pb.RunInfo:
         _check_call(request, context, self._runs.blobs.max_bytes)
         try:

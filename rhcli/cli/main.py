@@ -20,6 +20,7 @@ from rhcli.cli import (
     context,
     logs_command,
     map_command,
+    plain_params,
     run_command,
     runs_commands,
 )
@@ -33,6 +34,8 @@ HELP = (
     "130 interrupted (the run goes on)."
 )
 
+HELP_NAMES = ("-h", "--help")
+
 app = typer.Typer(
     name="rhcli",
     help=HELP,
@@ -41,7 +44,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     # Plain help: Rich-rendered help panels cost ~100 ms of every `rhcli --help`.
     rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": list(HELP_NAMES)},
 )
 
 
@@ -91,6 +94,7 @@ logs_command.register(app)
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script; exits with the contract's exit codes."""
     command = typer.main.get_command(app)
+    plain_params.install(command, help_names=HELP_NAMES)  # parsing without pydantic
     try:
         # Not standalone: click returns a command's exit code instead of exiting, so
         # every ending passes through the boundary below.

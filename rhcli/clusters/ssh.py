@@ -5,6 +5,12 @@ install this client's rhcli in the host's venv (when not already there) and star
 its token over SSH; reach it through a local port forward; sync the repository; call.
 A daemon of another version is never restarted behind the user's back during a call: the
 call fails, naming both versions and `rhcli up NAME`, which updates it.
+
+That full path runs once: it leaves the cluster's OpenSSH master running (the holder,
+rhcli.transport.ssh_master) and what it found in the cluster's warm state
+(rhcli.clusters.ssh_warm). A later process, or a later cluster object, goes through the
+master to the daemon with one Health call, and syncs only when the repository's
+fingerprint differs from the one last synced: no paramiko, no probe, no rsync.
 """
 
 from __future__ import annotations
@@ -19,15 +25,18 @@ from typing import TYPE_CHECKING
 
 from rhcli._version import __version__
 from rhcli.clusters.base import Cluster, ClusterStatus, CommandResult, check_version
+from rhcli.clusters.ssh_warm import WarmState, WarmStore, cluster_key, connect_warm, daemon_client
 from rhcli.config.paths import DEFAULT_HOME
-from rhcli.errors import DaemonNotRunningError, RhcliError
+from rhcli.errors import DaemonNotRunningError, RhcliError, VersionMismatchError
 from rhcli.progress import say
 from rhcli.transport import bootstrap, sync
-from rhcli.transport.ssh import SSHConnection, SSHTarget, resolve_target
-from rhcli.transport.tunnel import Tunnel
+from rhcli.transport.ssh_master import Master, control_dir
+from rhcli.transport.ssh_target import SSHTarget, resolve_target
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # paramiko is imported only on the full path (see the module docstring)
     from rhcli.transport.grpc_client import DaemonClient
+    from rhcli.transport.ssh import SSHConnection
+    from rhcli.transport.tunnel import Tunnel
 
 # A long-lived process checks its repository for edits at most this often before a call.
 SYNC_CHECK_INTERVAL_S = 1.0
@@ -55,14 +64,12 @@ class SSHCluster(Cluster):
         super().__init__(name)
         # known_hosts: a file of this cluster's own (on-demand clusters keep one per
         # cluster); None: $RHCLI_KNOWN_HOSTS, else ~/.ssh/config's, else ~/.ssh/known_hosts.
-        self.target: SSHTarget = resolve_target(
-            host,
-            user=user,
-            port=port,
-            key=key,
-            known_hosts=known_hosts,
-            accept_new_host_key=accept_host_key,
-        )
+        self._settings = dict(host=host, user=user, port=port, key=key, known_hosts=known_hosts)
+        self._accept_host_key = accept_host_key
+        self._target: SSHTarget | None = None
+        self._warm_store: WarmStore | None = None
+        self._master: Master | None = None
+        self._root = ""  # the host's rhcli root, once known (probe or warm state)
         self.home = home or DEFAULT_HOME
         self._conn: SSHConnection | None = None
         self._host: bootstrap.HostState | None = None
@@ -75,12 +82,46 @@ class SSHCluster(Cluster):
 
     # --- connection -------------------------------------------------------------------
 
+    @property
+    def target(self) -> SSHTarget:
+        """Where and how to connect: ~/.ssh/config applied to the cluster's settings (as
+        the warm state kept it while that file is unchanged)."""
+        with self._lock:
+            if self._target is None:
+                state = self.warm_store().load()
+                if state is not None:
+                    self._target = dataclasses.replace(
+                        state.target, accept_new_host_key=self._accept_host_key
+                    )
+                else:
+                    self._target = resolve_target(
+                        **self._settings, accept_new_host_key=self._accept_host_key
+                    )
+            return self._target
+
     def accept_host_keys(self) -> None:
         """From now on, trust this cluster's hosts when their keys are not known yet."""
         with self._lock:
-            self.target = dataclasses.replace(self.target, accept_new_host_key=True)
+            self._accept_host_key = True
+            self._target = dataclasses.replace(self.target, accept_new_host_key=True)
+
+    def warm_store(self) -> WarmStore:
+        """Where this cluster's warm state is kept (see rhcli.clusters.ssh_warm)."""
+        if self._warm_store is None:
+            key = cluster_key(self.name, self._settings, self.home)
+            self._warm_store = WarmStore(control_dir() / f"{key}.json")
+        return self._warm_store
+
+    def master(self) -> Master:
+        """This cluster's OpenSSH master connection (started by its first use)."""
+        with self._lock:
+            if self._master is None:
+                self._master = Master(self.warm_store().path.stem, self.target)
+            return self._master
 
     def connection(self) -> SSHConnection:
+        from rhcli.transport.ssh import SSHConnection
+
         with self._lock:
             if self._conn is None or not self._conn.is_active():
                 self._conn = SSHConnection(self.target)
@@ -94,6 +135,7 @@ class SSHCluster(Cluster):
             if self._host is None or (refresh and stale):
                 self._host = bootstrap.probe(self.connection(), self.home)
                 self._host_at = time.monotonic()
+                self._root = self._host.root
             return self._host
 
     def reset_client(self) -> None:
@@ -104,8 +146,30 @@ class SSHCluster(Cluster):
             self._tunnel = self._host = None
 
     def _connect(self, *, start: bool) -> DaemonClient:
-        from rhcli.transport.grpc_client import DaemonClient
+        client = self._connect_warm()
+        return client if client is not None else self._connect_full(start=start)
 
+    def _connect_warm(self) -> DaemonClient | None:
+        """The daemon through the master, as the warm state says (None: the full path).
+        Raises VersionMismatchError for a daemon of another version."""
+        found = connect_warm(self.name, self.warm_store(), self.master())
+        if found is not None:
+            self._root = found[1].root
+        return None if found is None else found[0]
+
+    def _daemon_address(self, conn: SSHConnection, port: int) -> str:
+        """Where this process reaches the daemon's port: a unix socket of the master's
+        forward, or (no usable master) a port of paramiko's tunnel in this process."""
+        master = self.master()
+        path = master.forward(port) if master.ensure() else None
+        if path is not None:
+            return f"unix:{path}"
+        from rhcli.transport.tunnel import Tunnel
+
+        self._tunnel = Tunnel(conn.transport, port)
+        return self._tunnel.address
+
+    def _connect_full(self, *, start: bool) -> DaemonClient:
         conn = self.connection()
         # A probe of a moment ago (by up(), or by code_root() before a first call) will do.
         host = self.host(refresh=True, max_age=PROBE_REUSE_S)
@@ -128,18 +192,25 @@ class SSHCluster(Cluster):
                 f"cannot read the daemon's token on {self.name} ({host.root}/token); "
                 f"restart it with `rhcli restart {self.name}`"
             )
-        self._tunnel = Tunnel(conn.transport, int(daemon["port"]))
-        client = DaemonClient(
-            address=self._tunnel.address,
-            token=str(token),
-            describe=f"the daemon on {self.name} (pid {daemon.get('pid')})",
-            restart_hint=f"Restart it with `rhcli restart {self.name}`.",
-        )
+        port = int(daemon["port"])
+        address = self._daemon_address(conn, port)
+        client = daemon_client(self.name, address, str(token), daemon.get("pid"))
         try:
             check_version(self.name, client.health().version, update_command=update)
         except BaseException:
             client.close()
             raise
+        if self._tunnel is None:  # through the master: later processes may go straight there
+            self.warm_store().save(
+                WarmState(
+                    target=self.target,
+                    root=host.root,
+                    port=port,
+                    token=str(token),
+                    pid=int(daemon.get("pid") or 0),
+                    build=str((host.installed or {}).get("build", "")),
+                )
+            )
         return client
 
     def _start_daemon(self, conn: SSHConnection, host: bootstrap.HostState) -> None:
@@ -152,17 +223,38 @@ class SSHCluster(Cluster):
         """<root>/work/<folder>-<hash of its local path>: two repositories with the same
         folder name never share (and rsync --delete) one copy."""
         digest = hashlib.sha256(str(local_root.resolve()).encode()).hexdigest()[:8]
-        return f"{self.host().root}/work/{local_root.name}-{digest}"
+        return f"{self.remote_root()}/work/{local_root.name}-{digest}"
+
+    def remote_root(self) -> str:
+        """The host's rhcli root (absolute): from the warm state, else probed."""
+        if not self._root:
+            state = self.warm_store().load()
+            self._root = state.root if state is not None else self.host().root
+        return self._root
 
     def prepare(self, local_root: Path) -> None:
-        """Sync local_root before a call when it changed since the last sync."""
-        last = self._synced.get(local_root)
+        """Sync local_root before a call when it changed since the last sync (of this
+        process, or of any process since the cluster's warm state was written)."""
+        root = local_root.resolve()
+        last = self._synced.get(root)
         if last is not None and time.monotonic() - last[1] < SYNC_CHECK_INTERVAL_S:
             return
-        self.sync(local_root)
+        the_plan = sync.plan(root)
+        if self.warm_store().synced(root) == (self.code_root(root), the_plan.fingerprint):
+            self._synced[root] = (the_plan.fingerprint, time.monotonic())
+            return
+        self.sync(root)
+        self._remember_sync(root)
+
+    def _remember_sync(self, root: Path) -> None:
+        """Tell later processes that root is synced as this process last saw it."""
+        last = self._synced.get(root)
+        if last is not None:
+            self.warm_store().record_sync(root, self.code_root(root), last[0])
 
     def sync(self, local_root: Path | None = None, *, dry_run: bool = False) -> sync.SyncResult:
-        """Make the host's copy of the repository equal the local one."""
+        """Make the host's copy of the repository equal the local one (an rsync, unless
+        this process synced it unchanged already)."""
         from rhcli.function_ref import project_root
 
         root = (local_root or project_root()).resolve()
@@ -177,14 +269,15 @@ class SSHCluster(Cluster):
                 f"({the_plan.total_bytes / 2**20:.0f} MiB)"
             )
         remote_dir = self.code_root(root)
-        conn = self.connection()
-        sync.check_free_space(conn, the_plan, remote_dir)
+        if the_plan.total_bytes >= sync.LARGE_SYNC_BYTES:  # a remote `df` first
+            sync.check_free_space(self.connection(), the_plan, remote_dir)
+        master = self.master()
         result = sync.rsync(
             self.target,
             the_plan,
             remote_dir,
             dry_run=dry_run,
-            control=sync.control_path(self.name, self.target),
+            master=master.ssh_options() if master.ensure() else None,
         )
         if not dry_run:
             self._synced[root] = (the_plan.fingerprint, time.monotonic())
@@ -196,9 +289,16 @@ class SSHCluster(Cluster):
         """Install or update rhcli on the host, (re)start its daemon if needed, sync.
 
         accept_host_key: trust the host's key when it is not in known_hosts yet (it is
-        added there); a changed key is refused all the same."""
+        added there); a changed key is refused all the same. When the warm state shows
+        this client's build installed and its daemon answers, nothing is probed or
+        installed, and the repository is synced only if it changed."""
+        from rhcli.function_ref import project_root
+
         if accept_host_key:
             self.accept_host_keys()
+        elif self._up_warm():
+            return self
+        self.warm_store().forget()  # the full path writes it anew
         conn = self.connection()
         host = self.host(refresh=True)
         changed = bootstrap.install(conn, host, say=say)
@@ -212,12 +312,40 @@ class SSHCluster(Cluster):
             with self._lock:
                 self._host, self._host_at = host, time.monotonic()
         self.client()
-        self.sync()
+        root = project_root()
+        self.sync(root)
+        self._remember_sync(root)
         return self
 
+    def _up_warm(self) -> bool:
+        """up() by the warm state: True when this client's build is installed, the
+        daemon answers through the master, and the repository is synced."""
+        from rhcli.function_ref import project_root
+
+        state = self.warm_store().load()
+        if state is None or state.build != bootstrap.build_id():
+            return False
+        self.reset_client()
+        try:
+            client = self._connect_warm()
+        except VersionMismatchError:  # the full up() updates it
+            return False
+        if client is None:
+            return False
+        with self._lock:
+            self._client = client
+        self.prepare(project_root())
+        return True
+
     def status(self) -> ClusterStatus:
-        # Connected already (right after up): the daemon's answer is the status, no probe.
+        # Connected already (right after up), or through the master: the daemon's answer
+        # is the status, no probe.
         health = None
+        if self._client is None:
+            warm = self._connect_warm()
+            if warm is not None:
+                with self._lock:
+                    self._client = warm
         if self._client is not None:
             try:
                 health = self._client.health()
@@ -247,7 +375,8 @@ class SSHCluster(Cluster):
             self.reset_client()
             self._installed.clear()
             self._synced.clear()
-            sync.close_master(self.target, sync.control_path(self.name, self.target))
+            self.warm_store().forget()
+            self.master().close()
             host = self.host(refresh=True)
             return bootstrap.stop_daemon(self.connection(), host)
 

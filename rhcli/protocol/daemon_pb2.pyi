@@ -313,6 +313,14 @@ class CallReply(_message.Message):
     outcome: RunOutcome
     def __init__(self, run_id: _Optional[str] = ..., outcome: _Optional[_Union[RunOutcome, _Mapping]] = ...) -> None: ...
 
+class CallEvent(_message.Message):
+    __slots__ = ("logs", "reply")
+    LOGS_FIELD_NUMBER: _ClassVar[int]
+    REPLY_FIELD_NUMBER: _ClassVar[int]
+    logs: LogBatch
+    reply: CallReply
+    def __init__(self, logs: _Optional[_Union[LogBatch, _Mapping]] = ..., reply: _Optional[_Union[CallReply, _Mapping]] = ...) -> None: ...
+
 class InstallRequest(_message.Message):
     __slots__ = ("reqs", "code_root")
     REQS_FIELD_NUMBER: _ClassVar[int]

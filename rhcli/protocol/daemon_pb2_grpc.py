@@ -44,6 +44,11 @@ class DaemonStub:
                 request_serializer=rhcli_dot_protocol_dot_daemon__pb2.CallRequest.SerializeToString,
                 response_deserializer=rhcli_dot_protocol_dot_daemon__pb2.CallReply.FromString,
                 _registered_method=True)
+        self.CallStream = channel.unary_stream(
+                '/rhcli.v1.Daemon/CallStream',
+                request_serializer=rhcli_dot_protocol_dot_daemon__pb2.CallRequest.SerializeToString,
+                response_deserializer=rhcli_dot_protocol_dot_daemon__pb2.CallEvent.FromString,
+                _registered_method=True)
         self.Submit = channel.unary_unary(
                 '/rhcli.v1.Daemon/Submit',
                 request_serializer=rhcli_dot_protocol_dot_daemon__pb2.CallRequest.SerializeToString,
@@ -119,6 +124,15 @@ class DaemonServicer:
     def Call(self, request, context):
         """Runs one call and blocks until it ends. Idempotent on run_id: a retry with the same
         id and payload answers for the run already made, and never runs it a second time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CallStream(self, request, context):
+        """Call with the run's log on the same stream (stream_logs=True): batches of log lines
+        as the run prints them, then one reply with the outcome, after every line. Saves the
+        second RPC (Logs) and its thread a streamed call would otherwise take.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -225,6 +239,11 @@ def add_DaemonServicer_to_server(servicer, server):
                     servicer.Call,
                     request_deserializer=rhcli_dot_protocol_dot_daemon__pb2.CallRequest.FromString,
                     response_serializer=rhcli_dot_protocol_dot_daemon__pb2.CallReply.SerializeToString,
+            ),
+            'CallStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.CallStream,
+                    request_deserializer=rhcli_dot_protocol_dot_daemon__pb2.CallRequest.FromString,
+                    response_serializer=rhcli_dot_protocol_dot_daemon__pb2.CallEvent.SerializeToString,
             ),
             'Submit': grpc.unary_unary_rpc_method_handler(
                     servicer.Submit,
@@ -341,6 +360,33 @@ class Daemon:
             '/rhcli.v1.Daemon/Call',
             rhcli_dot_protocol_dot_daemon__pb2.CallRequest.SerializeToString,
             rhcli_dot_protocol_dot_daemon__pb2.CallReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CallStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/rhcli.v1.Daemon/CallStream',
+            rhcli_dot_protocol_dot_daemon__pb2.CallRequest.SerializeToString,
+            rhcli_dot_protocol_dot_daemon__pb2.CallEvent.FromString,
             options,
             channel_credentials,
             insecure,

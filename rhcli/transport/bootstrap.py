@@ -17,22 +17,21 @@ quoted arguments: no shell string is built from unquoted input.
 from __future__ import annotations
 
 import functools
-import gzip
 import hashlib
 import io
 import json
 import shlex
-import tarfile
 import time
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rhcli._version import __version__
 from rhcli.config import daemon_state
 from rhcli.errors import DaemonStartError, UnreachableError
-from rhcli.transport.ssh import SSHConnection
+
+if TYPE_CHECKING:  # only for annotations: build_id() and the probe script need no paramiko
+    from rhcli.transport.ssh import SSHConnection
 
 START_TIMEOUT_S = 120.0
 _PACKAGES = (
@@ -116,6 +115,8 @@ class HostState:
 
 def package_archive() -> tuple[bytes, str]:
     """This client's rhcli import tree as a deterministic tar.gz, and its build id."""
+    import gzip  # here, like tarfile and metadata: a call through a warm cluster needs none
+
     tree, build = _tree()
     return gzip.compress(tree, mtime=0), build  # mtime=0: the same tree, the same bytes
 
@@ -130,6 +131,7 @@ def build_id() -> str:
 def _tree() -> tuple[bytes, str]:
     """The import tree as an uncompressed, deterministic tar, and its build id."""
     import importlib.util
+    import tarfile
 
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
@@ -151,6 +153,8 @@ def _tree() -> tuple[bytes, str]:
 
 def dependencies() -> list[str]:
     """rhcli's own requirements (no extras), as installed here."""
+    from importlib import metadata
+
     try:
         requires = metadata.requires("rhcli") or []
     except metadata.PackageNotFoundError:

@@ -6,7 +6,7 @@ errors (unreachable, refused, timed out) so nothing above it sees a grpc.RpcErro
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
 import grpc
@@ -43,6 +43,9 @@ _CHANNEL_OPTIONS = [
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.max_pings_without_data", 0),
     ("grpc.enable_retries", 0),
+    # Server streams (a streamed call, logs, large results) are read in the calling thread:
+    # otherwise gRPC starts a channel-spin thread for each while none runs (about 0.5 ms).
+    ("SingleThreadedUnaryStream", 1),  # grpc.experimental.ChannelOptions, by value
 ]
 
 
@@ -70,6 +73,32 @@ class DaemonClient:
     def call(self, request: pb.CallRequest, *, timeout: float | None) -> pb.CallReply:
         """Run a call; blocks until it ends. timeout=None waits as long as the run does."""
         return self._unary(self._stub.Call, request, timeout)  # type: ignore[no-any-return]
+
+    def call_stream(
+        self,
+        request: pb.CallRequest,
+        *,
+        timeout: float | None,
+        on_logs: Callable[[pb.LogBatch], None],
+    ) -> pb.CallReply:
+        """Run a call, handing each batch of its log lines to on_logs as the run prints
+        them (in this thread); returns its reply once it ended, after every line. An
+        exception out of on_logs (Ctrl-C) cancels the stream; the run goes on."""
+        stream = self._stub.CallStream(request, metadata=self._metadata, timeout=timeout)
+        try:
+            for event in stream:
+                if event.HasField("reply"):
+                    return event.reply  # type: ignore[no-any-return]
+                on_logs(event.logs)
+        except grpc.RpcError as exc:
+            self._raise(exc)
+        except BaseException:
+            stream.cancel()
+            raise
+        raise DaemonNotRunningError(
+            f"{self._describe} ended the call's stream without its outcome (run "
+            f"{request.run_id} may go on: `rhcli get {request.run_id}`). {self._restart_hint}"
+        )
 
     def submit(self, request: pb.CallRequest) -> pb.RunInfo:
         """Record and start (or queue) a call; answers at once."""

@@ -1,18 +1,17 @@
 """SSH to a cluster host with paramiko, behaving like the user's own `ssh`.
 
 Settings come from ~/.ssh/config (Host aliases, HostName, User, Port, IdentityFile,
-ProxyJump, ProxyCommand), overridden by what the cluster spec says explicitly. Keys come
-from the agent and the identity files. Host keys are verified against known_hosts: an
-unknown host is refused with its fingerprint and the exact way to accept it, and a changed
-key is always refused. Commands are argument lists, quoted here: no shell string is ever
-built from unquoted input.
+ProxyJump, ProxyCommand; see rhcli.transport.ssh_target), overridden by what the cluster
+spec says explicitly. Keys come from the agent and the identity files. Host keys are
+verified against known_hosts: an unknown host is refused with its fingerprint and the
+exact way to accept it, and a changed key is always refused. Commands are argument lists,
+quoted here: no shell string is ever built from unquoted input.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import shlex
 import threading
 from dataclasses import dataclass, field
@@ -22,84 +21,15 @@ from typing import Any
 import paramiko
 
 from rhcli.errors import UnreachableError
+from rhcli.transport.ssh_target import SSHTarget, resolve_target
+
+__all__ = ["HostKeyError", "SSHConnection", "SSHTarget", "fingerprint", "resolve_target"]
 
 CONNECT_TIMEOUT_S = 15.0
 
 
 class HostKeyError(UnreachableError):
     """The host's key is unknown or has changed: nothing was sent to it."""
-
-
-@dataclass(frozen=True)
-class SSHTarget:
-    """Where and how to connect, after ~/.ssh/config has been applied."""
-
-    alias: str  # as the user named it (a host or a ~/.ssh/config Host)
-    hostname: str
-    port: int = 22
-    user: str | None = None
-    key_files: tuple[str, ...] = ()
-    proxy_command: str | None = None
-    proxy_jump: str | None = None
-    known_hosts: tuple[str, ...] = ()
-    accept_new_host_key: bool = False
-
-    @property
-    def known_hosts_name(self) -> str:
-        """The host as known_hosts names it: `host`, or `[host]:port` off port 22."""
-        return self.hostname if self.port == 22 else f"[{self.hostname}]:{self.port}"
-
-    def ssh_options(self) -> list[str]:
-        """The same settings for the system `ssh` (used by rsync and `rhcli ssh`)."""
-        options = ["-p", str(self.port), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"]
-        for path in self.known_hosts:
-            options += ["-o", f"UserKnownHostsFile={path}"]
-        for path in self.key_files:
-            options += ["-i", path]
-        if self.proxy_command:
-            options += ["-o", f"ProxyCommand={self.proxy_command}"]
-        if self.proxy_jump:
-            options += ["-J", self.proxy_jump]
-        return options
-
-    def destination(self) -> str:
-        return f"{self.user}@{self.hostname}" if self.user else self.hostname
-
-
-def resolve_target(
-    host: str,
-    *,
-    user: str | None = None,
-    port: int | None = None,
-    key: str | None = None,
-    known_hosts: str | None = None,
-    accept_new_host_key: bool = False,
-    ssh_config: Path | None = None,
-) -> SSHTarget:
-    """Apply ~/.ssh/config to host, then the explicit settings on top."""
-    config_path = ssh_config or Path(os.environ.get("RHCLI_SSH_CONFIG", "~/.ssh/config"))
-    config_path = config_path.expanduser()
-    found: dict[str, Any] = {}
-    if config_path.is_file():
-        found = paramiko.SSHConfig.from_path(str(config_path)).lookup(host)
-    key_files = (key,) if key else tuple(found.get("identityfile", ()))
-    known = known_hosts or os.environ.get("RHCLI_KNOWN_HOSTS")
-    known_files = (
-        (known,)
-        if known
-        else tuple(p for p in str(found.get("userknownhostsfile", "~/.ssh/known_hosts")).split())
-    )
-    return SSHTarget(
-        alias=host,
-        hostname=str(found.get("hostname", host)),
-        port=int(port or found.get("port", 22)),
-        user=user or found.get("user"),
-        key_files=tuple(str(Path(k).expanduser()) for k in key_files),
-        proxy_command=found.get("proxycommand"),
-        proxy_jump=found.get("proxyjump"),
-        known_hosts=tuple(str(Path(k).expanduser()) for k in known_files),
-        accept_new_host_key=accept_new_host_key,
-    )
 
 
 def fingerprint(key: paramiko.PKey) -> str:

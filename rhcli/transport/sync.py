@@ -7,10 +7,8 @@ sync of an unchanged repository is one rsync round trip. A local fingerprint (pa
 sizes, mtimes) skips even that when nothing changed since the last sync of this process.
 
 Most of an unchanged sync used to be the ssh handshake of a new `ssh` process (0.5 s and
-more). So each cluster keeps one OpenSSH master connection (ControlMaster) whose socket
-lies in a private 0700 folder under the client's state dir; rsync's ssh runs over it in a
-few milliseconds. The master is started with the same strict host-key checking as any
-other connection, lives CONTROL_PERSIST_S after its last use, and is closed by `down`.
+more). So rsync's ssh runs over the cluster's OpenSSH master connection
+(rhcli.transport.ssh_master) when it has one.
 """
 
 from __future__ import annotations
@@ -18,20 +16,14 @@ from __future__ import annotations
 import hashlib
 import os
 import shlex
-import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rhcli.errors import UnreachableError, UsageError
-from rhcli.transport.ssh import SSHTarget
+from rhcli.transport.ssh_target import SSHTarget
 
 LARGE_SYNC_BYTES = 100 * 1024 * 1024
-# How long a master connection outlives its last use (a shell loop of `rhcli run` keeps
-# it warm; an idle one goes away by itself).
-CONTROL_PERSIST_S = 120
-# A unix socket path is at most 107 bytes; ssh also makes a temporary name beside it.
-_MAX_SOCKET_PATH = 90
 
 
 @dataclass(frozen=True)
@@ -89,109 +81,20 @@ def _all_files(root: Path) -> list[str]:
     return found
 
 
-def control_path(cluster: str, target: SSHTarget) -> Path | None:
-    """Where the master connection of this cluster and target has its socket: in
-    ``<state dir>/ssh-control`` (made 0700); None when that path would be too long."""
-    from rhcli.config.paths import rhcli_home
-
-    # Everything that decides whom we reach and how we authenticate: a master made with
-    # other keys, known_hosts or proxies is never reused.
-    key = repr((cluster, target.destination(), target.ssh_options()))
-    name = hashlib.sha256(key.encode()).hexdigest()[:16]
-    path = rhcli_home() / "ssh-control" / name
-    return path if len(str(path)) <= _MAX_SOCKET_PATH else None
-
-
-def _master_alive(path: Path) -> bool:
-    """A master listens on path (a connect, not an `ssh -O check` process: cheaper)."""
-    with socket.socket(socket.AF_UNIX) as probe:
-        try:
-            probe.connect(str(path))
-        except OSError:
-            return False
-    return True
-
-
-def ensure_master(target: SSHTarget, path: Path) -> bool:
-    """Start the master connection at path unless one runs; False when it cannot start
-    (rsync then makes its own connection, as without a master).
-
-    The master is started on its own, detached from every pipe (-f -N with its stdio on
-    /dev/null): started implicitly by rsync's ssh, it would hold rsync's stderr open and
-    the sync would wait for it to exit.
-    """
-    if _master_alive(path):
-        return True
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(path.parent, 0o700)  # exist_ok keeps a folder's mode: make it private
-    path.unlink(missing_ok=True)  # a stale socket of a master that died
-    done = subprocess.run(
-        [
-            "ssh",
-            *target.ssh_options(),
-            "-o",
-            "ControlMaster=yes",
-            "-o",
-            f"ControlPath={path}",
-            "-o",
-            f"ControlPersist={CONTROL_PERSIST_S}",
-            "-f",
-            "-N",
-            target.destination(),
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        check=False,
-        env=_master_env(),
-    )
-    return done.returncode == 0 and _master_alive(path)
-
-
-def _master_env() -> dict[str, str]:
-    """The environment of the master: the client's, less the daemon root's marker. The
-    master belongs to the client, not to a daemon root (it is no daemon or Ray process of
-    it); `down` closes it, or it ends by itself CONTROL_PERSIST_S after its last use."""
-    from rhcli.config.paths import HOME_ENV
-
-    env = dict(os.environ)
-    env.pop(HOME_ENV, None)
-    return env
-
-
-def close_master(target: SSHTarget, path: Path | None) -> None:
-    """Close the master connection at path, if one runs, and remove its socket."""
-    if path is None or not path.exists():
-        return
-    if _master_alive(path):
-        subprocess.run(
-            ["ssh", "-o", f"ControlPath={path}", "-O", "exit", target.destination()],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            check=False,
-            timeout=10,
-        )
-    path.unlink(missing_ok=True)
-
-
 def rsync(
     target: SSHTarget,
     the_plan: SyncPlan,
     remote_dir: str,
     *,
     dry_run: bool = False,
-    control: Path | None = None,
+    master: list[str] | None = None,
 ) -> SyncResult:
     """Make remote_dir hold exactly the plan's files (extra files there are deleted).
 
-    control: the socket of the cluster's master connection (see ensure_master); rsync's
-    ssh goes over it when the master runs, else connects by itself.
+    master: the ssh options that use the cluster's running master connection
+    (Master.ssh_options); without them rsync's ssh connects by itself.
     """
-    options = target.ssh_options()
-    if control is not None and ensure_master(target, control):
-        # ControlMaster=no: use the master, never become one (see ensure_master).
-        options += ["-o", "ControlMaster=no", "-o", f"ControlPath={control}"]
-    ssh = shlex.join(["ssh", *options])
+    ssh = shlex.join(["ssh", *target.ssh_options(), *(master or [])])
     # --files-from alone never deletes; syncing the root dir with an include list built
     # from the plan does: everything not listed is excluded, and excluded files are
     # deleted on the receiving side with --delete-excluded.

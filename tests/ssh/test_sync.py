@@ -15,6 +15,7 @@ from rhcli.errors import UnreachableError
 from rhcli.function_ref import from_entrypoint
 from rhcli.functions import Function
 from rhcli.transport import sync
+from rhcli.transport.ssh_master import Master
 from tests.conftest import run_cli
 from tests.ssh.conftest import Box, record
 
@@ -189,8 +190,9 @@ def test_syncs_share_one_master_connection_whose_socket_is_private(
 ) -> None:
     _layout(git_project)
     box.cluster.sync(git_project)
-    path = sync.control_path(box.cluster.name, box.cluster.target)
-    assert path is not None and path.is_socket()
+    path = box.cluster.master().control
+    assert path.is_socket()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     first = _master_pid(path)
     box.cluster._synced.clear()  # through rsync again, not the fingerprint
@@ -207,9 +209,9 @@ def test_closing_the_master_removes_its_socket_and_the_next_sync_starts_another(
 ) -> None:
     _layout(git_project)
     box.cluster.sync(git_project)
-    path = sync.control_path(box.cluster.name, box.cluster.target)
-    assert path is not None and path.exists()
-    sync.close_master(box.cluster.target, path)
+    path = box.cluster.master().control
+    assert path.exists()
+    box.cluster.master().close()
     assert not path.exists()
     (git_project / "untracked.txt").write_text("changed\n")
     result = box.cluster.sync(git_project)
@@ -230,9 +232,9 @@ def test_a_master_connection_keeps_host_keys_strict(
     target = dataclasses.replace(box.cluster.target, known_hosts=(str(known),))
     _layout(git_project)
     the_plan = sync.plan(git_project)
-    control = tmp_path / "ctl" / "m"
-    assert not sync.ensure_master(target, control)
+    master = Master("m", target, folder=tmp_path / "ctl")
+    assert not master.ensure()
     with pytest.raises(UnreachableError, match="rsync to"):
-        sync.rsync(target, the_plan, str(tmp_path / "never"), control=control)
-    assert not control.exists()
+        sync.rsync(target, the_plan, str(tmp_path / "never"))
+    assert not master.control.exists()
     assert not (tmp_path / "never").exists()
