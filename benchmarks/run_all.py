@@ -8,9 +8,10 @@ pass`, bare rsync over the sshd), then every rhcli case against a private local 
 (its own RHCLI_HOME under /tmp) and through the SSH tunnel to a loopback sshd started
 here (an empty rhcli root, brought up from nothing), each stopped and deleted at the end;
 and prints one table: median, p99, spread (p90 - p10) and n of each case, and its ratio
-to its floor measured in this same run; then each target of issue 7, met or not.
---json OUT writes every sample and statistic. It leaves no process behind, and exits
-with 1 if it finds one of its own still running.
+to its floor measured in this same run; then each target of issue 16, met or not.
+--json OUT writes every sample and statistic; --baseline JSON (such a file, from a run
+of main) is what target 5, "nothing else gets slower", compares with. It leaves no
+process behind, and exits with 1 if it finds one of its own still running.
 
 --quick runs fewer repetitions (a smoke run); --large adds the 500 MB argument and result
 (about 3 GB of memory at peak, and minutes).
@@ -33,7 +34,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import floors
+from benchmarks import floors, forwarding
 from benchmarks.cases import calls, maps, payloads, processes, sync
 from benchmarks.harness import (
     FULL,
@@ -45,6 +46,7 @@ from benchmarks.harness import (
     make_target,
 )
 from benchmarks.stats import Row, ratio, render_table
+from benchmarks.targets import evaluate, load_baseline
 
 CASES = {
     "calls": calls,
@@ -70,10 +72,14 @@ ORDER = [
     "ray_1mb_result",
     "result_1mb",
     "result_1mb_vs_both",
+    "grpc_1mb_reply_openssh",
+    "grpc_1mb_reply_paramiko",
     "grpc_10mb_request",
     "ray_10mb_arg",
     "arg_10mb",
     "arg_10mb_vs_both",
+    "grpc_10mb_request_openssh",
+    "grpc_10mb_request_paramiko",
     "large_argument",
     "large_argument_client_peak",
     "large_argument_daemon_peak",
@@ -119,7 +125,13 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(TARGETS),
         help="clusters to measure, comma-separated: local, ssh (default: both)",
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="JSON",
+        help="a --json file of an earlier run (of main): target 5 compares with its rows",
+    )
     args = parser.parse_args(argv)
+    baseline = load_baseline(args.baseline)
     chosen = list(CASES) if not args.only else args.only.split(",")
     unknown = set(chosen) - set(CASES)
     if unknown:
@@ -129,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown targets: {', '.join(sorted(set(targets) - set(TARGETS)))}")
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    compile_sources()
     home = Path(tempfile.mkdtemp(prefix="rhb-home-", dir="/tmp"))
     bench = Bench(reps=QUICK if args.quick else FULL, home=home, large=args.large)
     bench.own_root(home)
@@ -161,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     ordered = {key: rows[key] for key in ORDER if key in rows}
     ordered.update({SSH + key: rows[SSH + key] for key in ORDER if SSH + key in rows})
     ordered.update({key: row for key, row in rows.items() if key not in ordered})
-    targets = evaluate(ordered)
+    targets = evaluate(ordered, baseline)
     mode = "quick" if args.quick else "full"
     print(
         f"rhcli benchmarks ({mode}), {info['date']}: {info['cpus']} CPUs ({info['cpu_model']}),"
@@ -171,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(render_table(ordered))
     print()
-    print("targets (issue 7):")
+    print("targets (issue 16):")
     for target in targets:
         print(f"  [{target['verdict']:^6}] {target['target']}: {target['measured']}")
     left = leftover_processes(bench.markers)
@@ -233,6 +246,8 @@ def run_target(bench: Bench, name: str, chosen: list[str]) -> list[Row]:
             if isinstance(target, SshTarget):
                 found = [with_prefix(row) for row in found]
             rows += found
+        if isinstance(target, SshTarget) and "payloads" in chosen:
+            rows += forwarding.run(bench)
     finally:
         target.stop()
     if name == "local" and "processes" in chosen:
@@ -265,6 +280,10 @@ FLOOR_KEYS = frozenset(
         "ssh_true_master",
         "rsync_fresh",
         "rsync_master",
+        "grpc_1mb_reply_openssh",
+        "grpc_1mb_reply_paramiko",
+        "grpc_10mb_request_openssh",
+        "grpc_10mb_request_paramiko",
     }
 )
 
@@ -274,115 +293,15 @@ def add_rows(rows: dict[str, Row], new: list[Row]) -> None:
         rows[row.key] = row
 
 
-def evaluate(rows: dict[str, Row]) -> list[dict[str, Any]]:
-    """Each target of issue 7 that this run measured: met, missed, or n/a."""
-    out: list[dict[str, Any]] = []
+def compile_sources() -> None:
+    """Byte-compile rhcli's sources, as installing it does: the whole-process cases
+    would otherwise compile every module they import, each time, wherever
+    PYTHONDONTWRITEBYTECODE is set (and on the first run anywhere)."""
+    import compileall
 
-    def median(key: str) -> float:
-        return rows[key].summary["median"]
-
-    def check(target: str, met: bool, measured: str) -> None:
-        out.append(
-            {
-                "target": target,
-                "met": met,
-                "verdict": "met" if met else "MISSED",
-                "measured": measured,
-            }
-        )
-
-    for prefix, where in (("", ""), (SSH, " (ssh)")):
-        if prefix + "call" in rows:
-            r = ratio(rows[prefix + "call"], rows)
-            assert r is not None
-            check(
-                f"warm call within 1.5x of bare gRPC + bare Ray actor{where}",
-                r <= 1.5,
-                f"{median(prefix + 'call'):.2f} ms = {r:.2f}x of "
-                f"{median('grpc') + median('ray_actor'):.2f} ms",
-            )
-        if prefix + "call_stream" in rows:
-            extra = median(prefix + "call_stream") - median(prefix + "call")
-            check(
-                f"stream_logs=True within 2 ms more than the warm call{where}",
-                extra <= 2.0,
-                f"{extra:+.2f} ms ({median(prefix + 'call_stream'):.2f} ms)",
-            )
-        if prefix + "arg_10mb" in rows:
-            r = ratio(rows[prefix + "arg_10mb"], rows)
-            assert r is not None
-            check(
-                f"10 MB argument within 2x of bare gRPC 10 MB{where}",
-                r <= 2.0,
-                f"{median(prefix + 'arg_10mb'):.1f} ms = {r:.2f}x of "
-                f"{median('grpc_10mb_request'):.1f} ms",
-            )
-    for direction in ("argument", "result"):
-        key = f"large_{direction}_daemon_peak"
-        if key in rows:
-            before = rows[f"large_{direction}"].extra["daemon_rss_before_mib"]
-            grown = median(key) - before
-            limit = 3 * 500e6 / 2**20
-            check(
-                f"500 MB {direction}: daemon peak under 3x the payload",
-                grown < limit,
-                f"daemon peak {median(key):.0f} MiB, {grown:.0f} MiB over its "
-                f"{before:.0f} MiB before (3x = {limit:.0f} MiB)",
-            )
-    if "map_1k" in rows:
-        r = ratio(rows["map_1k"], rows)
-        t = ratio(rows["map_1k_vs_tasks"], rows)
-        assert r is not None and t is not None
-        check(
-            "map of 1,000 within 1.3x of a bare Ray actor-pool map",
-            r <= 1.3,
-            f"{median('map_1k'):.0f} ms = {r:.2f}x of {median('ray_pool_map_1k'):.0f} ms "
-            f"({t:.2f}x of bare tasks, {median('ray_tasks_map_1k'):.0f} ms)",
-        )
-    if "map_100k" in rows:
-        client = median("map_100k_client_peak") - median("map_100k_client_before")
-        daemon = (
-            median("map_100k_daemon_peak") - median("map_100k_daemon_before")
-            if "map_100k_daemon_peak" in rows
-            else float("nan")
-        )
-        # Bounded: well under the 100,000 items' own size held a few times over (their
-        # pickles are ~40 bytes, their records and outcomes a few hundred bytes each).
-        check(
-            "map of 100,000 finishes with memory bounded",
-            client < 256 and daemon < 256,
-            f"{median('map_100k'):.1f} s; client +{client:.0f} MiB, daemon +{daemon:.0f} MiB "
-            "at peak over their RSS before",
-        )
-    for prefix, where in (("", ""), (SSH, " (ssh)")):
-        if prefix + "log_latency" in rows:
-            s = rows[prefix + "log_latency"].summary
-            check(
-                f"log line latency under 20 ms p50{where}",
-                s["median"] < 20,
-                f"p50 {s['median']:.1f} ms, p99 {s['p99']:.1f} ms",
-            )
-    if "cli_help" in rows:
-        check(
-            "`rhcli --help` under 300 ms",
-            median("cli_help") < 300,
-            f"{median('cli_help'):.0f} ms (python -c pass: {median('python'):.0f} ms)",
-        )
-    for prefix, where in (("", ""), (SSH, " (ssh)")):
-        if prefix + "cli_run" in rows:
-            heavy = rows[prefix + "cli_run"].extra.get("heavy_modules_imported", [])
-            check(
-                f"`rhcli run` on a warm daemon under 600 ms{where}",
-                median(prefix + "cli_run") < 600,
-                f"{median(prefix + 'cli_run'):.0f} ms; imports {', '.join(heavy) or 'no ray'}",
-            )
-        if prefix + "cli_up_warm" in rows:
-            check(
-                f"`rhcli up` with nothing changed under 1 s{where}",
-                median(prefix + "cli_up_warm") < 1000,
-                f"{median(prefix + 'cli_up_warm'):.0f} ms",
-            )
-    return out
+    repo = Path(__file__).resolve().parent.parent
+    for folder in ("rhcli", "server", "config", "benchmarks"):
+        compileall.compile_dir(repo / folder, quiet=1)
 
 
 def cleanup(bench: Bench) -> None:

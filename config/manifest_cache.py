@@ -12,6 +12,7 @@ A cache that cannot be read or written is ignored (the file is read instead).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -81,7 +82,8 @@ def store(path: Path, file_stamp: list[int], manifest: Manifest) -> None:
         os.replace(tmp, target)
     except OSError as exc:
         log.debug("could not cache the manifest %s: %s", path, exc)
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # its folder may be what failed
+            tmp.unlink(missing_ok=True)
 
 
 def _plain(manifest: Manifest) -> dict[str, Any]:

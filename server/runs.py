@@ -16,14 +16,15 @@ import hashlib
 import logging
 import threading
 import time
-from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from rhcli.protocol import daemon_pb2 as pb
 from rhcli.protocol.statuses import STATUS_NAMES
+from rhcli.protocol.wire import INLINE_REPLY_LIMIT
 from rhcli.server.blobs import BlobStore
 from rhcli.server.executor import Executor, RunHandle
+from rhcli.server.function_queue import FunctionQueue, queue_key
 from rhcli.server.outcomes import cancelled_outcome
 from rhcli.server.result_files import is_disk_full
 from rhcli.server.run_logs import append_end
@@ -45,49 +46,10 @@ class ActiveRun(RunHandle):
     run_id: str = ""
     done: threading.Event = field(default_factory=threading.Event)
     queue: FunctionQueue | None = None
-
-
-class FunctionQueue:
-    """A FIFO of one function's enqueued runs, run one at a time by its own thread."""
-
-    def __init__(self, name: str, runner: RunManager) -> None:
-        self.name = name
-        self._runner = runner
-        self._pending: deque[tuple[ActiveRun, pb.CallRequest]] = deque()
-        self._cond = threading.Condition()
-        self._busy = False
-        self._thread = threading.Thread(target=self._loop, name=f"queue:{name}", daemon=True)
-        self._thread.start()
-
-    def put(self, active: ActiveRun, request: pb.CallRequest) -> None:
-        with self._cond:
-            self._pending.append((active, request))
-            self._cond.notify()
-
-    def remove(self, active: ActiveRun) -> bool:
-        """Take a run out before it starts; False when it has started already."""
-        with self._cond:
-            for entry in self._pending:
-                if entry[0] is active:
-                    self._pending.remove(entry)
-                    return True
-        return False
-
-    @property
-    def depth(self) -> int:
-        """Runs waiting plus the one running."""
-        with self._cond:
-            return len(self._pending) + int(self._busy)
-
-    def _loop(self) -> None:
-        while True:
-            with self._cond:
-                while not self._pending:
-                    self._busy = False
-                    self._cond.wait()
-                active, request = self._pending.popleft()
-                self._busy = True
-            self._runner.execute(active, request)
+    # Once done: the outcome as stored, result included, when it is small enough to
+    # travel inline (None: read it from the store). A waiter that held this run then
+    # answers from memory: no query, no read of the row back.
+    outcome: pb.RunOutcome | None = None
 
 
 class RunManager:
@@ -113,9 +75,10 @@ class RunManager:
         if request.enqueue:
             self._enqueue(request)
         elif (active := self._record(request)) is not None:
-            outcome = self.execute(active, request)
-            if outcome is not None:
-                return outcome  # stored as it is: no need to read it back
+            self.execute(active, request)
+            held = active.outcome  # as stored: no need to read it back
+            if held is not None and (max_inline is None or len(held.result) <= max_inline):
+                return held
         return self.wait(request.run_id, timeout=None, max_inline=max_inline)
 
     def call_async(
@@ -186,10 +149,8 @@ class RunManager:
         self.track(active)
         return active
 
-    def execute(self, active: ActiveRun, request: pb.CallRequest) -> pb.RunOutcome | None:
-        """Run it now, in this thread, and store how it ended. Returns the stored outcome
-        when its result is in it (None when a large result went to its own file: a
-        waiter reads it back from there)."""
+    def execute(self, active: ActiveRun, request: pb.CallRequest) -> None:
+        """Run it now, in this thread, and store how it ended (see end)."""
         try:
             if active.cancelled:
                 outcome = cancelled_outcome()
@@ -207,8 +168,7 @@ class RunManager:
             )
         # A large result travels beside the outcome (see Executor.run): never copied.
         result, active.result = active.result, None
-        stored = self.end(active, outcome, result=result)
-        return outcome if stored and result is None else None
+        self.end(active, outcome, result=result)
 
     def end(
         self, active: ActiveRun, outcome: pb.RunOutcome, *, result: bytes | None = None
@@ -220,6 +180,7 @@ class RunManager:
         try:
             self.store.finish(active.run_id, outcome, result=result)
             status: int = outcome.status
+            active.outcome = _in_memory(outcome, result)
         except Exception as exc:  # a full disk: the waiters must still be told
             status = self._store_failure(active.run_id, exc)
             stored = False
@@ -300,8 +261,12 @@ class RunManager:
         """
         with self._lock:
             active = self._active.get(run_id)
-        if active is not None and not active.done.wait(timeout):
-            return pb.RunOutcome(status=self.store.status(run_id) or pb.RUNNING)  # type: ignore[arg-type]
+        if active is not None:
+            if not active.done.wait(timeout):
+                return pb.RunOutcome(status=self.store.status(run_id) or pb.RUNNING)  # type: ignore[arg-type]
+            held = active.outcome
+            if held is not None and (max_inline is None or len(held.result) <= max_inline):
+                return held
         outcome = self.store.outcome(run_id, max_inline=max_inline)
         if outcome is None:
             with self._lock:
@@ -369,12 +334,17 @@ class RunManager:
         return queue
 
 
-def queue_key(function: pb.FunctionRef) -> str:
-    """One queue per function per cluster: its entrypoint, or its name and code."""
-    if function.entrypoint:
-        return f"{function.code_root}|{function.entrypoint}"
-    digest = hashlib.sha256(function.pickled).hexdigest()[:16]
-    return f"{function.name}|{digest}"
+def _in_memory(outcome: pb.RunOutcome, result: bytes | None) -> pb.RunOutcome | None:
+    """The outcome a waiter may be answered from, or None when its result is too large
+    to travel inline (it is streamed from its file)."""
+    if result is None:
+        return outcome
+    if len(result) > INLINE_REPLY_LIMIT:
+        return None
+    whole = pb.RunOutcome()
+    whole.CopyFrom(outcome)
+    whole.result = result
+    return whole
 
 
 def payload_digest(request: pb.CallRequest) -> str:

@@ -351,16 +351,16 @@ class SSHCluster(Cluster):
                 health = self._client.health()
             except RhcliError:  # gone since: the probe below says how things stand
                 self.reset_client()
-        host = self.host(refresh=health is None)
-        if health is None and not host.daemon_alive:
-            return ClusterStatus(
-                name=self.name,
-                type=self.type,
-                up=False,
-                home=host.root,
-                address=f"{self.target.destination()}:{self.target.port}",
-            )
         if health is None:
+            host = self.host(refresh=True)
+            if not host.daemon_alive:
+                return ClusterStatus(
+                    name=self.name,
+                    type=self.type,
+                    up=False,
+                    home=host.root,
+                    address=f"{self.target.destination()}:{self.target.port}",
+                )
             health = self.client().health()
         return ClusterStatus.from_health(
             name=self.name,

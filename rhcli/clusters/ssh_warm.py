@@ -17,6 +17,7 @@ A state that cannot be written costs the next process the full path, nothing els
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from rhcli._version import __version__
 from rhcli.clusters.base import check_version
-from rhcli.errors import RhcliError
+from rhcli.errors import AuthError, RhcliError
 from rhcli.transport.ssh_master import Master
 from rhcli.transport.ssh_target import SSHTarget, ssh_config_path
 
@@ -129,7 +130,8 @@ class WarmStore:
             os.replace(tmp, self.path)
         except OSError as exc:
             log.warning("could not keep the SSH cluster's state in %s: %s", self.path, exc)
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # its folder may be what failed
+                tmp.unlink(missing_ok=True)
 
     def forget(self) -> None:
         self.path.unlink(missing_ok=True)
@@ -163,7 +165,11 @@ def connect_warm(
     client = daemon_client(cluster, f"unix:{path}", state.token, state.pid)
     try:
         health = client.health()
-    except RhcliError:  # restarted (another token or port) or gone: the full path
+    except AuthError:  # restarted on the same port (another token): the full path
+        client.close()
+        store.forget()
+        return None
+    except RhcliError:  # nothing answers on that port any more: the full path
         client.close()
         master.drop_forward(state.port)
         store.forget()
