@@ -21,6 +21,7 @@ import ctypes.util
 import json
 import os
 import select
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -144,44 +145,88 @@ _libc: Any = None
 
 
 class _Watch:
-    """An inotify watch of one folder: wait() returns when something in it was written."""
+    """An inotify watch of one folder: wait() returns when something in it was written.
 
-    def __init__(self, fd: int) -> None:
+    Its inotify instance comes from a small pool and goes back there on close(): closing
+    an inotify instance waits for the kernel's SRCU grace period, about 12 ms here, and
+    a streamed call closes its follower's watch on its answer path (that close was most
+    of what stream_logs=True cost). Removing a watch from an instance is cheap.
+    """
+
+    def __init__(self, fd: int, wd: int) -> None:
         self._fd = fd
+        self._wd = wd
 
     @classmethod
     def of(cls, folder: Path) -> _Watch | None:
         """A watch of folder (made if missing: a run's folder may not exist before its
         first line); None where inotify is unavailable, and the caller polls."""
-        global _libc
-        try:
-            if _libc is None:
-                _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-            fd = _libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
-        except (OSError, AttributeError):  # no libc inotify (not Linux)
-            return None
-        if fd < 0:  # EMFILE: the per-user limit of inotify instances
+        fd = _take_instance()
+        if fd is None:
             return None
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError:
-            os.close(fd)
+            _give_back(fd)
             return None
         mask = _IN_MODIFY | _IN_CREATE | _IN_MOVED_TO
-        if _libc.inotify_add_watch(fd, os.fsencode(folder), mask) < 0:
-            os.close(fd)
+        wd = _libc.inotify_add_watch(fd, os.fsencode(folder), mask)
+        if wd < 0:
+            _give_back(fd)
             return None
-        return cls(fd)
+        return cls(fd, wd)
 
     def wait(self, timeout: float) -> None:
         """Until the folder changes (events since the last wait count) or timeout."""
         ready, _, _ = select.select([self._fd], [], [], timeout)
         if ready:
-            try:
-                while os.read(self._fd, 4096):  # drain: the next wait waits for news
-                    pass
-            except BlockingIOError:
-                pass
+            _drain(self._fd)
 
     def close(self) -> None:
-        os.close(self._fd)
+        """Stop watching; the instance goes back to the pool (or is closed: see
+        _give_back). Idempotent."""
+        if self._fd < 0:
+            return
+        fd, self._fd = self._fd, -1
+        if _libc.inotify_rm_watch(fd, self._wd) < 0:  # the folder went: watch gone too
+            os.close(fd)
+            return
+        _give_back(fd)
+
+
+# Idle inotify instances, ready for the next watch. Bounded: each counts against the
+# per-user limit of instances (128 by default), shared with every other program.
+_POOL_MAX = 8
+_pool: list[int] = []
+_pool_lock = threading.Lock()
+
+
+def _take_instance() -> int | None:
+    global _libc
+    with _pool_lock:
+        if _pool:
+            return _pool.pop()
+    try:
+        if _libc is None:
+            _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        fd = _libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
+    except (OSError, AttributeError):  # no libc inotify (not Linux)
+        return None
+    return None if fd < 0 else int(fd)  # fd < 0: EMFILE, the per-user limit
+
+
+def _give_back(fd: int) -> None:
+    _drain(fd)  # the removed watch's last events (IN_IGNORED): the next user starts clean
+    with _pool_lock:
+        if len(_pool) < _POOL_MAX:
+            _pool.append(fd)
+            return
+    os.close(fd)
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass

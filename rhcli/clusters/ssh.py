@@ -21,7 +21,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rhcli._version import __version__
 from rhcli.clusters.base import Cluster, ClusterStatus, CommandResult, check_version
@@ -64,7 +64,9 @@ class SSHCluster(Cluster):
         super().__init__(name)
         # known_hosts: a file of this cluster's own (on-demand clusters keep one per
         # cluster); None: $RHCLI_KNOWN_HOSTS, else ~/.ssh/config's, else ~/.ssh/known_hosts.
-        self._settings = dict(host=host, user=user, port=port, key=key, known_hosts=known_hosts)
+        self._settings: dict[str, Any] = dict(
+            host=host, user=user, port=port, key=key, known_hosts=known_hosts
+        )
         self._accept_host_key = accept_host_key
         self._target: SSHTarget | None = None
         self._warm_store: WarmStore | None = None
