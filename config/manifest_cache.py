@@ -77,7 +77,8 @@ def store(path: Path, file_stamp: list[int], manifest: Manifest) -> None:
     target = _cache_file(path)
     tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
     try:
-        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for folder in (target.parent.parent, target.parent):  # private, like the state dir
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp.write_text(json.dumps(document))
         os.replace(tmp, target)
     except OSError as exc:

@@ -7,6 +7,7 @@ arguments are noted, so the cluster resolves them to their values (rhcli.runref)
 
 from __future__ import annotations
 
+import pickle
 from typing import TYPE_CHECKING, Any
 
 import cloudpickle
@@ -70,6 +71,8 @@ def dump_args(
     of another cluster.
     """
     try:
+        if _plain((args, kwargs)):  # no RunRef can be among them, nothing by value
+            return pickle.dumps((args, kwargs), protocol=PICKLE_PROTOCOL), []
         if target is None:
             return cloudpickle.dumps((args, kwargs), protocol=PICKLE_PROTOCOL), []
         with sending_to(target) as depends_on:
@@ -83,6 +86,36 @@ def dump_args(
         for key, value in kwargs.items():
             _check_one(f"{key}= ({type(value).__name__})", value)
         raise ArgumentNotSerializableError("list", whole) from whole
+
+
+_SCALARS = frozenset({int, float, complex, str, bytes, bool, type(None)})
+_CONTAINERS = frozenset({tuple, list, dict})
+_PLAIN_BUDGET = 256  # values looked at before leaving a large structure to cloudpickle
+
+
+def _plain(value: Any) -> bool:
+    """Whether value is built of the builtin scalars and containers alone (exact types:
+    a RunRef is a str subclass), and small. Such values pickle to the same bytes with
+    the standard pickler, which costs a tenth of cloudpickle's setup (about 10 us a
+    call, 1 s of a 100,000-item map)."""
+    stack = [value]
+    budget = _PLAIN_BUDGET
+    while stack:
+        budget -= 1
+        if budget < 0:
+            return False
+        item = stack.pop()
+        kind = type(item)
+        if kind in _SCALARS:
+            continue
+        if kind not in _CONTAINERS:
+            return False
+        if kind is dict:
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        else:
+            stack.extend(item)
+    return True
 
 
 def _check_one(label: str, value: Any) -> None:

@@ -4,7 +4,7 @@ Modules the worker imported stay imported between calls. Before each call the lo
 checks whether any file of the user's modules changed (a stat per file, microseconds)
 and, if one did, forgets every user module so the next import reads the new code: an
 edited module is picked up on the next call without a restart. "User modules" are those
-under the code root, minus any virtualenv that lives inside it.
+under the code root, minus any virtualenv that lives inside it and rhcli's own modules.
 """
 
 from __future__ import annotations
@@ -115,6 +115,11 @@ class FunctionLoader:
                 or not path
                 or not path.startswith(self._prefix)
                 or path.startswith(self._installed)
+                # rhcli itself (under the code root when it is the repository an editable
+                # install points at): never user code to forget, and a stat per module
+                # of it on every call
+                or name == "rhcli"
+                or name.startswith("rhcli.")
             ):
                 continue
             try:

@@ -142,7 +142,7 @@ def build_id() -> str:
         pass  # none yet, or unreadable: hash the tree
     build = _tree()[1]
     try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = cache.with_name(f"build.{os.getpid()}.tmp")
         tmp.write_text(json.dumps({"version": __version__, "stamp": stamp, "build": build}))
         os.replace(tmp, cache)

@@ -71,6 +71,33 @@ def test_dump_args_round_trips_args_and_kwargs() -> None:
     assert depends_on == []
 
 
+@pytest.mark.parametrize(
+    "args, kwargs",
+    [
+        ((1, 2), {}),
+        (("text", b"bytes", 1.5, None, True, 2j), {"nested": [1, (2, {"k": [3]})]}),
+        ((list(range(10_000)),), {}),  # past the plain check's budget: cloudpickle's turn
+    ],
+)
+def test_plain_arguments_pickle_to_the_bytes_cloudpickle_makes(
+    args: tuple[object, ...], kwargs: dict[str, object]
+) -> None:
+    import cloudpickle
+
+    payload, depends_on = dump_args(args, kwargs)
+    assert payload == cloudpickle.dumps((args, kwargs), protocol=5)
+    assert depends_on == []
+    assert pickle.loads(payload) == (args, kwargs)
+
+
+def test_a_function_of_the_main_script_among_plain_values_still_travels_by_value() -> None:
+    namespace: dict[str, object] = {"__name__": "__main__"}
+    exec("def double(x):\n    return 2 * x\n", namespace)
+    payload, _ = dump_args(([1, namespace["double"]],), {})
+    (((_, double),), _) = pickle.loads(payload)
+    assert double(21) == 42  # unpickled by value, not looked up in this __main__
+
+
 def test_dump_args_carries_lambdas_by_value() -> None:
     args, _ = pickle.loads(dump_args((lambda x: x + 1,), {})[0])
     assert args[0](1) == 2
