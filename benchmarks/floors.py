@@ -67,9 +67,8 @@ def serve_grpc() -> None:
     server.stop(grace=None)
 
 
-def bench_grpc(bench: Bench) -> list[Row]:
-    import grpc
-
+def start_grpc_server() -> tuple[subprocess.Popen[str], int]:
+    """The bare gRPC server in a child process, and its port (stop it with stop_child)."""
     child = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.floors", "grpc-server"],
         cwd=REPO,
@@ -77,9 +76,15 @@ def bench_grpc(bench: Bench) -> list[Row]:
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert child.stdout is not None
+    return child, int(child.stdout.readline())
+
+
+def bench_grpc(bench: Bench) -> list[Row]:
+    import grpc
+
+    child, port = start_grpc_server()
     try:
-        assert child.stdout is not None
-        port = int(child.stdout.readline())
         with grpc.insecure_channel(f"127.0.0.1:{port}", options=GRPC_OPTIONS) as channel:
             echo = channel.unary_unary("/bench/Echo")
             sink = channel.unary_unary("/bench/Sink")

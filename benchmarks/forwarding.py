@@ -15,13 +15,12 @@ through the OpenSSH one.
 from __future__ import annotations
 
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.floors import GRPC_OPTIONS
-from benchmarks.harness import REPO, Bench, SshTarget, stop_child
+from benchmarks.floors import GRPC_OPTIONS, start_grpc_server
+from benchmarks.harness import Bench, SshTarget, stop_child
 from benchmarks.stats import Row, ms, timed
 
 
@@ -30,16 +29,8 @@ def run(bench: Bench) -> list[Row]:
     target = bench.target
     if not isinstance(target, SshTarget):
         return []
-    server = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.floors", "grpc-server"],
-        cwd=REPO,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    server, port = start_grpc_server()
     try:
-        assert server.stdout is not None
-        port = int(server.stdout.readline())
         bench.log("  forwarding floors: bare gRPC through OpenSSH's forward and paramiko's")
         rows = _through("openssh", "OpenSSH forward", _openssh_forward(target, port), bench)
         rows += _through("paramiko", "paramiko forward", _paramiko_forward(target, port), bench)

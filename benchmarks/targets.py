@@ -54,46 +54,36 @@ def evaluate(rows: dict[str, Row], baseline: dict[str, Any] | None = None) -> li
         "cli_help",
         1.5,
     )
-    # 3. Calls beside bare gRPC + bare Ray.
-    for prefix, where in (("", ""), (SSH, " (ssh)")):
-        key = prefix + "call"
+
+    def floor_ratio(target: str, key: str, limit: float, digits: int) -> None:
+        """key's ratio to its floor rows, at most limit."""
         if key in rows:
             r = ratio(rows[key], rows)
             assert r is not None
             check(
-                f"3. warm call within 1.5x of bare gRPC + bare Ray actor{where}",
-                r <= 1.5,
-                f"{median(key):.2f} ms = {r:.2f}x of {_floor(rows, key):.2f} ms",
+                target,
+                r <= limit,
+                f"{median(key):.{digits}f} ms = {r:.2f}x of {_floor(rows, key):.{digits}f} ms",
             )
-        if prefix + "call_stream" in rows and key in rows:
-            extra = median(prefix + "call_stream") - median(key)
+
+    # 3. Calls beside bare gRPC + bare Ray.
+    for prefix, where in (("", ""), (SSH, " (ssh)")):
+        floor = "bare gRPC + bare Ray actor"
+        floor_ratio(f"3. warm call within 1.5x of {floor}{where}", prefix + "call", 1.5, 2)
+        if prefix + "call_stream" in rows and prefix + "call" in rows:
+            extra = median(prefix + "call_stream") - median(prefix + "call")
             check(
                 f"3. stream_logs=True within 1 ms of the warm call{where}",
                 extra <= 1.0,
                 f"{extra:+.2f} ms ({median(prefix + 'call_stream'):.2f} ms)",
             )
-        key = prefix + "remote_get"
-        if key in rows:
-            r = ratio(rows[key], rows)
-            assert r is not None
-            check(
-                f"3. .remote() + rh.get within 1.8x of bare gRPC + bare Ray actor{where}",
-                r <= 1.8,
-                f"{median(key):.2f} ms = {r:.2f}x of {_floor(rows, key):.2f} ms",
-            )
+        floor_ratio(
+            f"3. .remote() + rh.get within 1.8x of {floor}{where}", prefix + "remote_get", 1.8, 2
+        )
     # 4. Payloads beside bare gRPC + bare Ray moving the same bytes; over SSH beside local.
-    for key, what in (
-        ("result_1mb_vs_both", "1 MB result"),
-        ("arg_10mb_vs_both", "10 MB argument"),
-    ):
-        if key in rows:
-            r = ratio(rows[key], rows)
-            assert r is not None
-            check(
-                f"4. {what} within 1.5x of bare gRPC + bare Ray",
-                r <= 1.5,
-                f"{median(key):.1f} ms = {r:.2f}x of {_floor(rows, key):.1f} ms",
-            )
+    payloads = (("result_1mb_vs_both", "1 MB result"), ("arg_10mb_vs_both", "10 MB argument"))
+    for key, what in payloads:
+        floor_ratio(f"4. {what} within 1.5x of bare gRPC + bare Ray", key, 1.5, 1)
     for key, what in (("result_1mb", "1 MB result"), ("arg_10mb", "10 MB argument")):
         if SSH + key in rows and key in rows:
             r = median(SSH + key) / median(key)

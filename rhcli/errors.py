@@ -244,6 +244,11 @@ class ResultNotSerializableError(RunError):
     """The function returned, but its result could not be pickled back."""
 
 
+class ResultLostError(RunError):
+    """The run succeeded, but its stored result is gone or cut (the cluster's machine lost
+    power before the result file reached its disk): never read as a value."""
+
+
 class RemoteError(RhcliError):
     """The function raised an exception that cannot be rebuilt here as its own type.
 

@@ -51,7 +51,7 @@ class RunHandle:
     cancelled: bool = False
     slot: Slot | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
-    result: bytes | None = None
+    result: bytes | memoryview | None = None
 
     def take_slot(self) -> Slot | None:
         with self.lock:
@@ -198,8 +198,8 @@ class Executor:
         self._give_back(handle, discard=handle.cancelled)
         if handle.cancelled:
             return cancelled_outcome(started)
-        if len(outcome.result) > INLINE_RESULT_LIMIT:
-            handle.result, outcome.result = outcome.result, b""
+        if len(memoryview(outcome.result)) > INLINE_RESULT_LIMIT:
+            handle.result, outcome.result = memoryview(outcome.result).cast("B"), b""
         return to_proto(outcome)
 
     def run_batch(

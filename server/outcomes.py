@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from rhcli.protocol import daemon_pb2 as pb
-from rhcli.server.worker import WorkerOutcome
+from rhcli.server.worker import WorkerOutcome, as_bytes
 
 _FAILURES = {
     "raised": pb.RAISED,
@@ -19,7 +19,7 @@ def to_proto(outcome: WorkerOutcome) -> pb.RunOutcome:
     message = pb.RunOutcome(
         status=pb.SUCCEEDED if outcome.succeeded else pb.FAILED,
         failure=_FAILURES.get(outcome.failure, pb.FAILURE_KIND_UNSPECIFIED),
-        result=outcome.result,
+        result=as_bytes(outcome.result),
         result_repr=outcome.result_repr,
         reason=outcome.reason,
         started_at=outcome.started_at,

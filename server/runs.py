@@ -46,10 +46,18 @@ class ActiveRun(RunHandle):
     run_id: str = ""
     done: threading.Event = field(default_factory=threading.Event)
     queue: FunctionQueue | None = None
-    # Once done: the outcome as stored, result included, when it is small enough to
-    # travel inline (None: read it from the store). A waiter that held this run then
-    # answers from memory: no query, no read of the row back.
-    outcome: pb.RunOutcome | None = None
+    # Once done: the reply with the outcome as stored, result included, when it is small
+    # enough to travel inline (None: read it from the store), and the result's size. A
+    # waiter that held this run answers with it: no query, no read of the row back, and
+    # no copy of the result into another message (about 1.5 ms per MB in protobuf).
+    reply: pb.CallReply | None = None
+    reply_result_bytes: int = 0
+
+    def held(self, max_inline: int | None) -> pb.CallReply | None:
+        """The reply kept at the end, if its result fits in max_inline bytes."""
+        if self.reply is None or (max_inline is not None and self.reply_result_bytes > max_inline):
+            return None
+        return self.reply
 
 
 class RunManager:
@@ -69,21 +77,21 @@ class RunManager:
 
     # --- starting -----------------------------------------------------------------------
 
-    def call(self, request: pb.CallRequest, *, max_inline: int | None = None) -> pb.RunOutcome:
-        """Run (or enqueue) the call and block until it ends; its outcome (max_inline as
-        for wait)."""
+    def call(self, request: pb.CallRequest, *, max_inline: int | None = None) -> pb.CallReply:
+        """Run (or enqueue) the call and block until it ends; the reply with its outcome
+        (max_inline as for wait)."""
         if request.enqueue:
             self._enqueue(request)
         elif (active := self._record(request)) is not None:
             self.execute(active, request)
-            held = active.outcome  # as stored: no need to read it back
-            if held is not None and (max_inline is None or len(held.result) <= max_inline):
+            held = active.held(max_inline)  # as stored: no need to read it back
+            if held is not None:
                 return held
-        return self.wait(request.run_id, timeout=None, max_inline=max_inline)
+        return self.wait_reply(request.run_id, timeout=None, max_inline=max_inline)
 
     def call_async(
         self, request: pb.CallRequest, *, max_inline: int | None = None
-    ) -> Future[pb.RunOutcome]:
+    ) -> Future[pb.CallReply]:
         """call() in a thread of the dispatch pool: its outcome (or its exception, such
         as DuplicateRunError) once the run has ended, its outcome stored and its log
         closed."""
@@ -171,7 +179,11 @@ class RunManager:
         self.end(active, outcome, result=result)
 
     def end(
-        self, active: ActiveRun, outcome: pb.RunOutcome, *, result: bytes | None = None
+        self,
+        active: ActiveRun,
+        outcome: pb.RunOutcome,
+        *,
+        result: bytes | memoryview | None = None,
     ) -> bool:
         """Store the outcome, close the log with its end marker, wake the waiters: in
         this order, so whoever is woken finds both. False when the outcome could not be
@@ -180,7 +192,7 @@ class RunManager:
         try:
             self.store.finish(active.run_id, outcome, result=result)
             status: int = outcome.status
-            active.outcome = _in_memory(outcome, result)
+            active.reply, active.reply_result_bytes = _in_memory(active.run_id, outcome, result)
         except Exception as exc:  # a full disk: the waiters must still be told
             status = self._store_failure(active.run_id, exc)
             stored = False
@@ -250,6 +262,19 @@ class RunManager:
 
     # --- waiting and looking ----------------------------------------------------------------
 
+    def wait_reply(
+        self, run_id: str, timeout: float | None, *, max_inline: int | None = None
+    ) -> pb.CallReply:
+        """wait() as the reply of Call and Wait (the one kept at the run's end when this
+        waited on the run and it has one)."""
+        with self._lock:
+            active = self._active.get(run_id)
+        if active is not None and active.done.wait(timeout):
+            held = active.held(max_inline)
+            if held is not None:
+                return held
+        return pb.CallReply(run_id=run_id, outcome=self.wait(run_id, 0, max_inline=max_inline))
+
     def wait(
         self, run_id: str, timeout: float | None, *, max_inline: int | None = None
     ) -> pb.RunOutcome:
@@ -264,9 +289,9 @@ class RunManager:
         if active is not None:
             if not active.done.wait(timeout):
                 return pb.RunOutcome(status=self.store.status(run_id) or pb.RUNNING)  # type: ignore[arg-type]
-            held = active.outcome
-            if held is not None and (max_inline is None or len(held.result) <= max_inline):
-                return held
+            held = active.held(max_inline)
+            if held is not None:
+                return held.outcome
         outcome = self.store.outcome(run_id, max_inline=max_inline)
         if outcome is None:
             with self._lock:
@@ -334,17 +359,21 @@ class RunManager:
         return queue
 
 
-def _in_memory(outcome: pb.RunOutcome, result: bytes | None) -> pb.RunOutcome | None:
-    """The outcome a waiter may be answered from, or None when its result is too large
-    to travel inline (it is streamed from its file)."""
+def _in_memory(
+    run_id: str, outcome: pb.RunOutcome, result: bytes | memoryview | None
+) -> tuple[pb.CallReply | None, int]:
+    """The reply a waiter may be answered with, and its result's size; (None, 0) when
+    the result is too large to travel inline (it is streamed from its file).
+
+    result: a large result, kept apart from outcome (see Executor.run)."""
+    if result is not None and len(result) > INLINE_REPLY_LIMIT:
+        return None, 0
+    reply = pb.CallReply(run_id=run_id)
+    reply.outcome.CopyFrom(outcome)  # without a large result: small
     if result is None:
-        return outcome
-    if len(result) > INLINE_REPLY_LIMIT:
-        return None
-    whole = pb.RunOutcome()
-    whole.CopyFrom(outcome)
-    whole.result = result
-    return whole
+        return reply, outcome.ByteSize()  # the inline result is within it
+    reply.outcome.result = bytes(result)
+    return reply, len(result)
 
 
 def payload_digest(request: pb.CallRequest) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rhcli.protocol import daemon_pb2 as pb
-from rhcli.server.result_files import stored_form
+from rhcli.server.result_files import checked_result_file, read_result_file, stored_form
 from rhcli.server.run_logs import append_end, log_path
 
 SCHEMA_VERSION = 2
@@ -181,13 +181,12 @@ class RunStore:
         with self._lock:
             self._db.execute("UPDATE runs SET items = ? WHERE run_id = ?", (items, run_id))
 
-    def finish(self, run_id: str, outcome: pb.RunOutcome, *, result: bytes | None = None) -> None:
+    def finish(
+        self, run_id: str, outcome: pb.RunOutcome, *, result: bytes | memoryview | None = None
+    ) -> None:
         """Store the outcome of a run and mark it ended; the outcome is complete on disk
-        before the row says so.
-
-        result, when given, is the run's result kept outside the message (a large one:
-        written to its file as it is, never copied into protobuf).
-        """
+        before the row says so. result: a large result kept outside the message (written
+        to its file as it is, never copied into protobuf)."""
         row = self._outcome_row(run_id, outcome, result)
         with self._lock:  # one statement: in autocommit mode, its own transaction
             self._db.execute(_FINISH, row)
@@ -201,20 +200,13 @@ class RunStore:
                 self._db.executemany(_FINISH, rows)
 
     def _outcome_row(
-        self, run_id: str, outcome: pb.RunOutcome, result: bytes | None = None
+        self, run_id: str, outcome: pb.RunOutcome, result: bytes | memoryview | None = None
     ) -> tuple[object, ...]:
         stored, result_file, size = stored_form(self._runs_dir, run_id, outcome, result)
-        return (
-            outcome.status,
-            outcome.failure,
-            outcome.reason,
-            outcome.started_at or None,
-            outcome.ended_at or time.time(),
-            stored.SerializeToString(),
-            result_file,
-            size,
-            run_id,
-        )
+        ended_at = outcome.ended_at or time.time()
+        started_at = outcome.started_at or None
+        row = (outcome.status, outcome.failure, outcome.reason, started_at, ended_at)
+        return (*row, stored.SerializeToString(), result_file, size, run_id)
 
     # --- reading ------------------------------------------------------------------------
 
@@ -225,7 +217,8 @@ class RunStore:
 
         A result kept in a file is read back when with_result and it is at most
         max_inline bytes (None: any size); otherwise result_size says how large it is
-        and the caller streams it with result_path().
+        and the caller streams it with result_file(). Raises ResultLostError when the
+        file is missing or not the size the row recorded (never a cut result).
         """
         with self._lock:
             row = self._db.execute(
@@ -237,7 +230,7 @@ class RunStore:
         outcome: pb.RunOutcome = pb.RunOutcome.FromString(row[0])
         if row[1]:
             if with_result and (max_inline is None or row[2] <= max_inline):
-                outcome.result = Path(row[1]).read_bytes()
+                outcome.result = read_result_file(run_id, row[1], row[2])
             else:
                 outcome.result_size = row[2]
         return outcome
@@ -245,12 +238,16 @@ class RunStore:
     def log_path(self, run_id: str) -> Path:
         return log_path(self._runs_dir, run_id)
 
-    def result_path(self, run_id: str) -> Path | None:
+    def result_file(self, run_id: str) -> tuple[Path, int] | None:
+        """The run's result file and its size, checked against its row; None when the run
+        has none. Raises ResultLostError when the file is missing or cut."""
         with self._lock:
             row = self._db.execute(
-                "SELECT result_file FROM runs WHERE run_id = ?", (run_id,)
+                "SELECT result_file, result_size FROM runs WHERE run_id = ?", (run_id,)
             ).fetchone()
-        return Path(row[0]) if row and row[0] else None
+        if not row or not row[0]:
+            return None
+        return checked_result_file(run_id, row[0], row[1]), row[1]
 
     def info(self, run_id: str) -> pb.RunInfo | None:
         with self._lock:

@@ -26,7 +26,7 @@ from rhcli.protocol.wire import CHUNK_BYTES, INLINE_REPLY_LIMIT
 from rhcli.server.blobs import BlobTooLargeError
 from rhcli.server.mapper import Mapper
 from rhcli.server.reqs import InstallResult, ReqsInstaller
-from rhcli.server.result_files import is_disk_full
+from rhcli.server.result_files import ResultLostError, is_disk_full
 from rhcli.server.run_logs import read_records
 from rhcli.server.runs import RunManager, UnknownRunError
 from rhcli.server.runstore import FINISHED, DuplicateRunError
@@ -71,13 +71,15 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
     def Call(self, request: pb.CallRequest, context: grpc.ServicerContext) -> pb.CallReply:
         _check_call(request, context, self._runs.blobs.max_bytes)
         try:
-            outcome = self._runs.call(request, max_inline=INLINE_REPLY_LIMIT)
+            reply = self._runs.call(request, max_inline=INLINE_REPLY_LIMIT)
         except DuplicateRunError as exc:
             _abort(context, grpc.StatusCode.ALREADY_EXISTS, str(exc))
+        except ResultLostError as exc:
+            _abort(context, grpc.StatusCode.DATA_LOSS, str(exc))
         except Exception as exc:
             self._abort_if_disk_full(context, exc)
             raise
-        return pb.CallReply(run_id=request.run_id, outcome=_for_reply(outcome))
+        return _for_reply(reply)
 
     def CallStream(
         self, request: pb.CallRequest, context: grpc.ServicerContext
@@ -97,14 +99,15 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
         if gone.is_set():
             return
         try:
-            outcome = ended.result()
+            reply = ended.result()
         except DuplicateRunError as exc:
             _abort(context, grpc.StatusCode.ALREADY_EXISTS, str(exc))
+        except ResultLostError as exc:
+            _abort(context, grpc.StatusCode.DATA_LOSS, str(exc))
         except Exception as exc:
             self._abort_if_disk_full(context, exc)
             raise
-        reply = pb.CallReply(run_id=request.run_id, outcome=_for_reply(outcome))
-        yield pb.CallEvent(reply=reply)
+        yield pb.CallEvent(reply=_for_reply(reply))
 
     def Submit(self, request: pb.CallRequest, context: grpc.ServicerContext) -> pb.RunInfo:
         _check_call(request, context, self._runs.blobs.max_bytes)
@@ -118,25 +121,33 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
 
     def Wait(self, request: pb.WaitRequest, context: grpc.ServicerContext) -> pb.CallReply:
         try:
-            outcome = self._runs.wait(
+            reply = self._runs.wait_reply(
                 request.run_id, timeout=request.timeout_s or None, max_inline=INLINE_REPLY_LIMIT
             )
         except UnknownRunError:
             _abort_unknown_run(context, request.run_id)
-        return pb.CallReply(run_id=request.run_id, outcome=_for_reply(outcome))
+        except ResultLostError as exc:
+            _abort(context, grpc.StatusCode.DATA_LOSS, str(exc))
+        return _for_reply(reply)
 
     def ReadResult(
         self, request: pb.RunRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.Chunk]:
-        path = self._runs.store.result_path(request.run_id)
-        if path is None:
+        try:
+            found = self._runs.store.result_file(request.run_id)
+        except ResultLostError as exc:
+            _abort(context, grpc.StatusCode.DATA_LOSS, str(exc))
+        if found is None:
             _abort_unknown_run(context, request.run_id)
-        size = path.stat().st_size
+        path, size = found
+        sent = 0
         with open(path, "rb") as f:
-            first = True
-            while chunk := f.read(CHUNK_BYTES):
-                yield pb.Chunk(data=chunk, total_size=size if first else 0)
-                first = False
+            while chunk := f.read(min(CHUNK_BYTES, size - sent)):
+                yield pb.Chunk(data=chunk, total_size=size if sent == 0 else 0)
+                sent += len(chunk)
+        if sent != size:  # cut while being read: the client must not take the part it got
+            lost = ResultLostError(request.run_id, path, sent, size)
+            _abort(context, grpc.StatusCode.DATA_LOSS, str(lost))
 
     def PutBlob(
         self, request_iterator: Iterator[pb.Chunk], context: grpc.ServicerContext
@@ -286,14 +297,18 @@ def _check_call(
         )
 
 
-def _for_reply(outcome: pb.RunOutcome) -> pb.RunOutcome:
-    """The outcome as it travels: a large result stays behind for ReadResult."""
-    if len(outcome.result) <= INLINE_REPLY_LIMIT:
-        return outcome
-    slim = pb.RunOutcome()
-    slim.CopyFrom(outcome)
-    slim.result = b""
-    slim.result_size = len(outcome.result)
+def _for_reply(reply: pb.CallReply) -> pb.CallReply:
+    """The reply as it travels: a large result stays behind for ReadResult. (The run
+    manager leaves such results out already; this guards the limit of the message.)"""
+    if reply.ByteSize() <= INLINE_REPLY_LIMIT:  # sizes only: the result is not copied
+        return reply
+    size = len(reply.outcome.result)
+    if size <= INLINE_REPLY_LIMIT:
+        return reply
+    slim = pb.CallReply()
+    slim.CopyFrom(reply)
+    slim.outcome.result = b""
+    slim.outcome.result_size = size
     return slim
 
 

@@ -24,6 +24,10 @@ from rhcli.server.loader import EntrypointMissing, FunctionLoader
 from rhcli.server.output_capture import OutputCapture, open_sink
 
 REPR_LIMIT = 10_000
+# Results from this size on leave the worker out of band: Ray moves a PickleBuffer into its
+# object store as it is and the daemon reads it there, where a result inside the outcome
+# was pickled into Ray's stream with it (4.5 of the worker's 5.8 ms for a 1 MB result).
+OUT_OF_BAND_BYTES = 64 * 1024
 
 
 # Worker.run's call: (entrypoint, pickled function, want_json, log path, RunRefs).
@@ -38,7 +42,9 @@ class WorkerOutcome:
 
     succeeded: bool
     failure: str = ""  # "" | "raised" | "entrypoint_not_found" | "result_not_serializable"
-    result: bytes = b""
+    # The pickled result: bytes, or from OUT_OF_BAND_BYTES on a buffer (a PickleBuffer
+    # here, Ray's read-only view of its object store in the daemon: see as_bytes).
+    result: bytes | pickle.PickleBuffer | memoryview = b""
     result_json: str | None = None
     result_repr: str = ""
     error: dict[str, Any] = field(default_factory=dict)  # type_name, message, traceback, pickled
@@ -182,10 +188,15 @@ class Worker:
             )
         return WorkerOutcome(
             succeeded=True,
-            result=payload,
+            result=pickle.PickleBuffer(payload) if len(payload) >= OUT_OF_BAND_BYTES else payload,
             result_json=render_json(result) if want_json else None,
             result_repr=_bounded_repr(result),
         )
+
+
+def as_bytes(result: bytes | pickle.PickleBuffer | memoryview) -> bytes:
+    """A result as bytes (a copy, where it came out of band)."""
+    return result if isinstance(result, bytes) else bytes(memoryview(result))
 
 
 def node_path(code_root: str, head_root: str) -> str:

@@ -14,6 +14,7 @@ import grpc
 from rhcli.errors import (
     AuthError,
     DaemonNotRunningError,
+    ResultLostError,
     RhcliError,
     UnknownRunError,
     UnreachableError,
@@ -72,7 +73,7 @@ class DaemonClient:
 
     def call(self, request: pb.CallRequest, *, timeout: float | None) -> pb.CallReply:
         """Run a call; blocks until it ends. timeout=None waits as long as the run does."""
-        return self._unary(self._stub.Call, request, timeout)  # type: ignore[no-any-return]
+        return self._unary(self._stub.Call, request, timeout, request.run_id)  # type: ignore[no-any-return]
 
     def call_stream(
         self,
@@ -91,7 +92,7 @@ class DaemonClient:
                     return event.reply  # type: ignore[no-any-return]
                 on_logs(event.logs)
         except grpc.RpcError as exc:
-            self._raise(exc)
+            self._raise(exc, run_id=request.run_id)
         except BaseException:
             stream.cancel()
             raise
@@ -108,7 +109,7 @@ class DaemonClient:
         """The run's outcome once it ends, or (after timeout) an outcome still in flight."""
         deadline = timeout + DEADLINE_GRACE_S if timeout else None
         reply = self._unary(
-            self._stub.Wait, pb.WaitRequest(run_id=run_id, timeout_s=timeout or 0), deadline
+            self._stub.Wait, pb.WaitRequest(run_id=run_id, timeout_s=timeout or 0), deadline, run_id
         )
         return reply.outcome  # type: ignore[no-any-return]
 
@@ -126,7 +127,7 @@ class DaemonClient:
                 buffer[filled : filled + len(chunk.data)] = chunk.data
                 filled += len(chunk.data)
         except grpc.RpcError as exc:
-            self._raise(exc)
+            self._raise(exc, run_id=run_id)
         return buffer
 
     def put_blob(self, data: bytes) -> str:
@@ -185,14 +186,16 @@ class DaemonClient:
         except grpc.RpcError as exc:
             self._raise(exc)
 
-    def _unary(self, method: Any, request: Any, timeout: float | None) -> Any:
+    def _unary(self, method: Any, request: Any, timeout: float | None, run_id: str = "") -> Any:
         try:
             return method(request, metadata=self._metadata, timeout=timeout)
         except grpc.RpcError as exc:
-            self._raise(exc)
+            self._raise(exc, run_id=run_id)
 
-    def _raise(self, exc: grpc.RpcError) -> NoReturn:
-        raise translate(exc, describe=self._describe, restart_hint=self._restart_hint) from None
+    def _raise(self, exc: grpc.RpcError, *, run_id: str = "") -> NoReturn:
+        raise translate(
+            exc, describe=self._describe, restart_hint=self._restart_hint, run_id=run_id
+        ) from None
 
 
 class _TranslatingStream:
@@ -214,8 +217,10 @@ class _TranslatingStream:
         self._call.cancel()
 
 
-def translate(exc: grpc.RpcError, *, describe: str, restart_hint: str) -> RhcliError:
-    """The rhcli error for a failed RPC."""
+def translate(
+    exc: grpc.RpcError, *, describe: str, restart_hint: str, run_id: str = ""
+) -> RhcliError:
+    """The rhcli error for a failed RPC (run_id: the run it was about, if one)."""
     code = exc.code() if hasattr(exc, "code") else None
     details = exc.details() if hasattr(exc, "details") else str(exc)
     if code == grpc.StatusCode.UNAUTHENTICATED:
@@ -228,6 +233,8 @@ def translate(exc: grpc.RpcError, *, describe: str, restart_hint: str) -> RhcliE
         return UnreachableError(f"{describe} refused the call: {details}")
     if code == grpc.StatusCode.NOT_FOUND:
         return UnknownRunError(details or "no such run")
+    if code == grpc.StatusCode.DATA_LOSS:  # a result file cut by a power loss
+        return ResultLostError(details, run_id=run_id)
     if code in (
         grpc.StatusCode.ALREADY_EXISTS,
         grpc.StatusCode.INVALID_ARGUMENT,

@@ -160,8 +160,9 @@ def test_purge_older_than_deletes_only_finished_runs_past_the_cutoff(tmp_path: P
             store.create(run_id=run_id, function="f", args_digest="d", status=status)
         big = pb.RunOutcome(status=pb.SUCCEEDED, result=b"r" * (1024 * 1024))
         store.finish("old", big)
-        result_file = store.result_path("old")
-        assert result_file is not None and result_file.exists()
+        found = store.result_file("old")
+        assert found is not None and found[1] == 1024 * 1024
+        result_file = found[0]
 
         assert store.purge_older_than(3600) == 0  # too recent
         time.sleep(0.05)

@@ -233,3 +233,18 @@ def test_a_master_whose_socket_path_is_too_long_is_not_started(tmp_path: Path, b
     assert not master.usable
     assert not master.ensure()
     assert not deep.exists()
+
+
+def test_without_a_usable_master_a_process_uses_its_own_tunnel_and_keeps_no_state(
+    box: Box, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deep = tmp_path / ("d" * 120)  # a socket path there would pass the unix limit
+    monkeypatch.setattr("rhcli.clusters.ssh.control_dir", lambda: deep)
+    cluster = _other(box, "box-no-master")
+    try:
+        assert rh.function(funcs.add, system=cluster)(3, 4) == 7
+        assert cluster._tunnel is not None  # paramiko's forward, in this process
+        assert not cluster.warm_store().path.exists()
+        assert not cluster.master().alive()
+    finally:
+        _drop(cluster)
