@@ -239,7 +239,8 @@ def test_without_a_usable_master_a_process_uses_its_own_tunnel_and_keeps_no_stat
     box: Box, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     deep = tmp_path / ("d" * 120)  # a socket path there would pass the unix limit
-    monkeypatch.setattr("rhcli.clusters.ssh.control_dir", lambda: deep)
+    for module in ("rhcli.clusters.ssh", "rhcli.transport.ssh_master"):  # state and master
+        monkeypatch.setattr(f"{module}.control_dir", lambda: deep)
     cluster = _other(box, "box-no-master")
     try:
         assert rh.function(funcs.add, system=cluster)(3, 4) == 7
