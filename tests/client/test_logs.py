@@ -30,6 +30,7 @@ from rhcli.log_follower import LogPrinter
 from rhcli.protocol import daemon_pb2 as pb
 from tests.conftest import REPO, processes_of_root, run_cli
 from tests.fixtures import funcs
+from tests.support.processes import spawn_interruptible
 
 RHCLI = str(Path(sys.executable).parent / "rhcli")
 
@@ -99,13 +100,14 @@ class LineReader:
 
 
 def spawn(*argv: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+    """The command, its output piped; SIGINT at its default whatever this process
+    inherited, so the Ctrl-C tests hold when the suite runs from a background job."""
+    return spawn_interruptible(
         list(argv),
         cwd=REPO,
         env={**os.environ, **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
     )
 
 

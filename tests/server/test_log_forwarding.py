@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rhcli.server.output_capture import LogWriter
+from rhcli.server.log_forwarding import LogWriter
 
 
 def test_forwarded_records_are_appended_whole_in_order(tmp_path: Path) -> None:
