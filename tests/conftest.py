@@ -39,7 +39,7 @@ os.environ[SESSION_ENV] = SESSION_ID
 os.environ["SPT_NOENV"] = "1"
 # How long processes get to end by themselves after the last fixture is torn down (Ray's
 # agents take a few seconds after their daemon).
-LEFTOVER_GRACE_S = 20.0
+LEFTOVER_GRACE_S = float(os.environ.get("RHCLI_TEST_LEFTOVER_GRACE_S", "20"))
 
 
 @pytest.fixture(scope="session", autouse=True)
