@@ -28,8 +28,9 @@ from rhcli.config.token_file import InsecureTokenFileError, check_token_file, cr
 
 log = logging.getLogger(__name__)
 
-# The first Ray whose servers all check the token in token mode (Serve replicas' own gRPC
-# port included) and whose local clusters start with it by default; setup.cfg requires it.
+# Token auth came in Ray 2.52; 2.59 checks it on every port (Serve replicas' own gRPC
+# port included) and is the first to turn it on by default for local clusters. setup.cfg
+# requires it; this refuses an older Ray found at run time (a venv changed by hand).
 MIN_RAY_VERSION = (2, 59)
 
 

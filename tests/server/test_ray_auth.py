@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import socket
 import stat
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,6 +116,23 @@ def test_the_raylet_refuses_a_client_without_the_token(ray_ports: RayPorts) -> N
         assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
         metadata = (("authorization", f"Bearer {ray_ports.token}"),)
         assert stub.GetNodeStats(nm.GetNodeStatsRequest(), metadata=metadata, timeout=20)
+
+
+def test_the_runtime_env_agents_http_port_refuses_a_client_without_the_token(
+    ray_ports: RayPorts,
+) -> None:
+    session = ray_ports.daemon.paths.ray_temp_dir / "session_latest"
+    port = int(next(session.glob("runtime_env_agent_port_*")).read_text().strip())
+    url = f"http://{ray_ports.address}:{port}/get_or_create_runtime_env"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(urllib.request.Request(url, data=b"{}"), timeout=20)
+    assert refused.value.code == 401
+    with_token = urllib.request.Request(
+        url, data=b"{}", headers={"Authorization": f"Bearer {ray_ports.token}"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as answered:  # past auth: a bad request
+        urllib.request.urlopen(with_token, timeout=20)
+    assert answered.value.code != 401
 
 
 def test_the_ray_token_is_the_roots_own_file_readable_by_its_owner_only(
