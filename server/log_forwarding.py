@@ -54,6 +54,7 @@ class ForwardingLogSink(LogSink):
         self._closing = False
         self._error = ""  # the first failure, as text
         self._lost = 0  # lines that did not reach the log
+        self._in_flight: list[bytes] = []  # the batch being delivered
         self._sender: threading.Thread | None = None
 
     def _emit(self, line: bytes) -> None:
@@ -74,10 +75,14 @@ class ForwardingLogSink(LogSink):
                 batch, self._pending = self._pending, []
                 if not batch and self._closing:
                     return
+            with self._wake:
+                self._in_flight = batch
             try:
                 self._deliver(self._path, b"".join(batch))
             except Exception as exc:  # the writer is gone or refused: keep the lines here
                 self._keep_here(batch, f"{type(exc).__name__}: {exc}")
+            with self._wake:
+                self._in_flight = []
 
     def _keep_here(self, batch: list[bytes], why: str) -> None:
         """Write the records' lines to the worker's own stderr, and count them lost."""
@@ -95,8 +100,9 @@ class ForwardingLogSink(LogSink):
         if sender is not None:
             sender.join(timeout=CLOSE_WAIT_S)
             if sender.is_alive():  # the head does not answer: what is left stays here
-                with self._wake:
-                    left, self._pending = self._pending, []
+                with self._wake:  # (the batch in flight too: it may never arrive)
+                    left, self._pending = self._in_flight + self._pending, []
+                    self._in_flight = []
                 self._keep_here(left, f"no answer from the log writer in {CLOSE_WAIT_S:g} s")
         if not self._lost:
             return ""

@@ -313,12 +313,8 @@ def _check(conn: SSHConnection, argv: list[str], what: str) -> None:
     if result.returncode != 0:
         output = (result.stderr or result.stdout).strip().splitlines()[-20:]
         if "No space left on device" in result.stderr + result.stdout:
-            raise HostSetupError(
-                host=conn.target.alias,
-                missing=f"the disk filled up while {what} ({output[-1] if output else ''})",
-                fix="Free some space there (or set the cluster's `home:` on a larger disk), "
-                "then run `rhcli up` again",
-            )
+            last = output[-1] if output else ""
+            raise host_check.disk_full(conn.target.alias, f"left while {what} ({last})")
         raise UnreachableError(
             f"{what} on {conn.target.alias} failed (exit {result.returncode}):\n"
             + "\n".join(output)

@@ -55,6 +55,24 @@ def host_facts(root):
 """
 
 
+DISK_FIX = "free some space there, or set the cluster's `home:` on a larger disk"
+WRITE_FIX = (
+    "set the cluster's `home:` to a folder that user can write, or give it write access there"
+)
+
+
+def disk_full(host: str, what: str) -> HostSetupError:
+    """The error for a disk that filled up on host while doing what."""
+    return HostSetupError(
+        host=host, missing=f"no free disk space {what}", fix=f"{_sentence(DISK_FIX)}. {_AGAIN}"
+    )
+
+
+def not_writable(host: str, what: str) -> HostSetupError:
+    """The error for a folder of the root that the SSH user may not write."""
+    return HostSetupError(host=host, missing=what, fix=f"{_sentence(WRITE_FIX)}. {_AGAIN}")
+
+
 def old_python(host: str, stderr: str) -> HostSetupError | None:
     """The error for a probe that stopped on an old Python (see GATE), else None."""
     for line in stderr.splitlines():
@@ -92,11 +110,10 @@ def check(
     missing: list[str] = []
     fixes: list[str] = []
     if not facts.get("writable"):
-        missing.append(f"the SSH user cannot write {facts.get('writable_path') or root}")
-        fixes.append(
-            f"set the cluster's `home:` to a folder that user can write (the root is now "
-            f"{root}), or give it write access there"
+        missing.append(
+            f"the SSH user cannot write {facts.get('writable_path') or root} (the root is {root})"
         )
+        fixes.append(WRITE_FIX)
     need = FIRST_INSTALL_BYTES if first_install else UPDATE_BYTES
     free = int(facts.get("free", -1))
     if 0 <= free < need:
@@ -105,7 +122,7 @@ def check(
             f"{'a first install' if first_install else 'an update'} needs "
             f"{need / 2**20:.0f} MiB"
         )
-        fixes.append("free some space there, or set the cluster's `home:` on a larger disk")
+        fixes.append(DISK_FIX)
     for tool, why, package in (
         ("rsync", "to sync code", "rsync"),
         ("setsid", "to start the daemon", "util-linux"),
@@ -123,8 +140,11 @@ def check(
         raise HostSetupError(
             host=host,
             missing="; ".join(missing),
-            fix=_sentence("; ".join(fixes)) + ". Then run `rhcli up` again",
+            fix=f"{_sentence('; '.join(fixes))}. {_AGAIN}",
         )
+
+
+_AGAIN = "Then run `rhcli up` again"
 
 
 def _sentence(text: str) -> str:

@@ -27,7 +27,8 @@ from typing import Any
 
 import paramiko
 
-from rhcli.errors import HostSetupError, UnreachableError
+from rhcli.errors import UnreachableError
+from rhcli.transport import host_check
 
 CONNECT_TIMEOUT_S = 15.0
 
@@ -249,19 +250,10 @@ def write_failed(host: str, path: str, stderr: str) -> UnreachableError:
     a full disk or a place the user may not write is the host's setup, named as such."""
     said = stderr.strip().splitlines()[-1] if stderr.strip() else "no message"
     if "No space left" in stderr or "Disk quota exceeded" in stderr:
-        return HostSetupError(
-            host=host,
-            missing=f"no free disk space to write {path} ({said})",
-            fix="Free some space there (or set the cluster's `home:` to a folder on a larger "
-            "disk), then run `rhcli up` again",
-        )
+        return host_check.disk_full(host, f"to write {path} ({said})")
     if "Permission denied" in stderr or "Read-only file system" in stderr:
-        return HostSetupError(
-            host=host,
-            missing=f"{posixpath.dirname(path)} is not writable by the SSH user ({said})",
-            fix="Set the cluster's `home:` to a folder that user can write, or give it "
-            "write access there; then run `rhcli up` again",
-        )
+        folder = posixpath.dirname(path)
+        return host_check.not_writable(host, f"{folder} is not writable by the SSH user ({said})")
     return UnreachableError(f"writing {path} on {host} failed: {said}")
 
 

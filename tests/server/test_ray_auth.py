@@ -17,7 +17,6 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import grpc
 import pytest
@@ -30,6 +29,7 @@ from rhcli.server.ray_runtime import (
     prepare_token,
 )
 from tests.server.test_daemon import _env, _stop_and_check
+from tests.support.ray_ports import bearer, gcs_nodes
 
 USER_TOKEN = "a-token-of-the-users-own-environment"
 
@@ -68,35 +68,20 @@ def ray_ports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayPorts]:
         _stop_and_check(daemon)
 
 
-def _call(address: str, method: str, token: str | None) -> Any:
-    """One call of Ray's GCS (NodeInfoGcsService) at address, with token as Ray's own
-    clients send it (or none); its reply, or the grpc.RpcError it raised."""
-    from ray.core.generated import gcs_service_pb2 as gcs
-    from ray.core.generated import gcs_service_pb2_grpc as gcs_grpc
-
-    metadata = (("authorization", f"Bearer {token}"),) if token is not None else ()
-    with grpc.insecure_channel(address) as channel:
-        stub = gcs_grpc.NodeInfoGcsServiceStub(channel)
-        try:
-            return getattr(stub, method)(gcs.GetAllNodeInfoRequest(), metadata=metadata, timeout=20)
-        except grpc.RpcError as exc:
-            return exc
-
-
 @pytest.mark.parametrize(
     "token", [None, "wrong", USER_TOKEN], ids=["no_token", "wrong_token", "users_env_token"]
 )
 def test_the_gcs_refuses_a_client_without_the_token_despite_auth_disabled_in_the_env(
     ray_ports: RayPorts, token: str | None
 ) -> None:
-    answer = _call(f"{ray_ports.address}:{ray_ports.gcs_port}", "GetAllNodeInfo", token)
+    answer = gcs_nodes(f"{ray_ports.address}:{ray_ports.gcs_port}", token)
     assert isinstance(answer, grpc.RpcError), "the GCS answered a client without the token"
     assert answer.code() == grpc.StatusCode.UNAUTHENTICATED
     assert "InvalidAuthToken" in (answer.details() or "")
 
 
 def test_the_gcs_answers_with_the_roots_ray_token(ray_ports: RayPorts) -> None:
-    reply = _call(f"{ray_ports.address}:{ray_ports.gcs_port}", "GetAllNodeInfo", ray_ports.token)
+    reply = gcs_nodes(f"{ray_ports.address}:{ray_ports.gcs_port}", ray_ports.token)
     assert not isinstance(reply, grpc.RpcError), reply
     assert len(reply.node_info_list) == 1
 
@@ -105,17 +90,16 @@ def test_the_raylet_refuses_a_client_without_the_token(ray_ports: RayPorts) -> N
     from ray.core.generated import node_manager_pb2 as nm
     from ray.core.generated import node_manager_pb2_grpc as nm_grpc
 
-    node = _call(
-        f"{ray_ports.address}:{ray_ports.gcs_port}", "GetAllNodeInfo", ray_ports.token
-    ).node_info_list[0]
+    node = gcs_nodes(f"{ray_ports.address}:{ray_ports.gcs_port}", ray_ports.token).node_info_list[0]
     address = f"{ray_ports.address}:{node.node_manager_port}"
     with grpc.insecure_channel(address) as channel:
         stub = nm_grpc.NodeManagerServiceStub(channel)
         with pytest.raises(grpc.RpcError) as refused:
             stub.GetNodeStats(nm.GetNodeStatsRequest(), timeout=20)
         assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
-        metadata = (("authorization", f"Bearer {ray_ports.token}"),)
-        assert stub.GetNodeStats(nm.GetNodeStatsRequest(), metadata=metadata, timeout=20)
+        assert stub.GetNodeStats(
+            nm.GetNodeStatsRequest(), metadata=bearer(ray_ports.token), timeout=20
+        )
 
 
 def test_the_runtime_env_agents_http_port_refuses_a_client_without_the_token(
