@@ -219,10 +219,11 @@ def install(conn: SSHConnection, host: HostState, *, say: Any = print) -> bool:
         return False
     archive, build = package_archive()
     root = host.root
-    _check(conn, ["mkdir", "-p", "-m", "700", root, f"{root}/pkg"], "creating the root")
+    _check(conn, ["mkdir", "-p", "-m", "700", root, f"{root}/pkg"], "creating the root", root=root)
     if not _exists(conn, host.venv_python):
         say(f"{conn.target.alias}: creating a virtualenv in {root}/venv")
-        _check(conn, [host.python, "-m", "venv", f"{root}/venv"], "creating the virtualenv")
+        venv = [host.python, "-m", "venv", f"{root}/venv"]
+        _check(conn, venv, "creating the virtualenv", root=root)
     deps = dependencies()
     say(
         f"{conn.target.alias}: installing rhcli {__version__} and its dependencies "
@@ -232,6 +233,7 @@ def install(conn: SSHConnection, host: HostState, *, say: Any = print) -> bool:
         conn,
         [host.venv_python, "-m", "pip", "install", "--disable-pip-version-check", "-q", *deps],
         "installing rhcli's dependencies",
+        root=root,
     )
     remote_archive = f"{root}/pkg/{build}.tar.gz"
     conn.put(archive, remote_archive)
@@ -239,6 +241,7 @@ def install(conn: SSHConnection, host: HostState, *, say: Any = print) -> bool:
         conn,
         [host.venv_python, "-c", INSTALL, root, build, __version__, remote_archive],
         "unpacking rhcli",
+        root=root,
     )
     return True
 
@@ -308,14 +311,31 @@ def _exists(conn: SSHConnection, path: str) -> bool:
     return conn.run(["test", "-e", path]).returncode == 0
 
 
-def _check(conn: SSHConnection, argv: list[str], what: str) -> None:
+def _check(conn: SSHConnection, argv: list[str], what: str, *, root: str) -> None:
+    """Run an install step under root; raise what it failed of, naming the host's own
+    condition (a full disk, no venv module) as HostSetupError."""
     result = conn.run(argv)
-    if result.returncode != 0:
-        output = (result.stderr or result.stdout).strip().splitlines()[-20:]
-        if "No space left on device" in result.stderr + result.stdout:
-            last = output[-1] if output else ""
-            raise host_check.disk_full(conn.target.alias, f"left while {what} ({last})")
-        raise UnreachableError(
-            f"{what} on {conn.target.alias} failed (exit {result.returncode}):\n"
-            + "\n".join(output)
-        )
+    if result.returncode == 0:
+        return
+    output = (result.stderr or result.stdout).strip().splitlines()[-20:]
+    said = result.stderr + result.stdout
+    last = output[-1] if output else ""
+    # A step's child may have hit the full disk where its parent does not say so (venv
+    # runs ensurepip and reports only its exit status): the free space tells.
+    free = _free_bytes(conn, root)
+    if "No space left on device" in said or (free is not None and free < 2**20):
+        raise host_check.disk_full(conn.target.alias, f"left under {root} while {what} ({last})")
+    if "ensurepip is not available" in said:  # Debian's python3 without python3-venv
+        raise host_check.no_venv(conn.target.alias, argv[0])
+    raise UnreachableError(
+        f"{what} on {conn.target.alias} failed (exit {result.returncode}):\n" + "\n".join(output)
+    )
+
+
+def _free_bytes(conn: SSHConnection, path: str) -> int | None:
+    """Free bytes for the SSH user on path's filesystem (df), None when unknown."""
+    lines = conn.run(["df", "-Pk", path]).stdout.strip().splitlines()
+    try:
+        return int(lines[-1].split()[3]) * 1024
+    except (IndexError, ValueError):
+        return None

@@ -41,6 +41,10 @@ OLD_PYTHON_MARK = "rhcli-old-python "
 FACTS = r"""
 def host_facts(root):
     import importlib.util, shutil
+    try:
+        ensurepip = importlib.util.find_spec("ensurepip") is not None
+    except (ImportError, ValueError):
+        ensurepip = False
     base = root
     while not os.path.exists(base) and os.path.dirname(base) != base:
         base = os.path.dirname(base)
@@ -51,7 +55,7 @@ def host_facts(root):
         free = -1
     return {"writable": os.access(base, os.W_OK), "writable_path": base, "free": free,
             "rsync": shutil.which("rsync"), "setsid": shutil.which("setsid"),
-            "ensurepip": importlib.util.find_spec("ensurepip") is not None}
+            "ensurepip": ensurepip}
 """
 
 
@@ -59,6 +63,18 @@ DISK_FIX = "free some space there, or set the cluster's `home:` on a larger disk
 WRITE_FIX = (
     "set the cluster's `home:` to a folder that user can write, or give it write access there"
 )
+
+
+VENV_FIX = "install the venv module (Debian/Ubuntu: `sudo apt install python3-venv`)"
+
+
+def no_venv(host: str, python: str) -> HostSetupError:
+    """The error for a python3 that cannot make a virtualenv (found when it fails to)."""
+    return HostSetupError(
+        host=host,
+        missing=f"{python} cannot make a virtualenv (ensurepip is not available)",
+        fix=f"{_sentence(VENV_FIX)}. {_AGAIN}",
+    )
 
 
 def disk_full(host: str, what: str) -> HostSetupError:
@@ -135,7 +151,7 @@ def check(
             )
     if first_install and not facts.get("ensurepip"):
         missing.append(f"{python} cannot make a virtualenv (no ensurepip)")
-        fixes.append("install the venv module (Debian/Ubuntu: `sudo apt install python3-venv`)")
+        fixes.append(VENV_FIX)
     if missing:
         raise HostSetupError(
             host=host,

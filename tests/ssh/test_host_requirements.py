@@ -19,6 +19,7 @@ import pytest
 
 from rhcli.clusters.ssh import SSHCluster
 from rhcli.errors import ExitCode, HostSetupError
+from rhcli.transport import bootstrap
 from rhcli.transport.ssh import SSHConnection, resolve_target
 from tests.conftest import processes_of_root, run_cli
 from tests.support.seeded_root import seed_root
@@ -154,6 +155,50 @@ def test_a_file_that_does_not_fit_on_the_hosts_disk_is_refused_naming_the_fix(
             conn.put(b"x" * 2**21, f"{disk}/big")
         assert "Free some space there" in caught.value.fix
         assert conn.run(["ls", "-A", str(disk)]).stdout == ""  # no half file left behind
+    finally:
+        conn.close()
+
+
+def test_a_disk_that_fills_up_while_installing_is_named_as_the_hosts_condition(
+    hosts: list[SSHHost], tmp_path: Path
+) -> None:
+    """The check before an install cannot foresee other writers: a disk that fills up
+    during an install step (here a virtualenv on a 4 MiB disk) is named all the same."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    small = [["-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)]]
+    host = _host(hosts, tmp_path / "sshd", mounts=small)
+    conn = _cluster(host, disk / "root").connection()
+    try:
+        step = ["python3", "-m", "venv", f"{disk}/venv"]
+        with pytest.raises(HostSetupError) as caught:
+            bootstrap._check(conn, step, "creating the virtualenv", root=str(disk))
+        assert caught.value.missing.startswith(
+            f"no free disk space left under {disk} while creating the virtualenv ("
+        )
+        assert caught.value.fix.startswith("Free some space there")
+    finally:
+        conn.close()
+
+
+def test_a_python_that_cannot_make_a_virtualenv_is_named_with_the_package_to_install(
+    hosts: list[SSHHost], tmp_path: Path
+) -> None:
+    """What Debian's python3 says without python3-venv (the step is a stand-in that says
+    it: this machine's python3 has venv)."""
+    host = _host(hosts, tmp_path / "sshd")
+    conn = _cluster(host, tmp_path / "root").connection()
+    debian = (
+        "echo 'The virtual environment was not created successfully because ensurepip is not "
+        "available.  On Debian/Ubuntu systems, you need to install the python3-venv package' >&2;"
+        " exit 1"
+    )
+    try:
+        with pytest.raises(HostSetupError) as caught:
+            step = ["sh", "-c", debian]
+            bootstrap._check(conn, step, "creating the virtualenv", root=str(tmp_path))
+        assert "cannot make a virtualenv (ensurepip is not available)" in caught.value.missing
+        assert "`sudo apt install python3-venv`" in caught.value.fix
     finally:
         conn.close()
 
