@@ -65,6 +65,7 @@ class Outcome:
     error: ErrorInfo | None = None
     started_at: float | None = None
     ended_at: float | None = None
+    worker: str = ""  # the worker that ran it, "ADDRESS:PID"; "" when none did
 
     @property
     def ended(self) -> bool:
@@ -108,6 +109,7 @@ def outcome_from_message(run_id: str, message: Any) -> Outcome:
         else None,
         started_at=message.started_at or None,
         ended_at=message.ended_at or None,
+        worker=message.worker,
     )
 
 
