@@ -108,11 +108,15 @@ def serve(
     started = Started(
         cluster=clusters.default, url=f"http://{HOST}:{bound}/?token={token}", port=bound
     )
-    on_start(started)
-    if open_browser and can_open_browser():
-        threading.Thread(target=_open_when_up, args=(server, started.url), daemon=True).start()
     try:
+        on_start(started)
+        if open_browser and can_open_browser():
+            threading.Thread(target=_open_when_up, args=(server, started.url), daemon=True).start()
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        # Ctrl-C is how a dashboard ends: uvicorn stops on it and raises it again once
+        # stopped, and one that comes before uvicorn listens for it lands here too.
+        pass
     finally:
         sock.close()
 
