@@ -23,6 +23,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 CPU_PERIOD_S = 1.0
+_FIRST_PERIOD_S = 0.2
 _PROC = Path("/proc")
 
 
@@ -99,19 +100,22 @@ class CpuMeter:
 
     def _measure(self) -> None:
         last: tuple[int, int] | None = None
+        first = True
         while True:
             try:
                 now = _cpu_times(self._proc)
             except (OSError, ValueError, IndexError) as exc:
                 self._percent, self._error = None, f"cannot read CPU use: {exc}"
-                last = None
+                last, first = None, False
             else:
                 if last is not None and now[1] > last[1]:
                     busy, total = now[0] - last[0], now[1] - last[1]
                     self._percent = round(100.0 * busy / total, 1)
                     self._error = ""
+                first = last is None
                 last = now
-            time.sleep(self._period_s)
+            # The first figure after a short wait, so a daemon that just started has one.
+            time.sleep(min(_FIRST_PERIOD_S, self._period_s) if first else self._period_s)
 
 
 class Gpus:
