@@ -133,9 +133,16 @@ def test_the_runs_page_filters_by_status_and_function(
     statuses = {el.text for el in css(driver, "#runs-body .status")}
     assert statuses == {"failed"}
     driver.get(f"{dashboard.base}/#/runs?cluster=local&function=add")
-    wait(driver, lambda d: css(d, "#runs-body tr") and all(
-        r.find_elements("css selector", "td")[1].text == "add" for r in css(d, "#runs-body tr")
-    ))
+    wait(
+        driver,
+        lambda d: (
+            css(d, "#runs-body tr")
+            and all(
+                r.find_elements("css selector", "td")[1].text == "add"
+                for r in css(d, "#runs-body tr")
+            )
+        ),
+    )
 
 
 def test_the_nodes_page_shows_use_and_what_runs_where(

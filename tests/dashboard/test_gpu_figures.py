@@ -47,7 +47,9 @@ def gpu_env() -> Iterator[dict[str, str]]:
 def test_status_shows_each_gpu_of_the_node(gpu_env: dict[str, str]) -> None:
     done = run_cli("status", "local", cwd=Path(gpu_env["_CWD"]), env=gpu_env)
     assert done.returncode == 0, done.stderr
-    gpu_lines = [line.strip() for line in done.stdout.splitlines() if line.strip().startswith("gpu")]
+    gpu_lines = [
+        line.strip() for line in done.stdout.splitlines() if line.strip().startswith("gpu")
+    ]
     assert gpu_lines == [
         "gpu 0    NVIDIA H100 80GB HBM3: 73% busy, memory 40.0 of 79.6 GiB",
         "gpu 1    NVIDIA H100 80GB HBM3: 5% busy, memory 1.0 of 79.6 GiB",

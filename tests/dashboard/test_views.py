@@ -41,9 +41,7 @@ def test_the_grid_has_one_code_per_item_and_unended_ones_are_running() -> None:
 
 def test_failed_items_are_listed_in_index_order_with_their_reasons() -> None:
     items = [_item(i, "failed") for i in (9, 3)] + [_item(1, "succeeded")]
-    items = [
-        RunInfo(**{**vars(item), "reason": f"item {item.run_id} broke"}) for item in items
-    ]
+    items = [RunInfo(**{**vars(item), "reason": f"item {item.run_id} broke"}) for item in items]
     state = views.map_state(_run("m", "failed", items=10), items, cluster="local")
     assert [(f["index"], f["reason"]) for f in state["failed"]] == [
         (3, "item m.3 broke"),

@@ -98,6 +98,35 @@ class Dashboard:
             conn.close()
         raise AssertionError(f"no matching {name!r} event on {path} in {timeout} s (saw {seen})")
 
+    def log(self, path: str, timeout: float = 60.0) -> tuple[list[dict[str, Any]], str]:
+        """Every line of a log stream (path: /api/runs/ID/log?...) until its end event:
+        (the lines, the run's end status)."""
+        lines: list[dict[str, Any]] = []
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        deadline = time.monotonic() + timeout
+        try:
+            conn.request("GET", path, headers={"Cookie": self.cookie})
+            answer = conn.getresponse()
+            assert answer.status == 200, answer.status
+            event = ""
+            while time.monotonic() < deadline:
+                line = answer.fp.readline().decode()
+                if not line:
+                    break
+                if line.startswith("event: "):
+                    event = line[7:].strip()
+                elif line.startswith("data: "):
+                    data = json.loads(line[6:])
+                    if event == "lines":
+                        lines.extend(data)
+                    elif event == "end":
+                        return lines, str(data["status"])
+                    else:
+                        raise AssertionError(f"{event}: {data}")
+        finally:
+            conn.close()
+        raise AssertionError(f"the log at {path} did not end in {timeout} s ({len(lines)} lines)")
+
     def stop(self) -> tuple[int, str]:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
@@ -122,7 +151,7 @@ def start_dashboard(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=_default_sigint,  # noqa: PLW1509 - only resets one signal
+        preexec_fn=_default_sigint,
     )
     assert process.stdout is not None
     deadline = time.monotonic() + timeout
