@@ -141,7 +141,7 @@ class Gpus:
         if self._absent or self._nvml is not None:
             return self._nvml
         try:
-            import pynvml
+            import pynvml  # type: ignore[import-untyped]
         except ImportError:  # a dependency of rhcli: only a broken install lacks it
             log.warning("nvidia-ml-py is not installed: GPU figures are not read")
             self._absent = True

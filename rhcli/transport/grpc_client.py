@@ -156,7 +156,7 @@ class DaemonClient:
             include_items=include_items,
             parent=parent,
             stored_after=stored_after,
-            statuses=list(statuses),
+            statuses=[pb.RunStatus.Name(s) for s in statuses],
         )
         reply = self._unary(self._stub.ListRuns, request, HEALTH_TIMEOUT_S)
         return list(reply.runs)
