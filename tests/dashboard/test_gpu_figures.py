@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import processes_of_root, run_cli
-from tests.support.dashboard import start_dashboard
+from tests.support import browser as browsers
+from tests.support.dashboard import Dashboard, start_dashboard
 
 FAKE_NVML = Path(__file__).resolve().parent.parent / "support" / "fake_nvml"
 DEVICES = "NVIDIA H100 80GB HBM3:40960:81559:73,NVIDIA H100 80GB HBM3:1024:81559:5"
@@ -74,8 +75,13 @@ def test_the_nodes_page_gets_the_same_figures(gpu_env: dict[str, str]) -> None:
         nodes = dashboard.first_event(
             "/api/nodes/events", "nodes", lambda found: bool(found and found[0]["gpus"])
         )
+        cards = _gpu_cards_in_a_browser(dashboard)
     finally:
         dashboard.stop()
+    assert [card.splitlines() for card in cards] == [
+        ["NVIDIA H100 80GB HBM3", "73% busy", "40.0 GiB of 79.6 GiB"],
+        ["NVIDIA H100 80GB HBM3", "5% busy", "1.0 GiB of 79.6 GiB"],
+    ]
     gpus = nodes[0]["gpus"]
     assert [(g["name"], g["utilization"]) for g in gpus] == [
         ("NVIDIA H100 80GB HBM3", 73.0),
@@ -90,3 +96,19 @@ def test_without_a_gpu_status_shows_none(local: object, tmp_path: Path) -> None:
     assert "in use   CPU" in done.stdout
     assert not [line for line in done.stdout.splitlines() if line.strip().startswith("gpu")]
     assert "figures" not in done.stdout  # nothing missing, nothing wrong
+
+
+def _gpu_cards_in_a_browser(dashboard: Dashboard) -> list[str]:
+    """The text of each GPU on the nodes page, as a headless chromium shows it."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    why = browsers.missing()
+    if why:
+        pytest.fail(f"no browser: {why}")
+    with browsers.browser() as driver:
+        driver.get(dashboard.url)
+        driver.get(f"{dashboard.base}/#/nodes?cluster=local")
+        found = WebDriverWait(driver, 30).until(
+            lambda d: d.find_elements("css selector", ".node .gpu")
+        )
+        return [element.text for element in found]

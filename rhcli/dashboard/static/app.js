@@ -28,7 +28,7 @@ function h(tag, attrs, ...kids) {
     else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
     else el.setAttribute(k, v === true ? "" : v);
   }
-  for (const kid of kids.flat()) {
+  for (const kid of kids.flat(Infinity)) {
     if (kid === null || kid === undefined || kid === false) continue;
     el.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
   }
@@ -285,7 +285,7 @@ function mapPage(mapId) {
 function drawGrid(canvas, codes) {
   const cell = codes.length > 20000 ? 4 : codes.length > 2000 ? 7 : 12;
   const gap = cell > 4 ? 2 : 1;
-  const width = Math.min(page.clientWidth - 40, 1300);
+  const width = Math.min((canvas.parentElement || page).clientWidth - 34, 1300);
   const perRow = Math.max(1, Math.floor(width / (cell + gap)));
   const rows = Math.ceil(codes.length / perRow) || 1;
   canvas.width = perRow * (cell + gap);
