@@ -110,6 +110,10 @@ def summarize_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
 
 
 def _one(value: Any) -> str:
+    kind = type(value)
+    # The usual arguments, without reprlib's dispatch (this runs on every call).
+    if kind in (int, float, bool) or value is None or (kind is str and len(value) <= 60):
+        return repr(value)
     try:
         return _summary_repr.repr(value)
     except Exception:  # a user __repr__ that raises: the summary is for people only

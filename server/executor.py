@@ -161,8 +161,11 @@ class Executor:
             str(log_path(self._runs_dir, request.run_id)),
             dict(refs),
         )
-        with self.placements.running(request.run_id, slot.handle):
+        self.placements.started(request.run_id, slot.handle)
+        try:
             return self._finish_run(request, handle, slot, started, call, args)
+        finally:
+            self.placements.finished(request.run_id, slot.handle)
 
     def _finish_run(
         self,
@@ -239,8 +242,11 @@ class Executor:
             str(log_path(self._runs_dir, request.run_id)),
             first_index,
         )
-        with self.placements.running(request.run_id, slot.handle):
+        self.placements.started(request.run_id, slot.handle)
+        try:
             return self._finish_batch(slot, request, started, call, items)
+        finally:
+            self.placements.finished(request.run_id, slot.handle)
 
     def _finish_batch(
         self, slot: Slot, request: pb.MapStart, started: float, call: BatchCall, items: list[bytes]

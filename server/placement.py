@@ -10,10 +10,8 @@ ahead of its first call, so it costs that call nothing). From that, this module 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -93,19 +91,20 @@ class Placements:
                 )
             return self._addresses.get(node_id, node_id)
 
-    @contextlib.contextmanager
-    def running(self, run_id: str, actor: Any) -> Iterator[None]:
-        """Count run_id as running on actor's node for the duration of the block."""
+    def started(self, run_id: str, actor: Any) -> None:
+        """Count run_id as running on actor's node until finished() (call both, in a
+        try/finally: a plain pair costs a call less than a context manager)."""
         key = (run_id, id(actor))
         with self._lock:
             self._running.setdefault(key, [0, actor])[0] += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._running[key][0] -= 1
-                if self._running[key][0] <= 0:
-                    del self._running[key]
+
+    def finished(self, run_id: str, actor: Any) -> None:
+        key = (run_id, id(actor))
+        with self._lock:
+            held = self._running[key]
+            held[0] -= 1
+            if held[0] <= 0:
+                del self._running[key]
 
     def runs_by_node(self) -> dict[str, list[str]]:
         """node id -> the ids of runs running there now (a map's id once per node)."""

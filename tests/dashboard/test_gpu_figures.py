@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import processes_of_root, run_cli
 from tests.support import browser as browsers
-from tests.support.dashboard import Dashboard, start_dashboard
+from tests.support.dashboard import Dashboard, running_dashboard
 
 FAKE_NVML = Path(__file__).resolve().parent.parent / "support" / "fake_nvml"
 DEVICES = "NVIDIA H100 80GB HBM3:40960:81559:73,NVIDIA H100 80GB HBM3:1024:81559:5"
@@ -67,17 +67,11 @@ def test_status_json_carries_the_figures(gpu_env: dict[str, str]) -> None:
 
 
 def test_the_nodes_page_gets_the_same_figures(gpu_env: dict[str, str]) -> None:
-    dashboard = start_dashboard(
-        "dashboard", "--no-open", "--port", "0", cwd=Path(gpu_env["_CWD"]), env=gpu_env
-    )
-    try:
-        dashboard.sign_in()
+    with running_dashboard(cwd=Path(gpu_env["_CWD"]), env=gpu_env) as dashboard:
         nodes = dashboard.first_event(
             "/api/nodes/events", "nodes", lambda found: bool(found and found[0]["gpus"])
         )
         cards = _gpu_cards_in_a_browser(dashboard)
-    finally:
-        dashboard.stop()
     assert [card.splitlines() for card in cards] == [
         ["NVIDIA H100 80GB HBM3", "73% busy", "40.0 GiB of 79.6 GiB"],
         ["NVIDIA H100 80GB HBM3", "5% busy", "1.0 GiB of 79.6 GiB"],

@@ -10,19 +10,14 @@ from typing import Any
 import pytest
 
 from tests.support import browser as browsers
-from tests.support.dashboard import Dashboard, start_dashboard
+from tests.support.dashboard import Dashboard, running_dashboard
 
 
 @pytest.fixture
 def box_dashboard(box: Any, git_project: Path) -> Iterator[Dashboard]:
     box.manifest(git_project)  # "box" is the project's default cluster
-    found = start_dashboard("dashboard", "--no-open", "--port", "0", cwd=git_project)
-    found.sign_in()
-    try:
+    with running_dashboard(cwd=git_project) as found:
         yield found
-    finally:
-        code, err = found.stop()
-        assert code == 0, err
 
 
 def test_the_dashboard_follows_a_run_on_the_ssh_cluster(box: Any, box_dashboard: Dashboard) -> None:

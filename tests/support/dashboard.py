@@ -15,7 +15,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,14 +71,11 @@ class Dashboard:
         self.cookie = headers["set-cookie"].split(";", 1)[0]
         return self.cookie
 
-    def first_event(
-        self, path: str, name: str, until: Callable[[Any], bool], timeout: float = 60.0
-    ) -> Any:
-        """Read the event stream at path until an event called name whose data satisfies
-        until(data); returns that data. Raises AssertionError after timeout."""
+    def events(self, path: str, timeout: float = 60.0) -> Iterator[tuple[str, Any]]:
+        """(event name, data) of the event stream at path, as they come, for at most
+        timeout seconds (the stream is closed when the caller stops iterating)."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         deadline = time.monotonic() + timeout
-        seen: list[str] = []
         try:
             conn.request("GET", path, headers={"Cookie": self.cookie})
             answer = conn.getresponse()
@@ -86,45 +84,37 @@ class Dashboard:
             while time.monotonic() < deadline:
                 line = answer.fp.readline().decode()
                 if not line:
-                    break
+                    return
                 if line.startswith("event: "):
                     event = line[7:].strip()
                 elif line.startswith("data: "):
-                    data = json.loads(line[6:])
-                    seen.append(event)
-                    if event == name and until(data):
-                        return data
+                    yield event, json.loads(line[6:])
         finally:
             conn.close()
+
+    def first_event(
+        self, path: str, name: str, until: Callable[[Any], bool], timeout: float = 60.0
+    ) -> Any:
+        """The data of the first event called name on path whose data satisfies
+        until(data). Raises AssertionError when none comes within timeout."""
+        seen = []
+        for event, data in self.events(path, timeout):
+            seen.append(event)
+            if event == name and until(data):
+                return data
         raise AssertionError(f"no matching {name!r} event on {path} in {timeout} s (saw {seen})")
 
     def log(self, path: str, timeout: float = 60.0) -> tuple[list[dict[str, Any]], str]:
         """Every line of a log stream (path: /api/runs/ID/log?...) until its end event:
         (the lines, the run's end status)."""
         lines: list[dict[str, Any]] = []
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        deadline = time.monotonic() + timeout
-        try:
-            conn.request("GET", path, headers={"Cookie": self.cookie})
-            answer = conn.getresponse()
-            assert answer.status == 200, answer.status
-            event = ""
-            while time.monotonic() < deadline:
-                line = answer.fp.readline().decode()
-                if not line:
-                    break
-                if line.startswith("event: "):
-                    event = line[7:].strip()
-                elif line.startswith("data: "):
-                    data = json.loads(line[6:])
-                    if event == "lines":
-                        lines.extend(data)
-                    elif event == "end":
-                        return lines, str(data["status"])
-                    else:
-                        raise AssertionError(f"{event}: {data}")
-        finally:
-            conn.close()
+        for event, data in self.events(path, timeout):
+            if event == "lines":
+                lines.extend(data)
+            elif event == "end":
+                return lines, str(data["status"])
+            else:
+                raise AssertionError(f"{event}: {data}")
         raise AssertionError(f"the log at {path} did not end in {timeout} s ({len(lines)} lines)")
 
     def stop(self) -> tuple[int, str]:
@@ -167,3 +157,19 @@ def start_dashboard(
         raise AssertionError(f"rhcli dashboard printed no address: {line!r} {err}")
     url = found.group(0)
     return Dashboard(process=process, url=url, printed=line.strip())
+
+
+@contextmanager
+def running_dashboard(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> Iterator[Dashboard]:
+    """`rhcli dashboard --no-open --port 0 [ARGS...]`, signed in; stopped with Ctrl-C at
+    the end, which must end it cleanly (exit 0, "dashboard stopped")."""
+    found = start_dashboard("dashboard", "--no-open", "--port", "0", *args, cwd=cwd, env=env)
+    try:
+        found.sign_in()
+        yield found
+    finally:
+        code, err = found.stop()
+    assert code == 0, err
+    assert "dashboard stopped" in err
