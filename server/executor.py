@@ -181,7 +181,7 @@ class Executor:
             over = watch_memory(
                 self._ray,
                 ref,
-                self._local_pid(slot.handle),
+                lambda: self._locate(slot.handle),
                 int(request.resources.memory),
                 request.timeout_s,
             )
@@ -304,6 +304,14 @@ class Executor:
         with handle.lock:
             if handle.slot is not None:  # still on the cancelled call: kill its worker
                 self.pool.discard(handle.slot)
+
+    def _locate(self, actor: Any) -> int | None:
+        """For the memory watch: the worker's pid here, 0 when it is on another node,
+        None while it is not known yet (asked without waiting)."""
+        node = str(self._node_id)
+        if self.placements.is_elsewhere(actor, node):
+            return 0
+        return self.placements.local_pid(actor, node, timeout=0.0)
 
     def _local_pid(self, actor: Any) -> int | None:
         """The worker's pid when it runs on this node, else None."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +17,21 @@ _PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
 
 def watch_memory(
-    ray: Any, ref: Any, pid: int | None, limit: int, timeout_s: float
+    ray: Any, ref: Any, locate: Callable[[], int | None], limit: int, timeout_s: float
 ) -> pb.RunOutcome | None:
     """Wait for ref while checking the worker's resident memory against limit (the
     call's `memory` resource, which Ray itself only schedules by).
 
     Returns None once the call ended; a failed outcome (the worker is killed by the
-    caller) when the worker went over the limit or, TIMED_OUT, past timeout_s. pid is
-    the worker's when it runs on this node; None (elsewhere) waits as without a limit.
+    caller) when the worker went over the limit or, TIMED_OUT, past timeout_s.
+
+    locate() is the worker's pid on this node: None while that is not known yet (a new
+    worker may take seconds to start on a busy machine), so it is asked again at each
+    check; 0 when the worker runs on another node, where this waits as without a limit.
     """
     deadline = time.monotonic() + timeout_s if timeout_s > 0 else None
     started = time.time()
+    pid: int | None = None
     while True:
         wait_s = _MEMORY_POLL_S
         if deadline is not None:
@@ -36,7 +41,9 @@ def watch_memory(
             return None
         if deadline is not None and time.monotonic() >= deadline:
             return pb.RunOutcome(status=pb.TIMED_OUT)
-        rss = _resident_bytes(pid) if pid is not None else None
+        if pid is None:
+            pid = locate()
+        rss = _resident_bytes(pid) if pid else None
         if rss is not None and rss > limit:
             return pb.RunOutcome(
                 status=pb.FAILED,

@@ -42,8 +42,9 @@ class Placements:
             self._pending.pop(id(actor), None)
             self._known.pop(id(actor), None)
 
-    def identity(self, actor: Any) -> tuple[str, int] | None:
-        """(node id, pid) of the worker; None when it never answered (died first)."""
+    def identity(self, actor: Any, timeout: float = _IDENTITY_TIMEOUT_S) -> tuple[str, int] | None:
+        """(node id, pid) of the worker; None when it has not answered within timeout
+        seconds (still starting, or died first). Once known, answered at once."""
         key = id(actor)
         with self._lock:
             known = self._known.get(key)
@@ -51,7 +52,7 @@ class Placements:
         if known is not None or ref is None:
             return known
         try:
-            node_id, pid = self._ray.get(ref, timeout=_IDENTITY_TIMEOUT_S)
+            node_id, pid = self._ray.get(ref, timeout=timeout)
         except Exception:  # died, or never answered: nothing is known of it
             return None
         found = (str(node_id), int(pid))
@@ -61,10 +62,18 @@ class Placements:
                 self._pending.pop(key, None)
         return found
 
-    def local_pid(self, actor: Any, node_id: str) -> int | None:
+    def local_pid(
+        self, actor: Any, node_id: str, timeout: float = _IDENTITY_TIMEOUT_S
+    ) -> int | None:
         """The worker's pid when it runs on node_id (this node), else None."""
-        found = self.identity(actor)
+        found = self.identity(actor, timeout)
         return found[1] if found is not None and found[0] == node_id else None
+
+    def is_elsewhere(self, actor: Any, node_id: str) -> bool:
+        """Whether the worker is known to run on another node than node_id."""
+        with self._lock:
+            known = self._known.get(id(actor))
+        return known is not None and known[0] != node_id
 
     def label(self, actor: Any) -> str:
         """ "ADDRESS:PID" of the worker; "" when it is not known."""
