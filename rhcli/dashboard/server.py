@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import socket
 import sys
 import threading
@@ -108,16 +109,23 @@ def serve(
     started = Started(
         cluster=clusters.default, url=f"http://{HOST}:{bound}/?token={token}", port=bound
     )
+
+    # Ctrl-C (or SIGTERM) is how a dashboard ends, at any moment: from here on it asks
+    # the server to stop (uvicorn's own flag, which it checks before serving too).
+    # Why not KeyboardInterrupt: raised in the middle of start-up it can land where
+    # Python swallows it (a weakref callback), and the dashboard would not stop.
+    def stop(signum: int, frame: object) -> None:
+        server.should_exit = True
+
+    before = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         on_start(started)
         if open_browser and can_open_browser():
             threading.Thread(target=_open_when_up, args=(server, started.url), daemon=True).start()
         server.run(sockets=[sock])
-    except KeyboardInterrupt:
-        # Ctrl-C is how a dashboard ends: uvicorn stops on it and raises it again once
-        # stopped, and one that comes before uvicorn listens for it lands here too.
-        pass
     finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
         sock.close()
 
 
