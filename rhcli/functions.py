@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rhcli import on_cluster
-from rhcli.args import check_args_size, dump_args
+from rhcli.args import check_args_size, dump_args, summarize_args
 from rhcli.clusters.base import Cluster
 from rhcli.function_ref import FunctionSource, from_callable, from_entrypoint, git_root
 from rhcli.log_follower import Follower, LogPrinter
@@ -253,6 +253,7 @@ class Function:
             want_json=want_json,
             enqueue=enqueue,
             depends_on=depends_on,
+            args_summary=summarize_args(args, kwargs),
         )
         if len(payload) > INLINE_ARGS_LIMIT:
             request.args_blob = system.call_daemon(lambda client: client.put_blob(payload))

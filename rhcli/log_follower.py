@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -129,3 +131,60 @@ class Follower:
         stream = self._stream
         if stream is not None and hasattr(stream, "cancel"):
             stream.cancel()
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One line of a run's log, in plain values: its sequence number, "out" or "err",
+    when the worker read it (unix seconds), the text, the map item that printed it (None
+    for a plain run), and whether it is a progress line redrawn in place."""
+
+    seq: int
+    stream: str
+    t: float
+    text: str
+    item: int | None = None
+    progress: bool = False
+
+
+@dataclass(frozen=True)
+class LogPart:
+    """Some lines of a log; end says the run has ended (status: how) and nothing follows."""
+
+    lines: list[LogLine]
+    end: bool = False
+    status: str = ""
+
+
+class LogStream:
+    """A run's log as LogParts, for watchers that are not a terminal (the dashboard).
+
+    Iterating blocks while following a run that has not ended; cancel(), from any
+    thread, ends the iteration (the daemon stops reading for it). Raises UnknownRunError
+    when the cluster does not know the run (after the daemon's wait for its record).
+    """
+
+    def __init__(
+        self, run_id: str, *, cluster: Cluster, follow: bool, item: int | None = None
+    ) -> None:
+        self._stream = cluster.client().logs(run_id, follow=follow, item=item)
+
+    def __iter__(self) -> Iterator[LogPart]:
+        for batch in self._stream:
+            lines = [
+                LogLine(
+                    seq=line.seq,
+                    stream=line.stream,
+                    t=line.t,
+                    text=line.text,
+                    item=line.item if line.HasField("item") else None,
+                    progress=line.progress,
+                )
+                for line in batch.lines
+            ]
+            yield LogPart(lines=lines, end=batch.end, status=str(batch.status))
+            if batch.end:
+                return
+
+    def cancel(self) -> None:
+        self._stream.cancel()

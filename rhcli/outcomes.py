@@ -65,6 +65,7 @@ class Outcome:
     error: ErrorInfo | None = None
     started_at: float | None = None
     ended_at: float | None = None
+    worker: str = ""  # the worker that ran it, "ADDRESS:PID"; "" when none did
 
     @property
     def ended(self) -> bool:
@@ -112,6 +113,7 @@ def outcome_from_message(run_id: str, message: Any) -> Outcome:
         else None,
         message.started_at or None,
         message.ended_at or None,
+        message.worker,
     )
 
 

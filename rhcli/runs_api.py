@@ -26,7 +26,10 @@ class RunInfo:
 
     Times are unix seconds; started_at and ended_at are None until the run starts and
     ends. parent is the map's id for a map item. items and items_failed count a map's
-    items (0 for other runs).
+    items (0 for other runs). worker is the worker that ran it, "ADDRESS:PID" (its
+    node's address and the process), "" until it ended or when no worker ran it.
+    stored_at is when its outcome was stored (the cluster's clock; 0 while in flight).
+    args_summary is a short repr of its arguments made by the caller ("" for map items).
     """
 
     run_id: str
@@ -40,6 +43,9 @@ class RunInfo:
     parent: str | None
     items: int
     items_failed: int
+    worker: str = ""
+    stored_at: float = 0.0
+    args_summary: str = ""
 
     @property
     def duration_s(self) -> float | None:
@@ -66,6 +72,9 @@ def run_info_from_message(message: Any) -> RunInfo:
         parent=message.parent or None,
         items=message.items,
         items_failed=message.items_failed,
+        worker=message.worker,
+        stored_at=message.stored_at,
+        args_summary=message.args_summary,
     )
 
 
@@ -154,16 +163,43 @@ def cancel(ref: str, *, cluster: Cluster | str | None = None) -> RunInfo:
     return run_info_from_message(system.call_daemon(lambda client: client.cancel(str(ref))))
 
 
+def map_items(
+    map_id: str,
+    *,
+    cluster: Cluster | str | None = None,
+    stored_after: float = 0.0,
+    limit: int = 100_000,
+) -> list[RunInfo]:
+    """The records of a map's items (runs ``<map id>.<i>``) in index order, at most
+    limit of them. With stored_after, only those whose outcome was stored at or after
+    that time (RunInfo.stored_at, the cluster's clock): a watcher passes the largest
+    stored_at it has seen and gets every item that ended since (some seen again)."""
+    system = cluster_of(map_id, cluster)
+    found = system.call_daemon(
+        lambda client: client.list_runs(
+            limit=limit, parent=str(map_id), stored_after=stored_after, include_items=True
+        )
+    )
+    return [run_info_from_message(message) for message in found]
+
+
 def runs(
     *,
     cluster: Cluster | str | None = None,
     limit: int = 50,
     function: str = "",
     include_items: bool = False,
+    statuses: tuple[Status, ...] = (),
 ) -> list[RunInfo]:
-    """The newest runs on the cluster, newest first; map items too with include_items."""
+    """The newest runs on the cluster, newest first; map items too with include_items;
+    only those in one of statuses when given."""
+    from rhcli.protocol.statuses import STATUS_VALUES
+
     system = cluster_of("", cluster)
+    wanted = tuple(STATUS_VALUES[name] for name in statuses)
     found = system.call_daemon(
-        lambda client: client.list_runs(limit=limit, function=function, include_items=include_items)
+        lambda client: client.list_runs(
+            limit=limit, function=function, include_items=include_items, statuses=wanted
+        )
     )
     return [run_info_from_message(message) for message in found]

@@ -170,6 +170,7 @@ class RunManager:
             args_digest=payload_digest(request),
             status=pb.QUEUED if request.enqueue else pb.RUNNING,
             request=request.SerializeToString() if request.enqueue else None,
+            args_summary=request.args_summary,
         )
         if not created:
             return None

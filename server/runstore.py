@@ -21,51 +21,12 @@ from typing import Any
 from rhcli.protocol import daemon_pb2 as pb
 from rhcli.server.result_files import stored_form
 from rhcli.server.run_logs import append_end, log_path
-
-SCHEMA_VERSION = 2
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    run_id      TEXT PRIMARY KEY,
-    function    TEXT NOT NULL,
-    args_digest TEXT NOT NULL,
-    status      INTEGER NOT NULL,
-    failure     INTEGER NOT NULL DEFAULT 0,
-    reason      TEXT NOT NULL DEFAULT '',
-    created_at  REAL NOT NULL,
-    started_at  REAL,
-    ended_at    REAL,
-    parent      TEXT,
-    items       INTEGER NOT NULL DEFAULT 0,
-    request     BLOB,
-    outcome     BLOB,
-    result_file TEXT,
-    result_size INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created_at);
-CREATE INDEX IF NOT EXISTS runs_by_parent ON runs (parent);
-"""
+from rhcli.server.run_table import FINISH, INFO_COLUMNS, info_from_row, list_query, open_schema
 
 FINISHED = frozenset({pb.SUCCEEDED, pb.FAILED, pb.CANCELLED, pb.TIMED_OUT})
 IN_FLIGHT = frozenset({pb.QUEUED, pb.RUNNING})
 
 RESTART_REASON = "the daemon stopped while this run was running; it was not run again"
-
-# A map's row also counts its items that ended without succeeding (failed, cancelled,
-# timed out); items still running are not failures.
-_INFO_COLUMNS = (
-    "run_id, function, status, failure, reason, created_at, started_at, ended_at, parent, "
-    "items, (SELECT COUNT(*) FROM runs AS item WHERE item.parent = runs.run_id "
-    "AND item.status IN (4, 5, 6))"
-)
-assert (pb.FAILED, pb.CANCELLED, pb.TIMED_OUT) == (4, 5, 6)  # the literals above
-
-
-_FINISH = (
-    "UPDATE runs SET status = ?, failure = ?, reason = ?, "
-    "started_at = COALESCE(?, started_at), ended_at = ?, outcome = ?, "
-    "result_file = ?, result_size = ?, request = NULL WHERE run_id = ?"
-)
 
 
 class DuplicateRunError(Exception):
@@ -81,14 +42,7 @@ class RunStore:
         self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        (version,) = self._db.execute("PRAGMA user_version").fetchone()
-        if version not in (0, SCHEMA_VERSION):
-            raise RuntimeError(
-                f"{db_path} was written by another rhcli (schema {version}, this one reads "
-                f"{SCHEMA_VERSION}); move it aside to start afresh"
-            )
-        self._db.executescript(_SCHEMA)
-        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        open_schema(self._db, db_path)
         self._lock = threading.Lock()
         # Notified when a run is recorded: a log follower can arrive before its call.
         self._recorded = threading.Condition()
@@ -121,6 +75,7 @@ class RunStore:
         status: int,
         request: bytes | None = None,
         items: int = 0,
+        args_summary: str = "",
     ) -> bool:
         """Record a new run; returns False when run_id exists with the same payload.
 
@@ -135,8 +90,18 @@ class RunStore:
             try:
                 self._db.execute(
                     "INSERT INTO runs (run_id, function, args_digest, status, created_at, "
-                    "started_at, request, items) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (run_id, function, args_digest, status, now, started, request, items),
+                    "started_at, request, items, args_summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        run_id,
+                        function,
+                        args_digest,
+                        status,
+                        now,
+                        started,
+                        request,
+                        items,
+                        args_summary or None,
+                    ),
                 )
             except sqlite3.IntegrityError:
                 row = self._db.execute(
@@ -190,7 +155,7 @@ class RunStore:
         """
         row = self._outcome_row(run_id, outcome, result)
         with self._lock:  # one statement: in autocommit mode, its own transaction
-            self._db.execute(_FINISH, row)
+            self._db.execute(FINISH, row)
 
     def finish_many(self, finished: Iterable[tuple[str, pb.RunOutcome]]) -> None:
         self._write_rows([self._outcome_row(run_id, outcome) for run_id, outcome in finished])
@@ -198,7 +163,7 @@ class RunStore:
     def _write_rows(self, rows: list[tuple[object, ...]]) -> None:
         with self._lock:
             with self._transaction():
-                self._db.executemany(_FINISH, rows)
+                self._db.executemany(FINISH, rows)
 
     def _outcome_row(
         self, run_id: str, outcome: pb.RunOutcome, result: bytes | None = None
@@ -213,6 +178,8 @@ class RunStore:
             stored.SerializeToString(),
             result_file,
             size,
+            outcome.worker or None,
+            time.time(),
             run_id,
         )
 
@@ -255,12 +222,12 @@ class RunStore:
     def info(self, run_id: str) -> pb.RunInfo | None:
         with self._lock:
             row = self._db.execute(
-                f"SELECT {_INFO_COLUMNS} FROM runs WHERE run_id = ?",  # noqa: S608
+                f"SELECT {INFO_COLUMNS} FROM runs WHERE run_id = ?",  # noqa: S608
                 (run_id,),
             ).fetchone()
             if row is None:
                 return None
-        return _info(row)
+        return info_from_row(row)
 
     def wait_for_record(
         self, run_id: str, timeout: float, *, gone: Callable[[], bool] = lambda: False
@@ -287,27 +254,21 @@ class RunStore:
         function: str = "",
         include_items: bool = False,
         statuses: Iterable[int] = (),
+        parent: str = "",
+        stored_after: float = 0.0,
     ) -> list[pb.RunInfo]:
-        """Newest first."""
-        where: list[str] = []
-        params: list[object] = []
-        if function:
-            where.append("function = ?")
-            params.append(function)
-        if not include_items:
-            where.append("parent IS NULL")
-        wanted = list(statuses)
-        if wanted:
-            where.append(f"status IN ({','.join('?' * len(wanted))})")
-            params.extend(wanted)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        """Newest first; a map's items (parent) in index order. See run_table.list_query."""
+        sql, params = list_query(
+            limit=limit,
+            function=function,
+            include_items=include_items,
+            statuses=statuses,
+            parent=parent,
+            stored_after=stored_after,
+        )
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_INFO_COLUMNS} FROM runs {clause} "  # noqa: S608
-                "ORDER BY created_at DESC LIMIT ?",
-                (*params, limit or 50),
-            ).fetchall()
-        return [_info(row) for row in rows]
+            rows = self._db.execute(sql, params).fetchall()
+        return [info_from_row(row) for row in rows]
 
     def count(self, status: int) -> int:
         with self._lock:
@@ -378,20 +339,3 @@ class RunStore:
             with self._transaction():
                 self._db.executemany("DELETE FROM runs WHERE run_id = ?", [(i,) for i in ids])
         return len(ids)
-
-
-def _info(row: Any) -> pb.RunInfo:
-    run_id, function, status, failure, reason, created, started, ended, parent, items, bad = row
-    return pb.RunInfo(
-        run_id=str(run_id),
-        function=str(function),
-        status=int(status),  # type: ignore[arg-type]
-        failure=int(failure),  # type: ignore[arg-type]
-        reason=str(reason),
-        created_at=float(created),
-        started_at=float(started or 0.0),
-        ended_at=float(ended or 0.0),
-        parent=str(parent or ""),
-        items=int(items),
-        items_failed=int(bad),
-    )

@@ -25,6 +25,7 @@ from rhcli.protocol.statuses import STATUS_NAMES
 from rhcli.protocol.wire import CHUNK_BYTES, INLINE_REPLY_LIMIT
 from rhcli.server.blobs import BlobTooLargeError
 from rhcli.server.mapper import Mapper
+from rhcli.server.node_view import NodeView
 from rhcli.server.reqs import InstallResult, ReqsInstaller
 from rhcli.server.result_files import is_disk_full
 from rhcli.server.run_logs import read_records
@@ -44,6 +45,7 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
         self._mapper = mapper
         self._installer = installer
         self._started_at = time.time()
+        self._node_view = NodeView(runs.executor.placements)
 
     def Health(self, request: pb.HealthRequest, context: grpc.ServicerContext) -> pb.HealthReply:
         executor = self._runs.executor
@@ -64,9 +66,7 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
         )
 
     def Nodes(self, request: pb.NodesRequest, context: grpc.ServicerContext) -> pb.NodesReply:
-        from rhcli.server.ray_runtime import cluster_nodes
-
-        return pb.NodesReply(nodes=[pb.NodeInfo(**node) for node in cluster_nodes()])
+        return pb.NodesReply(nodes=self._node_view.nodes())
 
     def Call(self, request: pb.CallRequest, context: grpc.ServicerContext) -> pb.CallReply:
         _check_call(request, context, self._runs.blobs.max_bytes)
@@ -149,6 +149,8 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
             function=request.function,
             include_items=request.include_items,
             statuses=request.statuses,
+            parent=request.parent,
+            stored_after=request.stored_after,
         )
         return pb.ListRunsReply(runs=runs)
 

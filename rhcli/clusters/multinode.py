@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rhcli.clusters.base import Cluster, ClusterStatus
+from rhcli.clusters.base import Cluster
 from rhcli.clusters.ssh import SSHCluster
 from rhcli.config.paths import RAY_TOKEN_FILE
 from rhcli.errors import UnreachableError, UsageError
@@ -261,22 +261,6 @@ class MultiNodeSSHCluster(SSHCluster):
                     node.conn.close()
                     node.conn = None
             return stopped
-
-    def status(self) -> ClusterStatus:
-        found = super().status()
-        if not found.up:
-            return found
-        nodes = [
-            {
-                "node_id": n.node_id,
-                "address": n.address,
-                "alive": n.alive,
-                "head": n.head,
-                "resources": dict(n.resources),
-            }
-            for n in self.client().nodes().nodes
-        ]
-        return dataclasses.replace(found, nodes=nodes)
 
     # --- code -------------------------------------------------------------------------
 

@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rhcli._version import __version__
-from rhcli.clusters.base import Cluster, ClusterStatus, CommandResult, check_version
+from rhcli.clusters.base import (
+    Cluster,
+    ClusterStatus,
+    CommandResult,
+    check_version,
+    node_records,
+)
 from rhcli.config.paths import DEFAULT_HOME
 from rhcli.errors import DaemonNotRunningError, HostSetupError, RhcliError, UnreachableError
 from rhcli.progress import say
@@ -252,6 +258,7 @@ class SSHCluster(Cluster):
             type=self.type,
             address=f"{self.target.destination()}:{self.target.port}",
             health=health,
+            nodes=node_records(self.client().nodes()),
         )
 
     def down(self) -> bool:

@@ -41,6 +41,7 @@ START_TIMEOUT_S = 120.0
 _PACKAGES = (
     "rhcli",
     "rhcli.cli",
+    "rhcli.dashboard",
     "rhcli.clusters",
     "rhcli.protocol",
     "rhcli.transport",

@@ -137,11 +137,27 @@ class DaemonClient:
         return self._unary(self._stub.GetRun, pb.RunRequest(run_id=run_id), HEALTH_TIMEOUT_S)  # type: ignore[no-any-return]
 
     def list_runs(
-        self, *, limit: int, function: str = "", include_items: bool = False
+        self,
+        *,
+        limit: int,
+        function: str = "",
+        include_items: bool = False,
+        parent: str = "",
+        stored_after: float = 0.0,
+        statuses: tuple[int, ...] = (),
     ) -> list[pb.RunInfo]:
         """The newest runs, newest first (of one function when given; map items too with
-        include_items)."""
-        request = pb.ListRunsRequest(limit=limit, function=function, include_items=include_items)
+        include_items); parent: that map's items only, in index order; stored_after: only
+        runs whose outcome was stored at or after that time (the daemon's clock);
+        statuses: only runs in one of these."""
+        request = pb.ListRunsRequest(
+            limit=limit,
+            function=function,
+            include_items=include_items,
+            parent=parent,
+            stored_after=stored_after,
+            statuses=[pb.RunStatus.Name(s) for s in statuses],
+        )
         reply = self._unary(self._stub.ListRuns, request, HEALTH_TIMEOUT_S)
         return list(reply.runs)
 
