@@ -125,11 +125,18 @@ def test_a_map_with_output_ends_with_one_summary_line_and_no_stray_empty_line(
     assert "items/s" not in lines[1]  # too short a map for a rate to mean anything
 
 
-def test_resume_and_id_together_or_a_bad_id_are_usage_errors(local: Any) -> None:
-    both = run_cli("map", RECORD, "1", "--resume", "a", "--id", "b")
+def test_resume_and_id_together_a_bad_id_or_recover_off_sky_are_usage_errors(
+    local: Any, tmp_path: Path
+) -> None:
+    log = tmp_path / "log"
+    both = run_cli("map", RECORD, "1", f"log={log}", "--resume", "a", "--id", "b")
     assert both.returncode == ExitCode.USAGE and "--resume" in both.stderr
-    bad = run_cli("map", RECORD, "1", "--id", "../x")
+    bad = run_cli("map", RECORD, "1", f"log={log}", "--id", "../x")
     assert bad.returncode == ExitCode.USAGE and "cannot name a map" in bad.stderr
+    recover = run_cli("map", RECORD, "1", f"log={log}", "--recover", "1")
+    assert recover.returncode == ExitCode.USAGE
+    assert "recover relaunches a lost sky cluster" in recover.stderr
+    assert not log.exists()  # none of them ran anything
 
 
 def test_on_a_terminal_result_lines_never_share_a_line_with_the_live_display(
