@@ -165,3 +165,32 @@ def test_an_item_that_cannot_be_pickled_ends_the_map_loudly_never_with_nones(
     # Items go in batches: the one holding the bad item was never sent.
     assert "5 of 5 were never received" in record.reason
     assert batch.executions(str(log)) == {}
+
+
+def test_an_item_that_succeeded_sent_again_is_answered_from_its_record_never_run_twice(
+    local, tmp_path: Path
+) -> None:
+    """A resume that sends every item (as a client of its own making would): the ones
+    that succeeded are answered from the record; only the failed ones run again."""
+    from rhcli.map_stream import map_requests
+    from rhcli.protocol import daemon_pb2 as pb
+
+    fn, log, marker = _flaky(local, tmp_path, "resend")
+    options = {"log": str(log), "fail_unless": str(marker), "fail_every": 3}
+    first = fn.map(range(7), **options, return_exceptions=True)
+    map_id = fn.last_map_id
+    marker.touch()
+    start = pb.MapStart(
+        run_id=map_id, function=fn.function_message(), total=7, resume=True, attempt=2
+    )
+    calls = [((i,), options) for i in range(7)]
+    requests = map_requests(start, enumerate(calls), target=local, journal=None, seen=bytearray(7))
+
+    answered = {r.index: r.outcome for reply in local.client().map(requests) for r in reply.results}
+
+    assert sorted(answered) == list(range(7))
+    assert all(o.status == pb.SUCCEEDED for o in answered.values())
+    runs = batch.executions(str(log))
+    assert runs == {i: 2 if i % 3 == 0 else 1 for i in range(7)}
+    kept = [i for i, r in enumerate(first) if not isinstance(r, Exception)]
+    assert rh.get(map_id, cluster=local) == [2 * i for i in range(7)] and kept == [1, 2, 4, 5]
