@@ -169,6 +169,18 @@ class VersionMismatchError(UnreachableError):
         )
 
 
+class HostSetupError(UnreachableError):
+    """A host lacks something rhcli needs there (rsync, Python 3.10+, a writable root,
+    free disk, port forwarding...): a condition of the user's environment, never an
+    internal error. Carries the host, what is missing and the fix."""
+
+    def __init__(self, *, host: str, missing: str, fix: str) -> None:
+        self.host = host
+        self.missing = missing
+        self.fix = fix
+        super().__init__(f"{host}: {missing}. {fix}")
+
+
 class ResourcesUnavailableError(UnreachableError):
     """The cluster can never satisfy a function's resource request."""
 
@@ -191,16 +203,20 @@ class LaunchError(UnreachableError):
     """SkyPilot could not launch (or restart) an on-demand cluster; carries its reason.
 
     Nothing is left half-registered: a record the failed launch created is torn down.
+    When that teardown fails too, `leftover` says so (a VM may still be running and
+    billing) with the SkyPilot commands to check, and the message ends with it.
     """
 
-    def __init__(self, *, cluster: str, reason: str) -> None:
+    def __init__(self, *, cluster: str, reason: str, leftover: str = "") -> None:
         self.cluster = cluster
         self.reason = reason
-        super().__init__(
+        self.leftover = leftover
+        message = (
             f"launching cluster {cluster!r} through SkyPilot failed: {reason}. Check your "
             "cloud credentials and quota (`sky check`), or pick another instance_type, "
             "provider or region; then run `rhcli up " + cluster + "` again"
         )
+        super().__init__(f"{message}. WARNING: {leftover}" if leftover else message)
 
 
 # --- runs ---------------------------------------------------------------------------------

@@ -12,8 +12,6 @@ import sys
 import threading
 from typing import IO, TYPE_CHECKING, Any
 
-from rhcli.errors import RhcliError
-
 if TYPE_CHECKING:
     from rhcli.clusters.base import Cluster
 
@@ -67,32 +65,67 @@ def print_log(
 
 
 class Follower:
-    """Follows one run's log in a background thread while the caller waits for its call."""
+    """Follows one run's log in a background thread while the caller waits for its call.
 
-    def __init__(self, client: Any, run_id: str, printer: LogPrinter) -> None:
+    Never fails silently: when the stream breaks, or does not reach the end of the log
+    within finish()'s timeout, finish() says so on stderr (which lines may be missing, and
+    the `rhcli logs RUN_ID` command that prints them all); the call's own result is not
+    affected.
+    """
+
+    def __init__(
+        self, client: Any, run_id: str, printer: LogPrinter, *, warn: IO[str] | None = None
+    ) -> None:
         self._client = client
         self._run_id = run_id
         self._printer = printer
+        self._warn = warn
         self._stream: Any = None
         self._error: BaseException | None = None
+        self._ended = False  # the end marker arrived: every line was printed
+        self._cancelled = False
+        self._printed = 0  # lines printed so far
         self._thread = threading.Thread(target=self._follow, name=f"logs:{run_id}", daemon=True)
         self._thread.start()
 
     def _follow(self) -> None:
         try:
             self._stream = self._client.logs(self._run_id, follow=True)
+            if self._cancelled:  # cancel() came before the stream existed
+                self._stream.cancel()
             for batch in self._stream:
                 self._printer.print_batch(batch)
+                self._printed += len(batch.lines)
                 if batch.end:
+                    self._ended = True
                     return
-        except RhcliError as exc:
+        except Exception as exc:  # reported by finish(): the call itself goes on
             self._error = exc
 
-    def finish(self, timeout: float = 30.0) -> None:
-        """Wait until the end of the log has been printed (the call has returned)."""
+    def finish(self, timeout: float = 30.0) -> bool:
+        """Wait until the end of the log has been printed (the call has returned).
+
+        Returns True when every line was printed; else stops following, tells the user on
+        stderr what may be missing and how to see it, and returns False."""
         self._thread.join(timeout)
+        if self._ended:
+            return True
+        if self._thread.is_alive():
+            why = f"its log did not reach its end within {timeout:g} s of the call's return"
+            self.cancel()
+        elif self._error is not None:
+            why = f"streaming its log failed ({type(self._error).__name__}: {self._error})"
+        else:
+            why = "its log stream stopped before the end of the log"
+        (self._warn or sys.stderr).write(
+            f"rhcli: warning: run {self._run_id} ended, but {why}: any line after the "
+            f"{self._printed} printed here may be missing. `rhcli logs {self._run_id}` "
+            "prints them all.\n"
+        )
+        return False
 
     def cancel(self) -> None:
+        self._cancelled = True
         stream = self._stream
         if stream is not None and hasattr(stream, "cancel"):
             stream.cancel()

@@ -22,4 +22,11 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,sky]'
+# Started from a background job of a non-interactive shell (CI runners, `cmd &` in a
+# script), this shell and its children inherit SIGINT as ignored, and a shell cannot undo
+# that itself; Python then installs no KeyboardInterrupt handler. Give pytest Python's
+# default (the tests that send SIGINT also set their own children's disposition).
+if env --default-signal=INT true 2>/dev/null; then
+  exec env --default-signal=INT .venv/bin/python -m pytest "$@"
+fi
 exec .venv/bin/python -m pytest "$@"

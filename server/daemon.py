@@ -3,7 +3,8 @@
 Start-up order matters and is what clients rely on:
 1. refuse a non-loopback address, take the root (mode 0700), refuse if a live daemon holds
    it, write the pid file;
-2. create a new token (0600), stop Ray processes a dead predecessor left, start Ray;
+2. create a new token (0600), stop Ray processes a dead predecessor left, start Ray with
+   token authentication (its own token file, whatever RAY_AUTH_MODE says);
 3. mark runs the predecessor left in flight as failed, start serving gRPC on 127.0.0.1;
 4. only then write daemon.json (pid, port, version): a client that reads it can connect.
 SIGTERM or SIGINT stops serving (in-flight calls get a grace period), stops Ray, and removes
@@ -175,9 +176,15 @@ def _serve(paths: DaemonPaths, args: argparse.Namespace) -> int:
     log.info("starting rhcli daemon %s (pid %d) in %s", __version__, os.getpid(), paths.root)
     token = create_token(paths.token)
     sweep_leftovers(paths.owner_marker, paths.ray_temp_dir)
-    ray_runtime.start_ray(
-        address=args.ray_address, temp_dir=paths.ray_temp_dir, owner_marker=paths.owner_marker
-    )
+    try:
+        ray_runtime.start_ray(
+            address=args.ray_address,
+            temp_dir=paths.ray_temp_dir,
+            owner_marker=paths.owner_marker,
+            token_path=paths.ray_token,
+        )
+    except ray_runtime.RayAuthError as exc:
+        raise StartupError(str(exc)) from None
     # After ray.init, which installs handlers of its own that would exit without cleanup.
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -22,7 +22,7 @@ from rhcli.protocol import daemon_pb2 as pb
 from rhcli.server.outcomes import cancelled_outcome, death_reason, timed_out, to_proto
 from rhcli.server.pool import PoolKey, Slot, Unsatisfiable, WorkerPool, shape_of
 from rhcli.server.result_files import INLINE_RESULT_LIMIT
-from rhcli.server.run_logs import log_path
+from rhcli.server.run_logs import append_note, log_path
 from rhcli.server.worker import BatchCall, RunCall, Worker, WorkerOutcome
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class Executor:
         self.pool = WorkerPool(create=self._create, kill=self._kill, capacity=self.capacity)
         self._head_node_id = ""
         if multinode:  # last: the watcher thread uses everything above
-            from rhcli.server.output_capture import start_log_writer
+            from rhcli.server.log_forwarding import start_log_writer
 
             self._head_node_id = str(self._node_id)
             self._log_writer = start_log_writer(str(runs_dir), self._head_node_id)
@@ -200,6 +200,7 @@ class Executor:
             return cancelled_outcome(started)
         if len(outcome.result) > INLINE_RESULT_LIMIT:
             handle.result, outcome.result = outcome.result, b""
+        append_note(Path(call[3]), outcome.log_note)
         return to_proto(outcome)
 
     def run_batch(
@@ -238,6 +239,8 @@ class Executor:
                 reason=death_reason(exc),
             )
             return [died] * len(items), False
+        for outcome in outcomes:
+            append_note(Path(call[3]), outcome.log_note)
         return [to_proto(outcome) for outcome in outcomes], True
 
     def stop(self, handle: RunHandle) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from rhcli.protocol import daemon_pb2 as pb
 from rhcli.protocol.statuses import STATUS_NAMES
+from rhcli.server import dependencies
 from rhcli.server.blobs import BlobStore
 from rhcli.server.executor import Executor, RunHandle
 from rhcli.server.outcomes import cancelled_outcome
@@ -236,24 +237,11 @@ class RunManager:
             return run_id in self._active
 
     def _run(self, active: ActiveRun, request: pb.CallRequest) -> pb.RunOutcome:
-        refs: dict[str, bytes] = {}
-        for dep in request.depends_on:
-            try:
-                dep_outcome = self.wait(dep, timeout=None)
-            except UnknownRunError:
-                dep_outcome = pb.RunOutcome(status=pb.FAILED, reason="no such run on this cluster")
-            if dep_outcome.status != pb.SUCCEEDED:
-                return pb.RunOutcome(
-                    status=pb.FAILED,
-                    failure=pb.RAISED,
-                    ended_at=time.time(),
-                    reason=f"argument run {dep} did not succeed ({dep_outcome.reason})",
-                    error=pb.RemoteException(
-                        type_name="rhcli.errors.RunError",
-                        message=f"argument run {dep} did not succeed: {dep_outcome.reason}",
-                    ),
-                )
-            refs[dep] = dep_outcome.result
+        refs = dependencies.resolve(
+            request.depends_on, wait=self._wait_for_dependency, info=self.info
+        )
+        if isinstance(refs, pb.RunOutcome):  # an argument run did not succeed
+            return refs
         args: bytes | memoryview = (
             self.blobs.take(request.args_blob) if request.args_blob else request.args
         )
@@ -294,6 +282,9 @@ class RunManager:
                 )
             return pb.RunOutcome(status=status)  # type: ignore[arg-type]
         return outcome
+
+    def _wait_for_dependency(self, run_id: str) -> pb.RunOutcome:
+        return self.wait(run_id, timeout=None)
 
     def info(self, run_id: str) -> pb.RunInfo:
         info = self.store.info(run_id)

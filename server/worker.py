@@ -22,7 +22,8 @@ import cloudpickle
 from rhcli import on_cluster
 from rhcli.protocol.wire import PICKLE_PROTOCOL
 from rhcli.server.loader import EntrypointMissing, FunctionLoader
-from rhcli.server.output_capture import OutputCapture, open_sink
+from rhcli.server.log_forwarding import open_sink
+from rhcli.server.output_capture import OutputCapture
 
 REPR_LIMIT = 10_000
 
@@ -46,6 +47,9 @@ class WorkerOutcome:
     reason: str = ""
     started_at: float = 0.0
     ended_at: float = 0.0
+    # A log record (JSON line) saying that some output did not reach the run's log, for
+    # the daemon to append before its end marker ("" when every line did).
+    log_note: str = ""
 
 
 def describe_exception(exc: BaseException, skip_frames: int = 0) -> dict[str, Any]:
@@ -136,11 +140,18 @@ class Worker:
         item: int | None,
     ) -> WorkerOutcome:
         started = time.time()
-        self._capture.start(open_sink(log_path, item, head_node_id=self._head_node_id))
+        sink = open_sink(
+            log_path,
+            item,
+            head_node_id=self._head_node_id,
+            fallback_fd=self._capture.original_stderr,
+        )
+        self._capture.start(sink)
         try:
             outcome = self._run(entrypoint, pickled_fn, args, want_json, refs)
         finally:
-            self._capture.stop()
+            note = self._capture.stop()
+        outcome.log_note = note
         outcome.started_at = started
         outcome.ended_at = time.time()
         return outcome

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from rhcli._version import __version__
 from rhcli.clusters.base import Cluster, ClusterStatus, CommandResult, check_version
 from rhcli.config.paths import DEFAULT_HOME
-from rhcli.errors import DaemonNotRunningError, RhcliError
+from rhcli.errors import DaemonNotRunningError, HostSetupError, RhcliError, UnreachableError
 from rhcli.progress import say
 from rhcli.transport import bootstrap, sync
 from rhcli.transport.ssh import SSHConnection, SSHTarget, resolve_target
@@ -137,6 +137,19 @@ class SSHCluster(Cluster):
         )
         try:
             check_version(self.name, client.health().version, update_command=update)
+        except UnreachableError as exc:
+            client.close()
+            if self._tunnel.refused:  # the daemon runs: the forward itself is refused
+                raise HostSetupError(
+                    host=self.target.alias,
+                    missing="its SSH server refuses port forwarding for "
+                    f"{self.target.destination()} ({self._tunnel.refused}); rhcli reaches "
+                    "its daemon on the host's loopback through a forward",
+                    fix="Allow local forwarding for that user in the host's sshd_config "
+                    "(`AllowTcpForwarding local` or `yes`, and no `PermitOpen none`), reload "
+                    "sshd, then try again",
+                ) from exc
+            raise
         except BaseException:
             client.close()
             raise

@@ -23,7 +23,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rhcli.errors import UnreachableError, UsageError
+from rhcli.errors import HostSetupError, UnreachableError, UsageError
 from rhcli.transport.ssh import SSHTarget
 
 LARGE_SYNC_BYTES = 100 * 1024 * 1024
@@ -187,6 +187,7 @@ def rsync(
     control: the socket of the cluster's master connection (see ensure_master); rsync's
     ssh goes over it when the master runs, else connects by itself.
     """
+    _require_local_tools()
     options = target.ssh_options()
     if control is not None and ensure_master(target, control):
         # ControlMaster=no: use the master, never become one (see ensure_master).
@@ -223,11 +224,35 @@ def rsync(
         command, input="\n".join(includes).encode(), capture_output=True, check=False
     )
     if done.returncode != 0:
+        said = done.stderr.decode(errors="replace").strip()
+        if "rsync: command not found" in said or "rsync: not found" in said:
+            raise HostSetupError(
+                host=target.alias,
+                missing="no `rsync` on the PATH of a non-interactive SSH session (rhcli syncs "
+                "code with it)",
+                fix="Install rsync there (`sudo apt install rsync` or `sudo dnf install "
+                "rsync`), then try again",
+            )
         raise UnreachableError(
-            f"rsync to {target.alias}:{remote_dir} failed (exit {done.returncode}): "
-            + done.stderr.decode(errors="replace").strip()
+            f"rsync to {target.alias}:{remote_dir} failed (exit {done.returncode}): {said}"
         )
     return _parse(done.stdout.decode(errors="replace"))
+
+
+def _require_local_tools() -> None:
+    """rsync and ssh on this machine, or HostSetupError saying which to install."""
+    import shutil
+
+    absent = [tool for tool in ("rsync", "ssh") if shutil.which(tool) is None]
+    if absent:
+        packages = " ".join("openssh-client" if t == "ssh" else t for t in absent)
+        raise HostSetupError(
+            host="this machine",
+            missing=f"no {' or '.join(f'`{t}`' for t in absent)} on the PATH (rhcli syncs "
+            "code to SSH clusters with them)",
+            fix=f"Install {packages} here (for example `sudo apt install {packages}`), then "
+            "try again",
+        )
 
 
 def _include_rules(files: tuple[str, ...]) -> list[str]:

@@ -38,6 +38,9 @@ class Tunnel:
         self._listener.bind(("127.0.0.1", 0))
         self._listener.listen(64)
         self.local_port: int = self._listener.getsockname()[1]
+        # Why the host refused the last forwarded connection ("" while none was refused):
+        # a host with port forwarding off fails every RPC, and this is the reason to show.
+        self.refused = ""
         self._closed = threading.Event()
         threading.Thread(target=self._accept, name=f"tunnel:{self.local_port}", daemon=True).start()
 
@@ -61,7 +64,8 @@ class Tunnel:
                     "direct-tcpip", ("127.0.0.1", self.remote_port), peer
                 )
             except (paramiko.SSHException, OSError) as exc:
-                log.debug("tunnel: cannot open a channel: %s", exc)
+                log.debug("tunnel: the host refused a forwarded connection: %s", exc)
+                self.refused = f"{type(exc).__name__}: {exc}"
                 conn.close()
                 continue
             threading.Thread(
