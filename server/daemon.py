@@ -122,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         except BadLimitError as exc:  # a malformed RHCLI_MAX_ARG_BYTES: refused before anything
             print(f"rhcli daemon: {exc}", file=sys.stderr)
             return 2
+    hook = os.environ.get(TEST_HOOK_ENV, "")
+    if hook and not hook.startswith("tests."):  # the suite's hooks only, never other code
+        print(f"rhcli daemon: ${TEST_HOOK_ENV} names {hook!r}, not a tests.* hook", file=sys.stderr)
+        return 2
     os.umask(0o077)  # results, logs and the run store are the user's data: owner only
     paths = DaemonPaths((args.home or rhcli_home()).expanduser().resolve())
     try:
@@ -244,7 +248,7 @@ def _install_test_hook(mapper: object) -> None:
     spec = os.environ.get(TEST_HOOK_ENV, "")
     if not spec:
         return
-    module, _, name = spec.partition(":")
+    module, _, name = spec.partition(":")  # a tests.* module: main refuses any other
     getattr(importlib.import_module(module), name)(mapper)
     log.warning("test hook %s installed", spec)
 

@@ -83,13 +83,13 @@ def resumed_map(bench: Bench) -> list[Row]:
             fixed.touch()  # what failed is fixed: the resume runs it
     labels = {
         "partial": (f"map of {BIG_MAP:,}, every 10th item failing", "s"),
-        "partial_client_peak": ("  client peak RSS (ru_maxrss)", "MiB"),
+        "partial_client_peak": ("  client peak RSS (VmHWM)", "MiB"),
         "partial_client_before": ("  client RSS before the map", "MiB"),
         "partial_daemon_peak": ("  daemon peak RSS (VmHWM)", "MiB"),
         "partial_daemon_before": ("  daemon RSS before", "MiB"),
         "partial_journal": ("  the map's journal on disk", "MiB"),
         "resume": (f"resume of it: {BIG_MAP // 10:,} run again, the rest reused", "s"),
-        "resume_client_peak": ("  client peak RSS (ru_maxrss)", "MiB"),
+        "resume_client_peak": ("  client peak RSS (VmHWM)", "MiB"),
         "resume_client_before": ("  client RSS before the resume", "MiB"),
         "resume_daemon_peak": ("  daemon peak RSS (VmHWM)", "MiB"),
         "resume_daemon_before": ("  daemon RSS before", "MiB"),
@@ -120,7 +120,7 @@ def big_map(bench: Bench) -> list[Row]:
     extra = {"daemon_rss_before_mib": daemon_before, "client_rss_before_mib": client_before}
     rows = [
         Row("map_100k", f"rhcli map, {BIG_MAP:,} items", "s", seconds, extra=extra),
-        Row("map_100k_client_peak", "  client peak RSS (ru_maxrss)", "MiB", client_peak),
+        Row("map_100k_client_peak", "  client peak RSS (VmHWM)", "MiB", client_peak),
         Row("map_100k_client_before", "  client RSS before the map", "MiB", client_before),
     ]
     if daemon_peak:
@@ -149,9 +149,8 @@ def child_client(bench: Bench, mode: str, fixed: str = "", map_id: str = "") -> 
 
 
 def _child(home: str, count: int, mode: str, fixed: str, map_id: str) -> None:
-    """A client process of its own, so its ru_maxrss is this map's alone. mode: "map"
-    (a whole map), "partial" (every 10th item fails), "resume" (of map_id)."""
-    import resource
+    """A client process of its own, so its peak RSS (VmHWM) is this map's alone. mode:
+    "map" (a whole map), "partial" (every 10th item fails), "resume" (of map_id)."""
     import time
 
     import rhcli as rh
@@ -172,7 +171,7 @@ def _child(home: str, count: int, mode: str, fixed: str, map_id: str) -> None:
         out = fn.map(range(count), range(count), fixed=fixed, resume=map_id)
     seconds = time.perf_counter() - start
     assert len(out) == count and out[-1] == 2 * (count - 1)
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    maxrss = proc_status_kib("self", "VmHWM")  # ru_maxrss would carry the parent's peak across exec
     journal = journals_root() / fn.last_map_id
     size = sum(p.stat().st_size for p in journal.iterdir())
     print(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -77,6 +78,15 @@ def test_a_map_that_fills_the_disk_raises_and_fails_and_resume_completes_it_once
         assert "disk is full" in error.reason
         status, reason = _status(cluster, map_id)  # while the disk is still full
         assert status == "failed" and "disk is full" in reason
+        # No item is lost without a word: each the daemon received is stored as
+        # succeeded (exactly the results the client got) or failed with the disk's
+        # reason; none is left running.
+        records = rh.runs(cluster=cluster, limit=1000, include_items=True)
+        items = [r for r in records if r.parent == map_id]
+        succeeded = [r for r in items if r.status == "succeeded"]
+        failed = [r for r in items if r.status != "succeeded"]
+        assert len(succeeded) == ITEMS - error.missing
+        assert all(r.status == "failed" and "disk is full" in r.reason for r in failed)
     finally:
         ballast.unlink()
 
@@ -109,6 +119,14 @@ def test_the_cli_exits_3_on_a_full_disk_and_its_resume_command_completes_the_out
     assert "disk is full" in error and f"of {ITEMS} items have no result" in error
     written = out.read_text().splitlines()
     assert 0 < len(written) < ITEMS and "null" not in written
+    map_id = done.stderr.split(":", 1)[0].removeprefix("map ")
+    summary = rf"map {map_id}: (\d+) succeeded, 0 failed, (\d+) without a result in "
+    found = re.search(summary, done.stderr)
+    assert found is not None, done.stderr
+    got, missing = map(int, found.groups())
+    assert got >= len(written) and got + missing == ITEMS
+    listed = run_cli("-f", str(manifest), "runs", "-n", "1")
+    assert map_id in listed.stdout and "failed" in listed.stdout, listed.stdout
     command = error.split("Resume it with `", 1)[1].split("`", 1)[0]
 
     again = run_cli(*command.split()[1:])

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -124,3 +126,20 @@ def test_the_cli_exits_3_with_the_resume_command_and_the_command_completes_the_o
     assert out.read_text().splitlines() == [str(2 * i) for i in range(ITEMS)]
     assert all(count == 1 for count in batch.executions(str(log)).values())
     assert f"{ITEMS} succeeded, 0 failed" in again.stderr
+
+
+def test_the_daemon_refuses_a_test_hook_that_is_not_the_suites_before_anything(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "home"
+    done = subprocess.run(
+        [sys.executable, "-m", "rhcli.server", "--home", str(root)],
+        env={**os.environ, "RHCLI_HOME": str(root), "RHCLI_DAEMON_TEST_HOOK": "os:system"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "RHCLI_DAEMON_TEST_HOOK" in done.stderr and "'os:system'" in done.stderr
+    assert not root.exists()  # refused before anything was written or started
