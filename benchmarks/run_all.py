@@ -89,6 +89,18 @@ ORDER = [
     "map_100k_client_peak",
     "map_100k_daemon_before",
     "map_100k_daemon_peak",
+    "map_100k_partial",
+    "map_100k_partial_client_before",
+    "map_100k_partial_client_peak",
+    "map_100k_partial_daemon_before",
+    "map_100k_partial_daemon_peak",
+    "map_100k_partial_journal",
+    "map_100k_resume",
+    "map_100k_resume_client_before",
+    "map_100k_resume_client_peak",
+    "map_100k_resume_daemon_before",
+    "map_100k_resume_daemon_peak",
+    "map_100k_resume_journal",
     "python",
     "cli_help",
     "cli_run",
@@ -354,6 +366,22 @@ def evaluate(rows: dict[str, Row]) -> list[dict[str, Any]]:
             f"{median('map_100k'):.1f} s; client +{client:.0f} MiB, daemon +{daemon:.0f} MiB "
             "at peak over their RSS before",
         )
+    for phase in ("partial", "resume"):
+        key = f"map_100k_{phase}"
+        if key + "_client_peak" in rows:
+            client = median(key + "_client_peak") - median(key + "_client_before")
+            daemon = (
+                median(key + "_daemon_peak") - median(key + "_daemon_before")
+                if key + "_daemon_peak" in rows
+                else float("nan")
+            )
+            what = "with 10% failed" if phase == "partial" else "resumed (10% run again)"
+            check(
+                f"map of 100,000 {what}, through the journal: memory bounded",
+                client < 256 and daemon < 256,
+                f"{median(key):.1f} s; client +{client:.0f} MiB, daemon +{daemon:.0f} MiB "
+                f"at peak; journal {median(key + '_journal'):.1f} MiB",
+            )
     for prefix, where in (("", ""), (SSH, " (ssh)")):
         if prefix + "log_latency" in rows:
             s = rows[prefix + "log_latency"].summary

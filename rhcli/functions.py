@@ -18,7 +18,8 @@ from rhcli.args import check_args_size, dump_args, summarize_args
 from rhcli.clusters.base import Cluster
 from rhcli.function_ref import FunctionSource, from_callable, from_entrypoint, git_root
 from rhcli.log_follower import Follower, LogPrinter
-from rhcli.maps import Call, collect_map, map_calls, stream_map
+from rhcli.map_stream import Call
+from rhcli.maps import collect_map, map_calls, stream_map
 from rhcli.outcomes import Outcome, outcome_from_message, unwrap
 from rhcli.protocol.wire import DEADLINE_GRACE_S, INLINE_ARGS_LIMIT
 from rhcli.runref import RunRef, new_run_id
@@ -108,6 +109,8 @@ class Function:
         return_exceptions: bool = False,
         stream_logs: bool = False,
         timeout: float | None = None,
+        resume: str | None = None,
+        recover: int = 0,
         **kwargs: Any,
     ) -> list[Any]:
         """One call per item, in parallel on the cluster; results in input order.
@@ -116,6 +119,13 @@ class Function:
         list or tuple is zipped per call and must have the inputs' length (ValueError
         before anything is sent); any other keyword goes unchanged to every call. A failed
         item raises its exception, unless return_exceptions puts it in the item's place.
+
+        Every item ends with exactly one result or failure, or MapIncompleteError says
+        how many have none and why (the cluster failed). resume=MAP_ID (the same inputs)
+        runs only the items of that map without a successful result and returns them
+        all; recover=N (sky clusters) relaunches a lost cluster and resumes, N times at
+        most. ``resume``, ``recover``, ``timeout``, ``stream_logs`` and
+        ``return_exceptions`` are map's own keywords, never passed to the function.
         """
         calls = map_calls(iterables, kwargs)
         return collect_map(
@@ -124,6 +134,8 @@ class Function:
             return_exceptions=return_exceptions,
             timeout=timeout,
             stream_logs=stream_logs,
+            resume=resume,
+            recover=recover,
         )
 
     def starmap(
@@ -132,6 +144,8 @@ class Function:
         return_exceptions: bool = False,
         stream_logs: bool = False,
         timeout: float | None = None,
+        resume: str | None = None,
+        recover: int = 0,
         **kwargs: Any,
     ) -> list[Any]:
         """Like map, but each item is a tuple of positional arguments; every keyword goes
@@ -143,6 +157,8 @@ class Function:
             return_exceptions=return_exceptions,
             timeout=timeout,
             stream_logs=stream_logs,
+            resume=resume,
+            recover=recover,
         )
 
     def map_raw(
@@ -153,12 +169,17 @@ class Function:
         timeout: float | None = None,
         want_json: bool = False,
         stream_logs: bool | LogPrinter = False,
+        resume: str | None = None,
+        recover: int = 0,
+        map_id: str | None = None,
     ) -> Iterator[tuple[int, Outcome]]:
-        """Stream calls to the cluster; yields (index, Outcome) as items end, in any order.
-        The map's own run id is ``self.last_map_id`` once this starts.
+        """Stream calls to the cluster; yields (index, Outcome) of every item exactly
+        once, as items end, in any order (a resume's kept results first). The map's own
+        run id is ``self.last_map_id`` once this starts; map_id names a new map.
 
         calls may be a generator: items are pickled and sent in batches as the stream
-        goes, never all at once.
+        goes, never all at once (a resume or recover reads them into a list first). Raises
+        MapIncompleteError, after the last outcome, when items are left without one.
         """
         return stream_map(
             self,
@@ -167,6 +188,9 @@ class Function:
             timeout=timeout if timeout is not None else self.timeout,
             want_json=want_json,
             stream_logs=stream_logs,
+            resume=resume,
+            recover=recover,
+            map_id=map_id,
         )
 
     def call_raw(

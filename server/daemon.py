@@ -14,6 +14,7 @@ daemon.json and the pid file.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
@@ -43,6 +44,7 @@ from rhcli.server.runstore import RunStore
 log = logging.getLogger("rhcli.server")
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+TEST_HOOK_ENV = "RHCLI_DAEMON_TEST_HOOK"
 GRPC_OPTIONS = [
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -120,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         except BadLimitError as exc:  # a malformed RHCLI_MAX_ARG_BYTES: refused before anything
             print(f"rhcli daemon: {exc}", file=sys.stderr)
             return 2
+    hook = os.environ.get(TEST_HOOK_ENV, "")
+    if hook and not hook.startswith("tests."):  # the suite's hooks only, never other code
+        print(f"rhcli daemon: ${TEST_HOOK_ENV} names {hook!r}, not a tests.* hook", file=sys.stderr)
+        return 2
     os.umask(0o077)  # results, logs and the run store are the user's data: owner only
     paths = DaemonPaths((args.home or rhcli_home()).expanduser().resolve())
     try:
@@ -202,11 +208,10 @@ def _serve(paths: DaemonPaths, args: argparse.Namespace) -> int:
     runs.recover()
     retention_s = args.retention_days * 86400
     _start_retention(store, retention_s, stop)
+    mapper = Mapper(runs, max_retries=max(0, args.map_retries))
+    _install_test_hook(mapper)
     servicer = DaemonServicer(
-        home=paths.root,
-        runs=runs,
-        mapper=Mapper(runs, max_retries=max(0, args.map_retries)),
-        installer=ReqsInstaller(paths.reqs_dir),
+        home=paths.root, runs=runs, mapper=mapper, installer=ReqsInstaller(paths.reqs_dir)
     )
     server = grpc.server(
         # Blocking calls hold a thread each for as long as they run: be generous.
@@ -234,6 +239,18 @@ def _serve(paths: DaemonPaths, args: argparse.Namespace) -> int:
     sweep_leftovers(paths.owner_marker, paths.ray_temp_dir)
     log.info("stopped")
     return 0
+
+
+def _install_test_hook(mapper: object) -> None:
+    """For the fault tests only: $RHCLI_DAEMON_TEST_HOOK names a `module:function` that is
+    called with the mapper before serving, to inject failures no client can cause (a
+    worker thread's exception). Unset, as it always is outside the tests, it does nothing."""
+    spec = os.environ.get(TEST_HOOK_ENV, "")
+    if not spec:
+        return
+    module, _, name = spec.partition(":")  # a tests.* module: main refuses any other
+    getattr(importlib.import_module(module), name)(mapper)
+    log.warning("test hook %s installed", spec)
 
 
 def _start_retention(store: RunStore, retention_s: float, stop: threading.Event) -> None:

@@ -13,7 +13,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -226,7 +226,7 @@ class Executor:
         return done
 
     def run_batch(
-        self, slot: Slot, request: pb.MapStart, first_index: int, items: list[bytes]
+        self, slot: Slot, request: pb.MapStart, indices: Sequence[int], items: list[bytes]
     ) -> tuple[list[pb.RunOutcome], bool]:
         """Run map items one after another on one worker: (one outcome per item, whether
         the worker is still usable).
@@ -241,7 +241,7 @@ class Executor:
             fn.pickled,
             request.want_json,
             str(log_path(self._runs_dir, request.run_id)),
-            first_index,
+            indices,
         )
         self.placements.started(request.run_id, slot.handle)
         try:

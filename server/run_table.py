@@ -34,25 +34,32 @@ CREATE TABLE IF NOT EXISTS runs (
     result_size INTEGER NOT NULL DEFAULT 0,
     worker      TEXT,
     stored_at   REAL,
-    args_summary TEXT
+    args_summary TEXT,
+    attempts    INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created_at);
 CREATE INDEX IF NOT EXISTS runs_by_parent ON runs (parent);
 """
 
-# Columns added to schema 2 after it shipped. Each is nullable and read by name, so a
-# store with them still opens in a daemon that predates them, and one without them gains
-# them here: no new schema version, nothing refused. (name, SQL type)
-_ADDED_COLUMNS = (("worker", "TEXT"), ("stored_at", "REAL"), ("args_summary", "TEXT"))
+# Columns added to schema 2 after it shipped. Each is nullable or has a default and is read
+# by name, so a store with them still opens in a daemon that predates them, and one without
+# them gains them here: no new schema version, nothing refused. (name, SQL type)
+_ADDED_COLUMNS = (
+    ("worker", "TEXT"),
+    ("stored_at", "REAL"),
+    ("args_summary", "TEXT"),
+    ("attempts", "INTEGER NOT NULL DEFAULT 1"),  # a map's runs: 1, then one per resume
+)
 
 # A map's row also counts its items that ended without succeeding (failed, cancelled,
-# timed out); items still running are not failures.
+# timed out; items still running are not failures) and those that succeeded.
 INFO_COLUMNS = (
     "run_id, function, status, failure, reason, created_at, started_at, ended_at, parent, "
     "items, (SELECT COUNT(*) FROM runs AS item WHERE item.parent = runs.run_id "
-    "AND item.status IN (4, 5, 6)), worker, stored_at, args_summary"
+    "AND item.status IN (4, 5, 6)), worker, stored_at, args_summary, attempts, "
+    "(SELECT COUNT(*) FROM runs AS item WHERE item.parent = runs.run_id AND item.status = 3)"
 )
-assert (pb.FAILED, pb.CANCELLED, pb.TIMED_OUT) == (4, 5, 6)  # the literals above
+assert (pb.SUCCEEDED, pb.FAILED, pb.CANCELLED, pb.TIMED_OUT) == (3, 4, 5, 6)  # as above
 
 FINISH = (
     "UPDATE runs SET status = ?, failure = ?, reason = ?, "
@@ -114,8 +121,9 @@ def list_query(
         where.append("stored_at >= ?")
         params.append(stored_after)
     clause = f"WHERE {' AND '.join(where)}" if where else ""
-    # Items are recorded a batch at a time, in index order: rowid is that order.
-    order = "rowid" if parent else "created_at DESC"
+    # A map's items by index (the number after "MAP_ID."): not rowid, since a resume
+    # records the items an earlier attempt never reached after the others.
+    order = "CAST(substr(run_id, length(parent) + 2) AS INTEGER)" if parent else "created_at DESC"
     sql = f"SELECT {INFO_COLUMNS} FROM runs {clause} ORDER BY {order} LIMIT ?"  # noqa: S608
     return sql, [*params, limit or 50]
 
@@ -123,7 +131,7 @@ def list_query(
 def info_from_row(row: Any) -> pb.RunInfo:
     """A RunInfo from a row of INFO_COLUMNS."""
     (run_id, function, status, failure, reason, created, started, ended, parent, items, bad,
-     worker, stored, summary) = row  # fmt: skip
+     worker, stored, summary, attempts, good) = row  # fmt: skip
     return pb.RunInfo(
         run_id=str(run_id),
         function=str(function),
@@ -139,4 +147,6 @@ def info_from_row(row: Any) -> pb.RunInfo:
         worker=str(worker or ""),
         stored_at=float(stored or 0.0),
         args_summary=str(summary or ""),
+        attempts=int(attempts) if items else 0,
+        items_succeeded=int(good),
     )

@@ -16,9 +16,10 @@ import hashlib
 import logging
 import threading
 import time
-from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from rhcli.protocol import daemon_pb2 as pb
 from rhcli.protocol.statuses import STATUS_NAMES
@@ -28,6 +29,7 @@ from rhcli.server.executor import Executor, RunHandle
 from rhcli.server.outcomes import cancelled_outcome
 from rhcli.server.result_files import is_disk_full
 from rhcli.server.run_logs import append_end
+from rhcli.server.run_queue import FunctionQueue
 from rhcli.server.runstore import FINISHED, RunStore
 
 log = logging.getLogger(__name__)
@@ -48,49 +50,6 @@ class ActiveRun(RunHandle):
     queue: FunctionQueue | None = None
 
 
-class FunctionQueue:
-    """A FIFO of one function's enqueued runs, run one at a time by its own thread."""
-
-    def __init__(self, name: str, runner: RunManager) -> None:
-        self.name = name
-        self._runner = runner
-        self._pending: deque[tuple[ActiveRun, pb.CallRequest]] = deque()
-        self._cond = threading.Condition()
-        self._busy = False
-        self._thread = threading.Thread(target=self._loop, name=f"queue:{name}", daemon=True)
-        self._thread.start()
-
-    def put(self, active: ActiveRun, request: pb.CallRequest) -> None:
-        with self._cond:
-            self._pending.append((active, request))
-            self._cond.notify()
-
-    def remove(self, active: ActiveRun) -> bool:
-        """Take a run out before it starts; False when it has started already."""
-        with self._cond:
-            for entry in self._pending:
-                if entry[0] is active:
-                    self._pending.remove(entry)
-                    return True
-        return False
-
-    @property
-    def depth(self) -> int:
-        """Runs waiting plus the one running."""
-        with self._cond:
-            return len(self._pending) + int(self._busy)
-
-    def _loop(self) -> None:
-        while True:
-            with self._cond:
-                while not self._pending:
-                    self._busy = False
-                    self._cond.wait()
-                active, request = self._pending.popleft()
-                self._busy = True
-            self._runner.execute(active, request)
-
-
 class RunManager:
     """Starts, tracks, waits on and cancels runs; thread-safe."""
 
@@ -103,8 +62,10 @@ class RunManager:
         self._lock = threading.Lock()
         self._enqueue_lock = threading.Lock()
         self._dispatch = ThreadPoolExecutor(max_workers=256, thread_name_prefix="run")
-        # Outcomes that could not be stored (a full disk), kept until a write succeeds.
+        # Outcomes that could not be stored (a full disk), kept until a write succeeds,
+        # and other writes put off for the same reason (a map's unfinished items).
         self._unstored: dict[str, pb.RunOutcome] = {}
+        self._deferred: list[Callable[[], object]] = []
 
     # --- starting -----------------------------------------------------------------------
 
@@ -174,8 +135,7 @@ class RunManager:
         )
         if not created:
             return None
-        if self._unstored:  # the disk takes writes again: store what it refused before
-            self._store_unstored()
+        self.retry_unstored()  # the disk takes writes again: store what it refused before
         active = ActiveRun(run_id=request.run_id)
         self.track(active)
         return active
@@ -246,9 +206,17 @@ class RunManager:
                 self._unstored[run_id] = failed
         return pb.FAILED
 
-    def _store_unstored(self) -> None:
+    def defer(self, write: Callable[[], object]) -> None:
+        """Keep a write the store refused (a full disk) to try again with retry_unstored."""
+        with self._lock:
+            self._deferred.append(write)
+
+    def retry_unstored(self) -> None:
+        """Store the outcomes and writes the store refused before; stops at the first
+        that fails again (the disk is still full), keeping it and the rest."""
         with self._lock:
             pending = list(self._unstored.items())
+            deferred = list(self._deferred)
         for run_id, outcome in pending:
             try:
                 self.store.finish(run_id, outcome)
@@ -256,6 +224,18 @@ class RunManager:
                 return
             with self._lock:
                 self._unstored.pop(run_id, None)
+        for write in deferred:
+            try:
+                write()
+            except Exception:
+                return
+            with self._lock:
+                self._deferred.remove(write)
+
+    def is_active(self, run_id: str) -> bool:
+        """Whether this daemon is queueing or running run_id now."""
+        with self._lock:
+            return run_id in self._active
 
     def _run(self, active: ActiveRun, request: pb.CallRequest) -> pb.RunOutcome:
         refs = dependencies.resolve(
@@ -311,6 +291,22 @@ class RunManager:
         info = self.store.info(run_id)
         if info is None:
             raise UnknownRunError(run_id)
+        return self._as_ended(info)
+
+    def list_runs(self, **query: Any) -> list[pb.RunInfo]:
+        """RunStore.list_runs, each run as this daemon knows it (see info)."""
+        return [self._as_ended(info) for info in self.store.list_runs(**query)]
+
+    def _as_ended(self, info: pb.RunInfo) -> pb.RunInfo:
+        """The record with the ending the store could not take yet (a full disk), if any:
+        a run this daemon ended is never shown running."""
+        with self._lock:
+            unstored = self._unstored.get(info.run_id)
+        if unstored is not None:
+            info.status = unstored.status
+            info.failure = unstored.failure
+            info.reason = unstored.reason
+            info.ended_at = unstored.ended_at
         return info
 
     def counts(self) -> tuple[int, int, dict[str, int]]:

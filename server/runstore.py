@@ -10,7 +10,6 @@ a result. Records older than the retention are deleted with their files.
 from __future__ import annotations
 
 import contextlib
-import shutil
 import sqlite3
 import threading
 import time
@@ -19,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from rhcli.protocol import daemon_pb2 as pb
+from rhcli.server import run_upkeep
 from rhcli.server.result_files import stored_form
-from rhcli.server.run_logs import append_end, log_path
+from rhcli.server.run_logs import log_path
 from rhcli.server.run_table import FINISH, INFO_COLUMNS, info_from_row, list_query, open_schema
 
 FINISHED = frozenset({pb.SUCCEEDED, pb.FAILED, pb.CANCELLED, pb.TIMED_OUT})
@@ -59,6 +59,23 @@ class RunStore:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             raise
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection, held for reads (for the store's companion modules: map_items)."""
+        with self._lock:
+            yield self._db
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        """The connection inside one transaction, rolled back whole on error."""
+        with self._lock, self._transaction():
+            yield self._db
+
+    def notify_recorded(self) -> None:
+        """Wake log followers waiting for a run to be recorded."""
+        with self._recorded:
+            self._recorded.notify_all()
 
     def close(self) -> None:
         with self._lock:
@@ -108,8 +125,7 @@ class RunStore:
                     "SELECT function, args_digest FROM runs WHERE run_id = ?", (run_id,)
                 ).fetchone()
         if row is None:  # inserted
-            with self._recorded:
-                self._recorded.notify_all()
+            self.notify_recorded()
             return True
         if row != (function, args_digest):
             raise DuplicateRunError(
@@ -118,33 +134,12 @@ class RunStore:
             )
         return False
 
-    def create_items(
-        self, parent: str, function: str, first_index: int, digests: list[str]
-    ) -> None:
-        """Record a batch of map items (running) in one transaction."""
-        now = time.time()
-        rows = [
-            (f"{parent}.{first_index + i}", function, digest, pb.RUNNING, now, now, parent)
-            for i, digest in enumerate(digests)
-        ]
-        with self._lock:
-            with self._transaction():
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO runs (run_id, function, args_digest, status, "
-                    "created_at, started_at, parent) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
-
     def mark_running(self, run_id: str) -> None:
         with self._lock:
             self._db.execute(
                 "UPDATE runs SET status = ?, started_at = ?, request = NULL WHERE run_id = ?",
                 (pb.RUNNING, time.time(), run_id),
             )
-
-    def set_items(self, run_id: str, items: int) -> None:
-        with self._lock:
-            self._db.execute("UPDATE runs SET items = ? WHERE run_id = ?", (items, run_id))
 
     def finish(self, run_id: str, outcome: pb.RunOutcome, *, result: bytes | None = None) -> None:
         """Store the outcome of a run and mark it ended; the outcome is complete on disk
@@ -158,12 +153,20 @@ class RunStore:
             self._db.execute(FINISH, row)
 
     def finish_many(self, finished: Iterable[tuple[str, pb.RunOutcome]]) -> None:
-        self._write_rows([self._outcome_row(run_id, outcome) for run_id, outcome in finished])
-
-    def _write_rows(self, rows: list[tuple[object, ...]]) -> None:
-        with self._lock:
-            with self._transaction():
-                self._db.executemany(FINISH, rows)
+        """Store many outcomes in one transaction: all of them, or (raising) none, and
+        then no result file of theirs is left behind either (a full disk frees again)."""
+        rows: list[tuple[object, ...]] = []
+        try:
+            for run_id, outcome in finished:
+                rows.append(self._outcome_row(run_id, outcome))
+            with self._lock:
+                with self._transaction():
+                    self._db.executemany(FINISH, rows)
+        except BaseException:
+            for row in rows:
+                if row[6]:  # its result file: referenced by no committed row
+                    Path(str(row[6])).unlink(missing_ok=True)
+            raise
 
     def _outcome_row(
         self, run_id: str, outcome: pb.RunOutcome, result: bytes | None = None
@@ -287,55 +290,16 @@ class RunStore:
             ).fetchall()
         return [row[0] for row in rows]
 
-    # --- recovery and retention -----------------------------------------------------------
+    # --- recovery and retention (rhcli.server.run_upkeep) ------------------------------------
+
+    @property
+    def runs_dir(self) -> Path:
+        return self._runs_dir
 
     def fail_running(self, reason: str = RESTART_REASON) -> list[str]:
-        """Mark every run a previous daemon left running as failed; returns their ids.
-
-        Called once at start, before serving: such runs lost their worker with the old
-        daemon, and re-running them silently could repeat side effects. Queued runs never
-        started, so they stay queued and run in order (see queued_requests).
-        """
-        with self._lock:
-            ids = [
-                r[0]
-                for r in self._db.execute(
-                    "SELECT run_id FROM runs WHERE status = ? OR (status = ? AND request IS NULL)",
-                    (pb.RUNNING, pb.QUEUED),
-                )
-            ]
-        now = time.time()
-        self.finish_many(
-            (
-                run_id,
-                pb.RunOutcome(
-                    status=pb.FAILED, failure=pb.WORKER_DIED, reason=reason, ended_at=now
-                ),
-            )
-            for run_id in ids
-        )
-        for run_id in ids:
-            append_end(self.log_path(run_id), "failed")
-        return ids
+        """Mark every run a previous daemon left running as failed; see run_upkeep."""
+        return run_upkeep.fail_running(self, reason)
 
     def purge_older_than(self, seconds: float) -> int:
-        """Delete finished runs that ended more than seconds ago, with their files."""
-        cutoff = time.time() - seconds
-        finished = tuple(FINISHED)
-        marks = ",".join("?" * len(finished))
-        with self._lock:
-            ids = [
-                r[0]
-                for r in self._db.execute(
-                    f"SELECT run_id FROM runs WHERE ended_at < ? AND status IN ({marks})",  # noqa: S608
-                    (cutoff, *finished),
-                )
-            ]
-        # Files first, rows last: a daemon stopped midway leaves rows that the next purge
-        # finds again, never folders that nothing points at.
-        for run_id in ids:
-            shutil.rmtree(self._runs_dir / run_id, ignore_errors=True)
-        with self._lock:
-            with self._transaction():
-                self._db.executemany("DELETE FROM runs WHERE run_id = ?", [(i,) for i in ids])
-        return len(ids)
+        """Delete finished runs that ended more than seconds ago; see run_upkeep."""
+        return run_upkeep.purge_older_than(self, seconds)

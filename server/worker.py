@@ -13,6 +13,7 @@ import pickle
 import sys
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +31,7 @@ REPR_LIMIT = 10_000
 # Worker.run's call: (entrypoint, pickled function, want_json, log path, RunRefs).
 RunCall = tuple[str, bytes, bool, str, dict[str, bytes]]
 # Worker.run_batch's call: (entrypoint, pickled function, want_json, log path, first index).
-BatchCall = tuple[str, bytes, bool, str, int]
+BatchCall = tuple[str, bytes, bool, str, Sequence[int]]
 
 
 @dataclass
@@ -119,12 +120,13 @@ class Worker:
 
     def run_batch(self, call: BatchCall, items: list[bytes]) -> list[WorkerOutcome]:
         """Map items, one call each, in order: one outcome per item. call is
-        (entrypoint, pickled_fn, want_json, log_path, first_index); item first_index + k
-        is items[k], and its output goes to the log as that item's."""
-        entrypoint, pickled_fn, want_json, log_path, first_index = call
+        (entrypoint, pickled_fn, want_json, log_path, indices); item indices[k] is
+        items[k] (indices: a range for consecutive items), and its output goes to the log
+        as that item's."""
+        entrypoint, pickled_fn, want_json, log_path, indices = call
         return [
-            self._call(entrypoint, pickled_fn, args, want_json, log_path, {}, first_index + k)
-            for k, args in enumerate(items)
+            self._call(entrypoint, pickled_fn, args, want_json, log_path, {}, index)
+            for index, args in zip(indices, items, strict=True)
         ]
 
     def _call(

@@ -152,6 +152,8 @@ def run_document(info: RunInfo) -> dict[str, Any]:
         "duration_s": round(duration, 3) if duration is not None else None,
         "items": info.items,
         "items_failed": info.items_failed,
+        "items_succeeded": info.items_succeeded,
+        "attempts": info.attempts,
     }
 
 
@@ -179,9 +181,16 @@ def print_runs(found: list[RunInfo]) -> None:
 
 
 def _items_note(info: RunInfo) -> str:
+    """A map's items: how many, failed, without an outcome here, and its attempts."""
     if not info.items:
         return ""
-    return f" ({info.items} items, {info.items_failed} failed)"
+    note = f" ({info.items} items, {info.items_failed} failed"
+    unsettled = info.items - info.items_failed - info.items_succeeded
+    if unsettled > 0 and info.status not in ("running", "queued"):
+        note += f", {unsettled} not run"
+    if info.attempts > 1:
+        note += f", attempt {info.attempts}"
+    return note + ")"
 
 
 def _clock(timestamp: float) -> str:

@@ -166,7 +166,7 @@ class RunRequest(_message.Message):
     def __init__(self, run_id: _Optional[str] = ...) -> None: ...
 
 class RunInfo(_message.Message):
-    __slots__ = ("run_id", "function", "status", "failure", "reason", "created_at", "started_at", "ended_at", "parent", "items", "items_failed", "worker", "stored_at", "args_summary")
+    __slots__ = ("run_id", "function", "status", "failure", "reason", "created_at", "started_at", "ended_at", "parent", "items", "items_failed", "worker", "stored_at", "args_summary", "attempts", "items_succeeded")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     FUNCTION_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -181,6 +181,8 @@ class RunInfo(_message.Message):
     WORKER_FIELD_NUMBER: _ClassVar[int]
     STORED_AT_FIELD_NUMBER: _ClassVar[int]
     ARGS_SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_SUCCEEDED_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     function: str
     status: RunStatus
@@ -195,7 +197,9 @@ class RunInfo(_message.Message):
     worker: str
     stored_at: float
     args_summary: str
-    def __init__(self, run_id: _Optional[str] = ..., function: _Optional[str] = ..., status: _Optional[_Union[RunStatus, str]] = ..., failure: _Optional[_Union[FailureKind, str]] = ..., reason: _Optional[str] = ..., created_at: _Optional[float] = ..., started_at: _Optional[float] = ..., ended_at: _Optional[float] = ..., parent: _Optional[str] = ..., items: _Optional[int] = ..., items_failed: _Optional[int] = ..., worker: _Optional[str] = ..., stored_at: _Optional[float] = ..., args_summary: _Optional[str] = ...) -> None: ...
+    attempts: int
+    items_succeeded: int
+    def __init__(self, run_id: _Optional[str] = ..., function: _Optional[str] = ..., status: _Optional[_Union[RunStatus, str]] = ..., failure: _Optional[_Union[FailureKind, str]] = ..., reason: _Optional[str] = ..., created_at: _Optional[float] = ..., started_at: _Optional[float] = ..., ended_at: _Optional[float] = ..., parent: _Optional[str] = ..., items: _Optional[int] = ..., items_failed: _Optional[int] = ..., worker: _Optional[str] = ..., stored_at: _Optional[float] = ..., args_summary: _Optional[str] = ..., attempts: _Optional[int] = ..., items_succeeded: _Optional[int] = ...) -> None: ...
 
 class ListRunsRequest(_message.Message):
     __slots__ = ("limit", "function", "include_items", "statuses", "parent", "stored_after")
@@ -236,28 +240,36 @@ class BlobRef(_message.Message):
     def __init__(self, blob_id: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
 
 class MapStart(_message.Message):
-    __slots__ = ("run_id", "function", "timeout_s", "resources", "want_json", "total")
+    __slots__ = ("run_id", "function", "timeout_s", "resources", "want_json", "total", "resume", "attempt", "held_by_client")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     FUNCTION_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
     RESOURCES_FIELD_NUMBER: _ClassVar[int]
     WANT_JSON_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
+    RESUME_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    HELD_BY_CLIENT_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     function: FunctionRef
     timeout_s: float
     resources: Resources
     want_json: bool
     total: int
-    def __init__(self, run_id: _Optional[str] = ..., function: _Optional[_Union[FunctionRef, _Mapping]] = ..., timeout_s: _Optional[float] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., want_json: _Optional[bool] = ..., total: _Optional[int] = ...) -> None: ...
+    resume: bool
+    attempt: int
+    held_by_client: int
+    def __init__(self, run_id: _Optional[str] = ..., function: _Optional[_Union[FunctionRef, _Mapping]] = ..., timeout_s: _Optional[float] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., want_json: _Optional[bool] = ..., total: _Optional[int] = ..., resume: _Optional[bool] = ..., attempt: _Optional[int] = ..., held_by_client: _Optional[int] = ...) -> None: ...
 
 class MapItems(_message.Message):
-    __slots__ = ("first_index", "args")
+    __slots__ = ("first_index", "args", "indices")
     FIRST_INDEX_FIELD_NUMBER: _ClassVar[int]
     ARGS_FIELD_NUMBER: _ClassVar[int]
+    INDICES_FIELD_NUMBER: _ClassVar[int]
     first_index: int
     args: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, first_index: _Optional[int] = ..., args: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    indices: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, first_index: _Optional[int] = ..., args: _Optional[_Iterable[bytes]] = ..., indices: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class MapRequest(_message.Message):
     __slots__ = ("start", "items")
@@ -461,3 +473,29 @@ class NodesReply(_message.Message):
     NODES_FIELD_NUMBER: _ClassVar[int]
     nodes: _containers.RepeatedCompositeFieldContainer[NodeInfo]
     def __init__(self, nodes: _Optional[_Iterable[_Union[NodeInfo, _Mapping]]] = ...) -> None: ...
+
+class MapStateRequest(_message.Message):
+    __slots__ = ("map_id", "have")
+    MAP_ID_FIELD_NUMBER: _ClassVar[int]
+    HAVE_FIELD_NUMBER: _ClassVar[int]
+    map_id: str
+    have: bytes
+    def __init__(self, map_id: _Optional[str] = ..., have: _Optional[bytes] = ...) -> None: ...
+
+class MapItemState(_message.Message):
+    __slots__ = ("index", "args_digest", "outcome")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    ARGS_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    args_digest: str
+    outcome: RunOutcome
+    def __init__(self, index: _Optional[int] = ..., args_digest: _Optional[str] = ..., outcome: _Optional[_Union[RunOutcome, _Mapping]] = ...) -> None: ...
+
+class MapStateBatch(_message.Message):
+    __slots__ = ("map", "items")
+    MAP_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    map: RunInfo
+    items: _containers.RepeatedCompositeFieldContainer[MapItemState]
+    def __init__(self, map: _Optional[_Union[RunInfo, _Mapping]] = ..., items: _Optional[_Iterable[_Union[MapItemState, _Mapping]]] = ...) -> None: ...

@@ -14,6 +14,7 @@ import grpc
 from rhcli.errors import (
     AuthError,
     DaemonNotRunningError,
+    MapStoppedError,
     RhcliError,
     UnknownRunError,
     UnreachableError,
@@ -115,9 +116,27 @@ class DaemonClient:
         return ref.blob_id  # type: ignore[no-any-return]
 
     def map(self, requests: Iterator[pb.MapRequest]) -> Iterator[pb.MapReply]:
-        """Stream map items in; stream batches of item outcomes back as they end."""
+        """Stream map items in; stream batches of item outcomes back as they end.
+
+        A map the daemon stopped itself (ABORTED, RESOURCE_EXHAUSTED: a failure of its
+        own, a full disk) raises MapStoppedError with its reason, after the outcomes it
+        stored; a refused map (INVALID_ARGUMENT, FAILED_PRECONDITION) UsageError; a lost
+        daemon or connection the usual UnreachableError.
+        """
         try:
             yield from self._stub.Map(requests, metadata=self._metadata)
+        except grpc.RpcError as exc:
+            if exc.code() in (grpc.StatusCode.ABORTED, grpc.StatusCode.RESOURCE_EXHAUSTED):
+                raise MapStoppedError(exc.details() or str(exc.code())) from None
+            self._raise(exc)
+
+    def map_state(self, map_id: str, have: bytes = b"") -> Iterator[pb.MapStateBatch]:
+        """What a map left (its record, then its items' digests and outcomes); have is
+        the bitmap of items whose results the caller holds already."""
+        try:
+            yield from self._stub.MapState(
+                pb.MapStateRequest(map_id=map_id, have=have), metadata=self._metadata
+            )
         except grpc.RpcError as exc:
             self._raise(exc)
 

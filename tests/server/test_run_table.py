@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from rhcli.protocol import daemon_pb2 as pb
+from rhcli.server.map_items import record_items
 from rhcli.server.runstore import RunStore
 
 OLD_SCHEMA_2 = """
@@ -54,10 +55,12 @@ def test_a_run_keeps_its_arguments_summary(store: RunStore) -> None:
     assert store.info("r1").args_summary == "'A dog.', 50"  # type: ignore[union-attr]
 
 
-def test_a_maps_items_are_listed_in_index_order(store: RunStore) -> None:
+def test_a_maps_items_are_listed_in_index_order_whatever_order_they_were_recorded_in(
+    store: RunStore,
+) -> None:
     store.create(run_id="m", function="f", args_digest="d", status=pb.RUNNING, items=12)
-    store.create_items("m", "f", 0, [f"d{i}" for i in range(10)])
-    store.create_items("m", "f", 10, ["d10", "d11"])
+    record_items(store, "m", "f", range(10, 12), ["d10", "d11"], resume=False)
+    record_items(store, "m", "f", range(10), [f"d{i}" for i in range(10)], resume=True)
     store.create(run_id="other", function="f", args_digest="d", status=pb.RUNNING)
     found = store.list_runs(parent="m", limit=100)
     assert [r.run_id for r in found] == [f"m.{i}" for i in range(12)]
@@ -65,7 +68,7 @@ def test_a_maps_items_are_listed_in_index_order(store: RunStore) -> None:
 
 def test_stored_after_gives_only_what_was_stored_since(store: RunStore) -> None:
     store.create(run_id="m", function="f", args_digest="d", status=pb.RUNNING, items=4)
-    store.create_items("m", "f", 0, ["a", "b", "c", "d"])
+    record_items(store, "m", "f", range(4), ["a", "b", "c", "d"], resume=False)
     store.finish_many([("m.0", _ended()), ("m.2", _ended())])
     first = store.list_runs(parent="m", limit=100)
     cursor = max(r.stored_at for r in first)
