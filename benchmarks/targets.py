@@ -92,6 +92,24 @@ def evaluate(rows: dict[str, Row], baseline: dict[str, Any] | None = None) -> li
                 r <= 2.0,
                 f"{median(SSH + key):.1f} ms = {r:.2f}x of {median(key):.1f} ms",
             )
+    # Maps (issue 14): a map with failed items and its resume, through the journal, keep
+    # client and daemon memory bounded (as a whole map must).
+    for phase in ("partial", "resume"):
+        key = f"map_100k_{phase}"
+        if key + "_client_peak" in rows:
+            client = median(key + "_client_peak") - median(key + "_client_before")
+            daemon = (
+                median(key + "_daemon_peak") - median(key + "_daemon_before")
+                if key + "_daemon_peak" in rows
+                else float("nan")
+            )
+            what = "with 10% failed" if phase == "partial" else "resumed (10% run again)"
+            check(
+                f"map of 100,000 {what}, through the journal: memory bounded",
+                client < 256 and daemon < 256,
+                f"{median(key):.1f} s; client +{client:.0f} MiB, daemon +{daemon:.0f} MiB "
+                f"at peak; journal {median(key + '_journal'):.1f} MiB",
+            )
     # 5. Nothing else slower than the baseline run.
     for key, label in _UNCHANGED:
         for prefix in ("", SSH):
@@ -110,6 +128,8 @@ _UNCHANGED = (
     ("map_100k", "map of 100,000 (time)"),
     ("map_100k_client_peak", "map of 100,000: client peak RSS"),
     ("map_100k_daemon_peak", "map of 100,000: daemon peak RSS"),
+    ("map_100k_partial", "map of 100,000 with 10% failed (time)"),
+    ("map_100k_resume", "resume of that map (time)"),
 )
 
 

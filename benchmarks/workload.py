@@ -27,3 +27,12 @@ def ticks(count: int, interval_s: float) -> int:
         print(f"tick {time.time():.6f}", flush=True)
         time.sleep(interval_s)
     return count
+
+
+def flaky_add(a: int, b: int, fixed: str) -> int:
+    """add, but every 10th item fails until the file `fixed` exists (a resume's work)."""
+    import os
+
+    if a % 10 == 0 and not os.path.exists(fixed):
+        raise ValueError(f"item {a} is not ready")
+    return a + b

@@ -74,6 +74,11 @@ class DaemonPaths:
         return self.root / "reqs"
 
     @property
+    def ray_token(self) -> Path:
+        """The token of this root's Ray (mode 0600): every Ray port checks it."""
+        return self.root / RAY_TOKEN_FILE
+
+    @property
     def ray_temp_dir(self) -> Path:
         """Ray's session folder for this root.
 

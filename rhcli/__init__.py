@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from rhcli._version import __version__
 from rhcli.errors import (
     AuthError,
+    HostSetupError,
     RemoteError,
     RhcliError,
     RunError,
@@ -37,6 +38,7 @@ __all__ = [
     "AuthError",
     "Cluster",
     "Function",
+    "HostSetupError",
     "LocalCluster",
     "OnDemandCluster",
     "Outcome",

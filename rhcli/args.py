@@ -8,6 +8,7 @@ arguments are noted, so the cluster resolves them to their values (rhcli.runref)
 from __future__ import annotations
 
 import pickle
+import reprlib
 from typing import TYPE_CHECKING, Any
 
 import cloudpickle
@@ -123,3 +124,30 @@ def _check_one(label: str, value: Any) -> None:
         cloudpickle.dumps(value, protocol=PICKLE_PROTOCOL)
     except Exception as exc:
         raise ArgumentNotSerializableError(label, exc) from exc
+
+
+SUMMARY_CHARS = 200
+_summary_repr = reprlib.Repr()
+_summary_repr.maxstring = 60
+_summary_repr.maxother = 60
+_summary_repr.maxlist = _summary_repr.maxtuple = _summary_repr.maxdict = 6
+
+
+def summarize_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """A short repr of a call's arguments for people (at most SUMMARY_CHARS), like
+    ``'A dog.', steps=50``. Never raises: an argument whose repr fails shows its type."""
+    parts = [_one(value) for value in args]
+    parts += [f"{name}={_one(value)}" for name, value in kwargs.items()]
+    text = ", ".join(parts)
+    return text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 3] + "..."
+
+
+def _one(value: Any) -> str:
+    kind = type(value)
+    # The usual arguments, without reprlib's dispatch (this runs on every call).
+    if kind in (int, float, bool) or value is None or (kind is str and len(value) <= 60):
+        return repr(value)
+    try:
+        return _summary_repr.repr(value)
+    except Exception:  # a user __repr__ that raises: the summary is for people only
+        return f"<{type(value).__name__}>"

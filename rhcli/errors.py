@@ -169,6 +169,18 @@ class VersionMismatchError(UnreachableError):
         )
 
 
+class HostSetupError(UnreachableError):
+    """A host lacks something rhcli needs there (rsync, Python 3.10+, a writable root,
+    free disk, port forwarding...): a condition of the user's environment, never an
+    internal error. Carries the host, what is missing and the fix."""
+
+    def __init__(self, *, host: str, missing: str, fix: str) -> None:
+        self.host = host
+        self.missing = missing
+        self.fix = fix
+        super().__init__(f"{host}: {missing}. {fix}")
+
+
 class ResourcesUnavailableError(UnreachableError):
     """The cluster can never satisfy a function's resource request."""
 
@@ -191,16 +203,20 @@ class LaunchError(UnreachableError):
     """SkyPilot could not launch (or restart) an on-demand cluster; carries its reason.
 
     Nothing is left half-registered: a record the failed launch created is torn down.
+    When that teardown fails too, `leftover` says so (a VM may still be running and
+    billing) with the SkyPilot commands to check, and the message ends with it.
     """
 
-    def __init__(self, *, cluster: str, reason: str) -> None:
+    def __init__(self, *, cluster: str, reason: str, leftover: str = "") -> None:
         self.cluster = cluster
         self.reason = reason
-        super().__init__(
+        self.leftover = leftover
+        message = (
             f"launching cluster {cluster!r} through SkyPilot failed: {reason}. Check your "
             "cloud credentials and quota (`sky check`), or pick another instance_type, "
             "provider or region; then run `rhcli up " + cluster + "` again"
         )
+        super().__init__(f"{message}. WARNING: {leftover}" if leftover else message)
 
 
 # --- runs ---------------------------------------------------------------------------------
@@ -263,3 +279,74 @@ class RemoteError(RhcliError):
         self.remote_traceback = remote_traceback
         self.run_id = run_id
         super().__init__(f"{type_name}: {message} (run {run_id})")
+
+
+# --- maps ---------------------------------------------------------------------------------
+
+
+class MapStoppedError(UnreachableError):
+    """The daemon stopped a map itself (a failure of its own, a full disk); the map's
+    record says why. Raised by the transport; the library turns it into
+    MapIncompleteError."""
+
+
+class MapIncompleteError(UnreachableError):
+    """A map ended with items that have no result, because the cluster or its daemon
+    failed (a lost connection, a full disk, a failure of the daemon's own): exit 3.
+
+    Never a None in a result's place: the items that have a result keep it (in the
+    map's journal and on the cluster), and a resume runs only the others. Carries
+    map_id, missing (items without a result), total, reason (the first cause),
+    cluster_lost (the cluster or its connection went away, rather than the daemon
+    stopping the map) and resume_hint (how to run the rest).
+    """
+
+    def __init__(
+        self,
+        *,
+        map_id: str,
+        missing: int,
+        total: int,
+        reason: str,
+        cluster_lost: bool,
+        resume_hint: str = "",
+    ) -> None:
+        self.map_id = map_id
+        self.missing = missing
+        self.total = total
+        self.reason = reason
+        self.cluster_lost = cluster_lost
+        self.resume_hint = resume_hint or f"fn.map(<the same inputs>, resume={map_id!r})"
+        super().__init__(
+            f"map {map_id}: {missing} of {total} items have no result ({reason.rstrip('.')}). "
+            f"Resume it with `{self.resume_hint}`: it runs only the items without a result"
+        )
+
+    def with_hint(self, resume_hint: str) -> MapIncompleteError:
+        """The same error, naming another way to resume (the CLI's command)."""
+        return MapIncompleteError(
+            map_id=self.map_id,
+            missing=self.missing,
+            total=self.total,
+            reason=self.reason,
+            cluster_lost=self.cluster_lost,
+            resume_hint=resume_hint,
+        )
+
+
+class ChangedInputError(UsageError):
+    """A resume was given other inputs than the map ran; names the first that differs."""
+
+    def __init__(self, *, map_id: str, index: int, why: str = "") -> None:
+        self.map_id = map_id
+        self.index = index
+        super().__init__(
+            f"input item {index} is not the item {index} map {map_id} ran"
+            f"{' (' + why + ')' if why else ''}: a resume needs the same inputs in the same "
+            "order. Start a new map (without resume) for changed inputs; nothing was sent"
+        )
+
+
+class MapJournalError(UsageError):
+    """The client could not write a map's journal (its own disk is full, or the folder is
+    not writable): the map stops here, its results so far kept on the cluster."""

@@ -8,17 +8,17 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from rhcli import on_cluster
-from rhcli.args import check_args_size, dump_args
+from rhcli.args import check_args_size, dump_args, summarize_args
 from rhcli.clusters.base import Cluster
 from rhcli.function_ref import FunctionSource, from_callable, from_entrypoint, git_root
-from rhcli.log_follower import Follower, LogPrinter
-from rhcli.maps import Call, collect_map, map_calls, stream_map
+from rhcli.log_follower import Follower, LogPrinter, batch_printer, printer_for
+from rhcli.map_stream import Call
+from rhcli.maps import collect_map, map_calls, stream_map
 from rhcli.outcomes import Outcome, outcome_from_message, unwrap
 from rhcli.protocol.wire import DEADLINE_GRACE_S, INLINE_ARGS_LIMIT
 from rhcli.runref import RunRef, new_run_id
@@ -108,6 +108,8 @@ class Function:
         return_exceptions: bool = False,
         stream_logs: bool = False,
         timeout: float | None = None,
+        resume: str | None = None,
+        recover: int = 0,
         **kwargs: Any,
     ) -> list[Any]:
         """One call per item, in parallel on the cluster; results in input order.
@@ -116,6 +118,13 @@ class Function:
         list or tuple is zipped per call and must have the inputs' length (ValueError
         before anything is sent); any other keyword goes unchanged to every call. A failed
         item raises its exception, unless return_exceptions puts it in the item's place.
+
+        Every item ends with exactly one result or failure, or MapIncompleteError says
+        how many have none and why (the cluster failed). resume=MAP_ID (the same inputs)
+        runs only the items of that map without a successful result and returns them
+        all; recover=N (sky clusters) relaunches a lost cluster and resumes, N times at
+        most. ``resume``, ``recover``, ``timeout``, ``stream_logs`` and
+        ``return_exceptions`` are map's own keywords, never passed to the function.
         """
         calls = map_calls(iterables, kwargs)
         return collect_map(
@@ -124,6 +133,8 @@ class Function:
             return_exceptions=return_exceptions,
             timeout=timeout,
             stream_logs=stream_logs,
+            resume=resume,
+            recover=recover,
         )
 
     def starmap(
@@ -132,6 +143,8 @@ class Function:
         return_exceptions: bool = False,
         stream_logs: bool = False,
         timeout: float | None = None,
+        resume: str | None = None,
+        recover: int = 0,
         **kwargs: Any,
     ) -> list[Any]:
         """Like map, but each item is a tuple of positional arguments; every keyword goes
@@ -143,6 +156,8 @@ class Function:
             return_exceptions=return_exceptions,
             timeout=timeout,
             stream_logs=stream_logs,
+            resume=resume,
+            recover=recover,
         )
 
     def map_raw(
@@ -153,12 +168,17 @@ class Function:
         timeout: float | None = None,
         want_json: bool = False,
         stream_logs: bool | LogPrinter = False,
+        resume: str | None = None,
+        recover: int = 0,
+        map_id: str | None = None,
     ) -> Iterator[tuple[int, Outcome]]:
-        """Stream calls to the cluster; yields (index, Outcome) as items end, in any order.
-        The map's own run id is ``self.last_map_id`` once this starts.
+        """Stream calls to the cluster; yields (index, Outcome) of every item exactly
+        once, as items end, in any order (a resume's kept results first). The map's own
+        run id is ``self.last_map_id`` once this starts; map_id names a new map.
 
         calls may be a generator: items are pickled and sent in batches as the stream
-        goes, never all at once.
+        goes, never all at once (a resume or recover reads them into a list first). Raises
+        MapIncompleteError, after the last outcome, when items are left without one.
         """
         return stream_map(
             self,
@@ -167,6 +187,9 @@ class Function:
             timeout=timeout if timeout is not None else self.timeout,
             want_json=want_json,
             stream_logs=stream_logs,
+            resume=resume,
+            recover=recover,
+            map_id=map_id,
         )
 
     def call_raw(
@@ -198,7 +221,7 @@ class Function:
         if stream_logs is False:
             reply = self.system.call_daemon(lambda client: client.call(request, timeout=deadline))
         else:
-            show = _printing(stream_logs)
+            show = batch_printer(stream_logs)
             reply = self.system.call_daemon(
                 lambda client: client.call_stream(request, timeout=deadline, on_logs=show)
             )
@@ -208,7 +231,7 @@ class Function:
         """Start printing run_id's log (before its call is sent: no line is missed)."""
         if stream_logs is False:
             return None
-        return Follower(self.system.client(), run_id, _printer(stream_logs))
+        return Follower(self.system.client(), run_id, printer_for(stream_logs))
 
     def prepare(self) -> Cluster:
         """Make the cluster ready for a call: code synced, reqs installed. Its cluster."""
@@ -246,6 +269,7 @@ class Function:
             want_json=want_json,
             enqueue=enqueue,
             depends_on=depends_on,
+            args_summary=summarize_args(args, kwargs),
         )
         if len(payload) > INLINE_ARGS_LIMIT:
             request.args_blob = system.call_daemon(lambda client: client.put_blob(payload))
@@ -333,28 +357,6 @@ def function(
         timeout=timeout if timeout is not None else spec.timeout,
         manifest=manifest,
     )
-
-
-def _printer(stream_logs: bool | LogPrinter) -> LogPrinter:
-    if isinstance(stream_logs, LogPrinter):
-        return stream_logs
-    return LogPrinter(out=sys.stdout, err=sys.stderr)
-
-
-def _printing(stream_logs: bool | LogPrinter) -> Callable[[Any], None]:
-    """Prints the batches of a call's log; a line seen already (the call was retried
-    after a reconnect, and its log sent again from the start) is not printed twice."""
-    printer = _printer(stream_logs)
-    printed = -1
-
-    def show(batch: Any) -> None:
-        nonlocal printed
-        fresh = [line for line in batch.lines if line.seq > printed]
-        if fresh:
-            printer.print_lines(fresh)
-            printed = fresh[-1].seq
-
-    return show
 
 
 def _refuse_call_during_cluster_import(name: str) -> None:

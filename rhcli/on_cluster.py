@@ -48,3 +48,9 @@ def resolving(refs: dict[str, bytes]) -> Iterator[None]:
 def resolved_value(run_id: str) -> Any:
     """The value of the run a RunRef names; KeyError outside a resolving block."""
     return pickle.loads(_resolved[run_id])
+
+
+def map_results(pickled_items: list[bytes]) -> list[Any]:
+    """A map's results in input order, from its items' pickles: what a RunRef to a map
+    resolves to (the daemon pickles a call of this; see rhcli.server.dependencies)."""
+    return [pickle.loads(item) for item in pickled_items]

@@ -65,6 +65,7 @@ class Outcome:
     error: ErrorInfo | None = None
     started_at: float | None = None
     ended_at: float | None = None
+    worker: str = ""  # the worker that ran it, "ADDRESS:PID"; "" when none did
 
     @property
     def ended(self) -> bool:
@@ -90,25 +91,42 @@ class Outcome:
 
 
 def outcome_from_message(run_id: str, message: Any) -> Outcome:
-    """The Outcome of a protocol RunOutcome message (the one place that reads one)."""
-    from rhcli.protocol.statuses import failure_name, status_name
+    """The Outcome of a protocol RunOutcome message (the one place that reads one).
 
+    On every call's path: the name tables are looked up once, not imported per call.
+    """
+    names = _NAMES or _load_names()
     error = message.error
+    type_name = error.type_name
+    traceback = error.traceback
     return Outcome(
-        run_id=run_id,
-        status=status_name(message.status),
-        failure=failure_name(message.failure),
-        reason=message.reason,
-        result=message.result,
-        result_json=message.result_json if message.HasField("result_json") else None,
-        result_repr=message.result_repr,
-        result_size=message.result_size,
-        error=ErrorInfo(error.type_name, error.message, error.traceback, error.pickled)
-        if error.type_name or error.traceback
+        run_id,
+        names[0].get(message.status, "unknown"),
+        names[1].get(message.failure, "internal"),
+        message.reason,
+        message.result,
+        message.result_json if message.HasField("result_json") else None,
+        message.result_repr,
+        message.result_size,
+        ErrorInfo(type_name, error.message, traceback, error.pickled)
+        if type_name or traceback
         else None,
-        started_at=message.started_at or None,
-        ended_at=message.ended_at or None,
+        message.started_at or None,
+        message.ended_at or None,
+        message.worker,
     )
+
+
+_NAMES: list[dict[int, str]] = []
+
+
+def _load_names() -> list[dict[int, str]]:
+    # Imported on first use: the CLI imports this module, and `rhcli --help` should not
+    # load the protocol's stubs.
+    from rhcli.protocol.statuses import FAILURE_NAMES, STATUS_NAMES
+
+    _NAMES[:] = [STATUS_NAMES, FAILURE_NAMES]
+    return _NAMES
 
 
 def unwrap(outcome: Outcome, fetch: Fetch | None = None, *, entrypoint: str = "") -> Any:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from rhcli.errors import UnknownRunError
 from rhcli.outcomes import Outcome, outcome_from_message, unwrap
 
 if TYPE_CHECKING:
@@ -25,8 +26,13 @@ class RunInfo:
     """One run's record on its cluster.
 
     Times are unix seconds; started_at and ended_at are None until the run starts and
-    ends. parent is the map's id for a map item. items and items_failed count a map's
-    items (0 for other runs).
+    ends. parent is the map's id for a map item. items, items_failed and items_succeeded
+    count a map's items (0 for other runs; items the map has but neither counts were
+    never run, or never sent); attempts is how often a map ran (1, plus one per resume).
+    worker is the worker that ran it, "ADDRESS:PID" (its node's address and the process),
+    "" until it ended or when no worker ran it. stored_at is when its outcome was stored
+    (the cluster's clock; 0 while in flight). args_summary is a short repr of its
+    arguments made by the caller ("" for map items).
     """
 
     run_id: str
@@ -40,6 +46,11 @@ class RunInfo:
     parent: str | None
     items: int
     items_failed: int
+    worker: str = ""
+    stored_at: float = 0.0
+    args_summary: str = ""
+    items_succeeded: int = 0
+    attempts: int = 0
 
     @property
     def duration_s(self) -> float | None:
@@ -66,6 +77,11 @@ def run_info_from_message(message: Any) -> RunInfo:
         parent=message.parent or None,
         items=message.items,
         items_failed=message.items_failed,
+        worker=message.worker,
+        stored_at=message.stored_at,
+        args_summary=message.args_summary,
+        items_succeeded=message.items_succeeded,
+        attempts=message.attempts,
     )
 
 
@@ -89,16 +105,33 @@ def get(ref: str, *, cluster: Cluster | str | None = None, timeout: float | None
     ref is a RunRef or a run id (then on cluster, default: the manifest's default
     cluster). timeout bounds the wait only: WaitTimeoutError says the run goes on.
     The id of a map gives the list of its items' results in input order, or raises the
-    first failed item's exception, as ``fn.map`` does.
+    first failed item's exception, as ``fn.map`` does; results the cluster lacks (it lost
+    its disk) come from this machine's journal of the map.
     Raises UnknownRunError for an id the cluster does not know (or no longer keeps).
     """
     system = cluster_of(ref, cluster)
-    ended = outcome(ref, cluster=system, timeout=timeout, fetch=False)
+    try:
+        ended = outcome(ref, cluster=system, timeout=timeout, fetch=False)
+    except UnknownRunError:
+        kept = _journaled_map(str(ref))
+        if kept is None:
+            raise
+        return [unwrap(item) for item in kept]
     fetch = system.client().read_result
     size = map_size(ended, cluster=system)
     if size:
         return [unwrap(item, fetch) for item in map_item_outcomes(str(ref), size, cluster=system)]
     return unwrap(ended, fetch)
+
+
+def _journaled_map(map_id: str) -> Iterator[Outcome] | None:
+    """A map's outcomes from this machine's journal when it holds every item's result."""
+    from rhcli.map_journal import MapJournal
+
+    journal = MapJournal.open(map_id, writable=False)
+    if journal is None or not journal.total or journal.held < journal.total:
+        return None
+    return (found for _, found in journal.outcomes(range(journal.total)))
 
 
 def outcome(
@@ -132,12 +165,30 @@ def map_size(ended: Outcome, *, cluster: Cluster) -> int:
 def map_item_outcomes(
     map_id: str, items: int, *, cluster: Cluster, fetch: bool = False
 ) -> Iterator[Outcome]:
-    """Each item's outcome of a map that has ended, in input order (one Wait per item);
-    with fetch, large results are fetched into them."""
+    """Each item's outcome of a map that has ended, in input order: from this machine's
+    journal of the map when it has the item's result, else from the cluster (one Wait per
+    item); with fetch, large results are fetched into them. An item neither knows (never
+    sent, or lost with the cluster's disk) is a failed outcome saying so, never None."""
+    from rhcli.map_journal import MapJournal
+
+    journal = MapJournal.open(map_id, writable=False)
     client = cluster.client()
     for index in range(items):
         item_id = f"{map_id}.{index}"
-        found = outcome_from_message(item_id, client.wait(item_id, timeout=None))
+        if journal is not None and journal.has(index):
+            yield journal.outcome(index)
+            continue
+        try:
+            found = outcome_from_message(item_id, client.wait(item_id, timeout=None))
+        except UnknownRunError:
+            yield Outcome(
+                run_id=item_id,
+                status="failed",
+                failure="internal",
+                reason=f"item {index} of map {map_id} has no outcome on {cluster.name} "
+                f"(never sent, or lost with its disk); resume the map to run it",
+            )
+            continue
         yield found.fetch_result(client.read_result) if fetch else found
 
 
@@ -154,16 +205,43 @@ def cancel(ref: str, *, cluster: Cluster | str | None = None) -> RunInfo:
     return run_info_from_message(system.call_daemon(lambda client: client.cancel(str(ref))))
 
 
+def map_items(
+    map_id: str,
+    *,
+    cluster: Cluster | str | None = None,
+    stored_after: float = 0.0,
+    limit: int = 100_000,
+) -> list[RunInfo]:
+    """The records of a map's items (runs ``<map id>.<i>``) in index order, at most
+    limit of them. With stored_after, only those whose outcome was stored at or after
+    that time (RunInfo.stored_at, the cluster's clock): a watcher passes the largest
+    stored_at it has seen and gets every item that ended since (some seen again)."""
+    system = cluster_of(map_id, cluster)
+    found = system.call_daemon(
+        lambda client: client.list_runs(
+            limit=limit, parent=str(map_id), stored_after=stored_after, include_items=True
+        )
+    )
+    return [run_info_from_message(message) for message in found]
+
+
 def runs(
     *,
     cluster: Cluster | str | None = None,
     limit: int = 50,
     function: str = "",
     include_items: bool = False,
+    statuses: tuple[Status, ...] = (),
 ) -> list[RunInfo]:
-    """The newest runs on the cluster, newest first; map items too with include_items."""
+    """The newest runs on the cluster, newest first; map items too with include_items;
+    only those in one of statuses when given."""
+    from rhcli.protocol.statuses import STATUS_VALUES
+
     system = cluster_of("", cluster)
+    wanted = tuple(STATUS_VALUES[name] for name in statuses)
     found = system.call_daemon(
-        lambda client: client.list_runs(limit=limit, function=function, include_items=include_items)
+        lambda client: client.list_runs(
+            limit=limit, function=function, include_items=include_items, statuses=wanted
+        )
     )
     return [run_info_from_message(message) for message in found]

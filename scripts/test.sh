@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs on a fresh machine, then run the whole suite.
 #   ./scripts/test.sh [PYTEST ARGS...]
-# System packages (openssh-server, rsync, git) come from apt when missing and we are root;
+# System packages (openssh-server, rsync, git; chromium and chromium-driver for the
+# dashboard's browser tests) come from apt when missing and we are root;
 # the Python environment is .venv beside this repo (created when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for tool in sshd:openssh-server rsync:rsync git:git; do
+for tool in sshd:openssh-server rsync:rsync git:git chromium:chromium chromedriver:chromium-driver; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${tool%%:*}" ] || need+=("${tool#*:}")
 done
 if [ "${#need[@]}" -gt 0 ]; then
@@ -21,5 +22,12 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,sky]'
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,sky,dashboard]'
+# Started from a background job of a non-interactive shell (CI runners, `cmd &` in a
+# script), this shell and its children inherit SIGINT as ignored, and a shell cannot undo
+# that itself; Python then installs no KeyboardInterrupt handler. Give pytest Python's
+# default (the tests that send SIGINT also set their own children's disposition).
+if env --default-signal=INT true 2>/dev/null; then
+  exec env --default-signal=INT .venv/bin/python -m pytest "$@"
+fi
 exec .venv/bin/python -m pytest "$@"

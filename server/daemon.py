@@ -3,7 +3,8 @@
 Start-up order matters and is what clients rely on:
 1. refuse a non-loopback address, take the root (mode 0700), refuse if a live daemon holds
    it, write the pid file;
-2. create a new token (0600), stop Ray processes a dead predecessor left, start Ray;
+2. create a new token (0600), stop Ray processes a dead predecessor left, start Ray with
+   token authentication (its own token file, whatever RAY_AUTH_MODE says);
 3. mark runs the predecessor left in flight as failed, start serving gRPC on 127.0.0.1;
 4. only then write daemon.json (pid, port, version): a client that reads it can connect.
 SIGTERM or SIGINT stops serving (in-flight calls get a grace period), stops Ray, and removes
@@ -13,6 +14,7 @@ daemon.json and the pid file.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
@@ -42,6 +44,7 @@ from rhcli.server.runstore import RunStore
 log = logging.getLogger("rhcli.server")
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+TEST_HOOK_ENV = "RHCLI_DAEMON_TEST_HOOK"
 GRPC_OPTIONS = [
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -119,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         except BadLimitError as exc:  # a malformed RHCLI_MAX_ARG_BYTES: refused before anything
             print(f"rhcli daemon: {exc}", file=sys.stderr)
             return 2
+    hook = os.environ.get(TEST_HOOK_ENV, "")
+    if hook and not hook.startswith("tests."):  # the suite's hooks only, never other code
+        print(f"rhcli daemon: ${TEST_HOOK_ENV} names {hook!r}, not a tests.* hook", file=sys.stderr)
+        return 2
     os.umask(0o077)  # results, logs and the run store are the user's data: owner only
     paths = DaemonPaths((args.home or rhcli_home()).expanduser().resolve())
     try:
@@ -173,9 +180,15 @@ def _serve(paths: DaemonPaths, args: argparse.Namespace) -> int:
     log.info("starting rhcli daemon %s (pid %d) in %s", __version__, os.getpid(), paths.root)
     token = create_token(paths.token)
     sweep_leftovers(paths.owner_marker, paths.ray_temp_dir)
-    ray_runtime.start_ray(
-        address=args.ray_address, temp_dir=paths.ray_temp_dir, owner_marker=paths.owner_marker
-    )
+    try:
+        ray_runtime.start_ray(
+            address=args.ray_address,
+            temp_dir=paths.ray_temp_dir,
+            owner_marker=paths.owner_marker,
+            token_path=paths.ray_token,
+        )
+    except ray_runtime.RayAuthError as exc:
+        raise StartupError(str(exc)) from None
     # After ray.init, which installs handlers of its own that would exit without cleanup.
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -195,11 +208,10 @@ def _serve(paths: DaemonPaths, args: argparse.Namespace) -> int:
     runs.recover()
     retention_s = args.retention_days * 86400
     _start_retention(store, retention_s, stop)
+    mapper = Mapper(runs, max_retries=max(0, args.map_retries))
+    _install_test_hook(mapper)
     servicer = DaemonServicer(
-        home=paths.root,
-        runs=runs,
-        mapper=Mapper(runs, max_retries=max(0, args.map_retries)),
-        installer=ReqsInstaller(paths.reqs_dir),
+        home=paths.root, runs=runs, mapper=mapper, installer=ReqsInstaller(paths.reqs_dir)
     )
     server = grpc.server(
         # Blocking calls hold a thread each for as long as they run: be generous.
@@ -227,6 +239,18 @@ def _serve(paths: DaemonPaths, args: argparse.Namespace) -> int:
     sweep_leftovers(paths.owner_marker, paths.ray_temp_dir)
     log.info("stopped")
     return 0
+
+
+def _install_test_hook(mapper: object) -> None:
+    """For the fault tests only: $RHCLI_DAEMON_TEST_HOOK names a `module:function` that is
+    called with the mapper before serving, to inject failures no client can cause (a
+    worker thread's exception). Unset, as it always is outside the tests, it does nothing."""
+    spec = os.environ.get(TEST_HOOK_ENV, "")
+    if not spec:
+        return
+    module, _, name = spec.partition(":")  # a tests.* module: main refuses any other
+    getattr(importlib.import_module(module), name)(mapper)
+    log.warning("test hook %s installed", spec)
 
 
 def _start_retention(store: RunStore, retention_s: float, stop: threading.Event) -> None:

@@ -13,16 +13,18 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rhcli.protocol import daemon_pb2 as pb
+from rhcli.server.memory_limit import watch_memory
 from rhcli.server.outcomes import cancelled_outcome, death_reason, timed_out, to_proto
+from rhcli.server.placement import Placements
 from rhcli.server.pool import PoolKey, Slot, Unsatisfiable, WorkerPool, shape_of
 from rhcli.server.result_files import INLINE_RESULT_LIMIT
-from rhcli.server.run_logs import log_path
+from rhcli.server.run_logs import append_note, log_path
 from rhcli.server.worker import BatchCall, RunCall, Worker, WorkerOutcome
 
 log = logging.getLogger(__name__)
@@ -31,9 +33,6 @@ _CAPACITY_TTL_S = 5.0
 _NODES_POLL_S = 1.0
 # Seconds a cancelled call has, after SIGTERM, to end before its worker is killed.
 CANCEL_GRACE_S = 5.0
-# How often a call with a memory limit has its worker's resident memory checked.
-_MEMORY_POLL_S = 0.05
-_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
 
 @dataclass(eq=False)
@@ -73,9 +72,9 @@ class Executor:
         self._ray = ray
         self.cancel_grace_s = cancel_grace_s
         self._node_id = ray.get_runtime_context().get_node_id()
-        # Each worker's (node, pid), asked for when it is made (the answer is queued ahead
-        # of its first call, so it costs that call nothing): what a cancel signals.
-        self._identities: dict[int, Any] = {}
+        # Where each worker is (what a cancel signals, the label outcomes carry) and
+        # which runs are running where.
+        self.placements = Placements(ray)
         self._actor_class = ray.remote(Worker)
         self._capacity: dict[str, float] = {}
         self._capacity_at = 0.0
@@ -83,7 +82,7 @@ class Executor:
         self.pool = WorkerPool(create=self._create, kill=self._kill, capacity=self.capacity)
         self._head_node_id = ""
         if multinode:  # last: the watcher thread uses everything above
-            from rhcli.server.output_capture import start_log_writer
+            from rhcli.server.log_forwarding import start_log_writer
 
             self._head_node_id = str(self._node_id)
             self._log_writer = start_log_writer(str(runs_dir), self._head_node_id)
@@ -162,9 +161,30 @@ class Executor:
             str(log_path(self._runs_dir, request.run_id)),
             dict(refs),
         )
+        self.placements.started(request.run_id, slot.handle)
+        try:
+            return self._finish_run(request, handle, slot, started, call, args)
+        finally:
+            self.placements.finished(request.run_id, slot.handle)
+
+    def _finish_run(
+        self,
+        request: pb.CallRequest,
+        handle: RunHandle,
+        slot: Slot,
+        started: float,
+        call: RunCall,
+        args: bytes | memoryview,
+    ) -> pb.RunOutcome:
         ref = slot.handle.run.remote(call, _for_ray(args))
         if request.resources.HasField("memory") and request.resources.memory > 0:
-            over = self._watch_memory(ref, slot, int(request.resources.memory), request.timeout_s)
+            over = watch_memory(
+                self._ray,
+                ref,
+                lambda: self._locate(slot.handle),
+                int(request.resources.memory),
+                request.timeout_s,
+            )
             if over is not None:
                 self._give_back(handle, discard=True)
                 if handle.cancelled:
@@ -200,10 +220,13 @@ class Executor:
             return cancelled_outcome(started)
         if len(memoryview(outcome.result)) > INLINE_RESULT_LIMIT:
             handle.result, outcome.result = memoryview(outcome.result).cast("B"), b""
-        return to_proto(outcome)
+        append_note(Path(call[3]), outcome.log_note)
+        done = to_proto(outcome)
+        done.worker = self.placements.label(slot.handle)
+        return done
 
     def run_batch(
-        self, slot: Slot, request: pb.MapStart, first_index: int, items: list[bytes]
+        self, slot: Slot, request: pb.MapStart, indices: Sequence[int], items: list[bytes]
     ) -> tuple[list[pb.RunOutcome], bool]:
         """Run map items one after another on one worker: (one outcome per item, whether
         the worker is still usable).
@@ -218,8 +241,17 @@ class Executor:
             fn.pickled,
             request.want_json,
             str(log_path(self._runs_dir, request.run_id)),
-            first_index,
+            indices,
         )
+        self.placements.started(request.run_id, slot.handle)
+        try:
+            return self._finish_batch(slot, request, started, call, items)
+        finally:
+            self.placements.finished(request.run_id, slot.handle)
+
+    def _finish_batch(
+        self, slot: Slot, request: pb.MapStart, started: float, call: BatchCall, items: list[bytes]
+    ) -> tuple[list[pb.RunOutcome], bool]:
         ref = slot.handle.run_batch.remote(call, items)
         if request.timeout_s > 0:
             ready, _ = self._ray.wait([ref], timeout=request.timeout_s)
@@ -238,7 +270,14 @@ class Executor:
                 reason=death_reason(exc),
             )
             return [died] * len(items), False
-        return [to_proto(outcome) for outcome in outcomes], True
+        worker = self.placements.label(slot.handle)
+        done = []
+        for outcome in outcomes:
+            append_note(Path(call[3]), outcome.log_note)
+            one = to_proto(outcome)
+            one.worker = worker
+            done.append(one)
+        return done, True
 
     def stop(self, handle: RunHandle) -> None:
         """Stop the worker running handle's call (cancel): its run ends as cancelled.
@@ -270,49 +309,17 @@ class Executor:
             if handle.slot is not None:  # still on the cancelled call: kill its worker
                 self.pool.discard(handle.slot)
 
-    def _watch_memory(
-        self, ref: Any, slot: Slot, limit: int, timeout_s: float
-    ) -> pb.RunOutcome | None:
-        """Wait for ref while checking the worker's resident memory against limit (the
-        call's `memory` resource, which Ray itself only schedules by).
-
-        Returns None once the call ended; a failed outcome (the worker is killed by the
-        caller) when the worker went over the limit or, TIMED_OUT, past timeout_s. Only
-        workers on this node are measured; elsewhere it waits as without a limit.
-        """
-        pid = self._local_pid(slot.handle)
-        deadline = time.monotonic() + timeout_s if timeout_s > 0 else None
-        started = time.time()
-        while True:
-            wait_s = _MEMORY_POLL_S
-            if deadline is not None:
-                wait_s = min(wait_s, max(0.0, deadline - time.monotonic()))
-            ready, _ = self._ray.wait([ref], timeout=wait_s)
-            if ready:
-                return None
-            if deadline is not None and time.monotonic() >= deadline:
-                return pb.RunOutcome(status=pb.TIMED_OUT)
-            rss = _resident_bytes(pid) if pid is not None else None
-            if rss is not None and rss > limit:
-                return pb.RunOutcome(
-                    status=pb.FAILED,
-                    failure=pb.WORKER_DIED,
-                    started_at=started,
-                    ended_at=time.time(),
-                    reason=f"the call used {rss:,} bytes of memory, over its limit of "
-                    f"{limit:,} bytes (its `memory` resource); the worker was killed",
-                )
+    def _locate(self, actor: Any) -> int | None:
+        """For the memory watch: the worker's pid here, 0 when it is on another node,
+        None while it is not known yet (asked without waiting)."""
+        node = str(self._node_id)
+        if self.placements.is_elsewhere(actor, node):
+            return 0
+        return self.placements.local_pid(actor, node, timeout=0.0)
 
     def _local_pid(self, actor: Any) -> int | None:
         """The worker's pid when it runs on this node, else None."""
-        ref = self._identities.get(id(actor))
-        if ref is None:
-            return None
-        try:
-            node_id, pid = self._ray.get(ref, timeout=2.0)
-        except Exception:  # died, or never answered: kill it instead
-            return None
-        return int(pid) if node_id == self._node_id else None
+        return self.placements.local_pid(actor, str(self._node_id))
 
     def _give_back(self, handle: RunHandle, *, discard: bool) -> None:
         slot = handle.take_slot()
@@ -342,11 +349,11 @@ class Executor:
             head_node_id=self._head_node_id,
             head_root=str(self._runs_dir.parent),
         )
-        self._identities[id(actor)] = actor.identity.remote()
+        self.placements.made(actor)
         return actor
 
     def _kill(self, handle: Any) -> None:
-        self._identities.pop(id(handle), None)
+        self.placements.forget(handle)
         try:
             self._ray.kill(handle, no_restart=True)
         except Exception:  # already dead: nothing to stop
@@ -382,12 +389,3 @@ def ray_resources(resources: pb.Resources) -> dict[str, float]:
         wanted["memory"] = resources.memory
     wanted.update(resources.custom)
     return wanted
-
-
-def _resident_bytes(pid: int) -> int | None:
-    """The resident memory of pid, from /proc (None when it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/statm").read_text().split()
-    except OSError:
-        return None
-    return int(fields[1]) * _PAGE_BYTES

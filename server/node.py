@@ -7,12 +7,14 @@ Run over SSH on every node by the client (rhcli.clusters.multinode), from the no
     stop --root R                                stop this node's Ray (every process of it)
     state --root R                               print {"running": bool, ...} as JSON
 
-Ray's token authentication stays on: the token is in R/ray_token (mode 0600, put there
-over SFTP by the client) and Ray reads it through RAY_AUTH_TOKEN_PATH, so it is never on
-a command line nor in this program's output. The node's Ray gets a temp dir and an owner
-marker of its own (not the daemon's), so a daemon restart on the head, which sweeps the
-daemon's own Ray leftovers, never touches the cluster's Ray; RHCLI_NODE_ROOT tells the
-node's workers where their copy of the code is (see worker.node_path).
+Ray's token authentication is always on, whatever RAY_AUTH_MODE says in the node's
+environment: the token is in R/ray_token (mode 0600, written there over SSH by the client)
+and Ray reads it through RAY_AUTH_TOKEN_PATH, so it is never on a command line nor in this
+program's output (rhcli.server.ray_runtime.apply_ray_env). The node's Ray gets a temp
+dir and an owner marker of its own (not the daemon's), so a daemon restart on the head,
+which sweeps the daemon's own Ray leftovers, never touches the cluster's Ray;
+RHCLI_NODE_ROOT tells the node's workers where their copy of the code is (see
+worker.node_path).
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ import os
 import socket
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
+from rhcli.config.paths import RAY_TOKEN_FILE
 from rhcli.config.root_processes import OWNER_ENV, sweep_leftovers
+from rhcli.server.ray_runtime import RayAuthError, apply_ray_env, check_ray_version
 
-TOKEN_FILE = "ray_token"  # noqa: S105 - a file name
 STATE_FILE = "ray_node.json"
 
 
@@ -42,28 +46,21 @@ def node_temp_dir(root: Path) -> Path:
     return Path("/tmp") / f"rhcli-rayn-{digest}"  # noqa: S108 - a private, per-root name
 
 
-def ray_env(root: Path) -> dict[str, str]:
-    """The environment every process of this node's Ray (and the daemon) needs."""
-    return {
-        "RAY_AUTH_MODE": "token",
-        "RAY_AUTH_TOKEN_PATH": str(root / TOKEN_FILE),
-        "RAY_USAGE_STATS_ENABLED": "0",
-    }
-
-
 def start(root: Path, ip: str, *, head: bool, port: int, address: str) -> dict[str, object]:
-    token = root / TOKEN_FILE
+    token = root / RAY_TOKEN_FILE
     if not token.is_file() or token.stat().st_mode & 0o077:
         raise SystemExit(f"{token} is missing or readable by others; run `rhcli up` again")
+    try:
+        check_ray_version(metadata.version("ray"))
+    except RayAuthError as exc:
+        raise SystemExit(str(exc)) from None
     if state(root)["running"]:
         stop(root)  # a half-dead or stale Ray of this root: start clean
-    env = {
-        **os.environ,
-        **ray_env(root),
-        OWNER_ENV: node_marker(root),
-        "RHCLI_NODE_ROOT": str(root),
-        "RHCLI_HOME": str(root),
-    }
+    env = dict(os.environ)
+    apply_ray_env(env, token)
+    env.update(
+        {OWNER_ENV: node_marker(root), "RHCLI_NODE_ROOT": str(root), "RHCLI_HOME": str(root)}
+    )
     command = [
         sys.executable,
         "-m",

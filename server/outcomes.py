@@ -1,11 +1,13 @@
-"""The outcomes the daemon hands out: a worker's report as a RunOutcome, and the endings
-the daemon decides itself (cancelled, timed out, the worker died)."""
+"""The outcomes the daemon hands out: a worker's report as a RunOutcome, the endings the
+daemon decides itself (cancelled, timed out, the worker died), and the reply a finished
+run is answered with from memory."""
 
 from __future__ import annotations
 
 import time
 
 from rhcli.protocol import daemon_pb2 as pb
+from rhcli.protocol.wire import INLINE_REPLY_LIMIT
 from rhcli.server.worker import WorkerOutcome, as_bytes
 
 _FAILURES = {
@@ -54,3 +56,21 @@ def death_reason(exc: BaseException) -> str:
         "the worker process died while running the call (a crash, os._exit, or a kill "
         f"for memory); Ray says: {first}"
     )
+
+
+def held_reply(
+    run_id: str, outcome: pb.RunOutcome, result: bytes | memoryview | None
+) -> tuple[pb.CallReply | None, int]:
+    """The reply a waiter of a finished run may be answered with from memory, and its
+    result's size; (None, 0) when the result is too large to travel inline (it is
+    streamed from its file).
+
+    result: a large result, kept apart from outcome (see Executor.run)."""
+    if result is not None and len(result) > INLINE_REPLY_LIMIT:
+        return None, 0
+    reply = pb.CallReply(run_id=run_id)
+    reply.outcome.CopyFrom(outcome)  # without a large result: small
+    if result is None:
+        return reply, outcome.ByteSize()  # the inline result is within it
+    reply.outcome.result = bytes(result)
+    return reply, len(result)

@@ -27,7 +27,8 @@ appends ``{"end": true, "status": "succeeded"}`` when the run has ended.
 
 The log file lives on the daemon's disk. A worker on the daemon's node appends to it
 directly; a worker on another node of a multi-node cluster forwards its records to a
-LogWriter actor on the daemon's node, which appends them (same records, same order).
+LogWriter actor on the daemon's node, which appends them (same records, same order):
+see rhcli.server.log_forwarding.
 """
 
 from __future__ import annotations
@@ -88,138 +89,23 @@ class LogSink:
         # One write per record: the daemon tailing the file never sees half a line.
         os.write(self._fd, line)
 
-    def close(self) -> None:
+    def close(self) -> str:
+        """Close the log; returns a note record (a JSON line) for the daemon to append when
+        some of the run's lines could not reach the log, else "" (a local file: never)."""
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+        return ""
 
-
-class ForwardingLogSink(LogSink):
-    """A LogSink for a worker on another node than the daemon: the run's log file is on
-    the head's disk, so records travel to the head's LogWriter actor over Ray's own
-    (token-authenticated) channel instead of into a local file.
-
-    One sender thread ships whatever has accumulated in one actor call and waits for it,
-    so records arrive in order, batches grow by themselves under load, and a quiet run
-    costs one round trip per line. The thread starts with the first record (a run that
-    prints nothing costs nothing here). close() returns once everything written is on the
-    head's disk, so the end marker the daemon appends afterwards comes last.
-    """
-
-    def __init__(self, writer: Any, path: str, item: int | None = None) -> None:
-        super().__init__(path, item)
-        self._writer = writer
-        self._pending: list[bytes] = []
-        self._wake = threading.Condition()
-        self._closing = False
-        self._error: BaseException | None = None
-        self._sender: threading.Thread | None = None
-
-    def _emit(self, line: bytes) -> None:
-        with self._wake:
-            self._pending.append(line)
-            if self._sender is None:
-                self._sender = threading.Thread(
-                    target=self._send_loop, name="log-forward", daemon=True
-                )
-                self._sender.start()
-            self._wake.notify()
-
-    def _send_loop(self) -> None:
-        import ray
-
-        while True:
-            with self._wake:
-                while not self._pending and not self._closing:
-                    self._wake.wait()
-                batch, self._pending = self._pending, []
-                if not batch and self._closing:
-                    return
-            try:
-                ray.get(self._writer.append.remote(self._path, b"".join(batch)))
-            except Exception as exc:  # the head is gone: nothing left to deliver to
-                self._error = exc
-
-    def close(self) -> None:
-        with self._wake:
-            self._closing = True
-            self._wake.notify()
-            sender = self._sender
-        if sender is not None:
-            sender.join(timeout=30)
-
-
-class LogWriter:
-    """Ray actor pinned to the daemon's node: appends forwarded records to run logs.
-
-    Only paths under the daemon's runs folder are accepted, so a caller that holds the
-    cluster's Ray token still cannot make it write anywhere else.
-    """
-
-    def __init__(self, runs_dir: str) -> None:
-        self._runs_dir = os.path.realpath(runs_dir) + os.sep
-
-    def append(self, path: str, data: bytes) -> None:
-        real = os.path.realpath(path)
-        if not real.startswith(self._runs_dir):
-            raise ValueError(f"refusing to write a log outside {self._runs_dir}: {path}")
-        os.makedirs(os.path.dirname(real), exist_ok=True)
-        fd = os.open(real, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            os.write(fd, data)  # whole records only: a tailing reader never sees half a line
-        finally:
-            os.close(fd)
-
-
-LOG_WRITER_NAME = "rhcli-log-writer"
-
-
-def start_log_writer(runs_dir: str, node_id: str) -> Any:
-    """Start the LogWriter actor on node_id (the daemon's own node); returns its handle.
-
-    Named, so workers find it with ray.get_actor; it lives as long as the daemon (its
-    owner), takes no CPU, and is never restarted elsewhere: a log written on another
-    node's disk would be lost to the daemon.
-    """
-    import ray
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-    actor = ray.remote(LogWriter).options(
-        name=LOG_WRITER_NAME,
-        namespace="rhcli",
-        num_cpus=0,
-        max_restarts=0,
-        scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=node_id, soft=False),
-    )
-    handle: Any = actor.remote(runs_dir)
-    ray.get(handle.__ray_ready__.remote())
-    return handle
-
-
-def open_sink(path: str, item: int | None, *, head_node_id: str) -> LogSink:
-    """The sink for a run's log at path: the file itself on the daemon's node (no extra
-    hop, so the latency of a single node stays as it was), the LogWriter elsewhere."""
-    if head_node_id and _node_id() != head_node_id:
-        global _writer
-        if _writer is None:
-            import ray
-
-            _writer = ray.get_actor(LOG_WRITER_NAME, namespace="rhcli")
-        return ForwardingLogSink(_writer, path, item)
-    return LogSink(path, item)
-
-
-def _node_id() -> str:
-    global _this_node
-    if _this_node is None:
-        import ray
-
-        _this_node = str(ray.get_runtime_context().get_node_id())
-    return _this_node
-
-
-_this_node: str | None = None
-_writer: Any = None
+    def note(self, text: str) -> str:
+        """A record of text on stderr with this sink's next sequence number (JSON line)."""
+        with self._lock:
+            record: dict[str, Any] = {"seq": self._seq, "stream": "err", "t": time.time()}
+            record["text"] = text
+            if self._item is not None:
+                record["item"] = self._item
+            self._seq += 1
+        return json.dumps(record) + "\n"
 
 
 class _StreamReader:
@@ -234,7 +120,7 @@ class _StreamReader:
         self.name = name
         self.lock = threading.Lock()
         self._read_fd = read_fd
-        self._fallback_fd = fallback_fd
+        self.fallback_fd = fallback_fd
         self._owner = owner
         self._pending = b""
         self._last_progress = 0.0
@@ -291,7 +177,7 @@ class _StreamReader:
     def _line(self, raw: bytes) -> None:
         sink = self._owner.sink
         if sink is None:
-            os.write(self._fallback_fd, raw + b"\n")
+            os.write(self.fallback_fd, raw + b"\n")
             return
         # A progress bar finishing its line: keep only its final state, which is before a
         # trailing \r when it was drawn as print(..., end="\r").
@@ -315,7 +201,7 @@ class _StreamReader:
             # log rather than lose it, and keep reading, or the run would block on a full
             # pipe (and the end of the run would raise).
             note = f"rhcli: could not write the run's log ({exc}); the line was: ".encode()
-            os.write(self._fallback_fd, note + text + b"\n")
+            os.write(self.fallback_fd, note + text + b"\n")
 
 
 class OutputCapture:
@@ -344,11 +230,16 @@ class OutputCapture:
         processes a previous run left behind) goes to the original fds, not into it."""
         self._switch(sink)
 
-    def stop(self) -> None:
-        """Return once everything written so far is in the current sink, and detach it."""
+    def stop(self) -> str:
+        """Return once everything written so far is in the current sink, and detach it.
+        Returns the sink's note about lines that did not reach the log ("" when all did)."""
         sink = self._switch(None)
-        if sink is not None:
-            sink.close()
+        return sink.close() if sink is not None else ""
+
+    @property
+    def original_stderr(self) -> int:
+        """The fd the worker's stderr went to before install() (Ray's worker log)."""
+        return self._readers[1].fallback_fd
 
     def _switch(self, sink: LogSink | None) -> LogSink | None:
         """Hand every byte written before this call to the current sink (or the original

@@ -97,6 +97,14 @@ def checked_result_file(run_id: str, path: str, recorded: int) -> Path:
     return file
 
 
+def result_intact(path: str, recorded: int) -> bool:
+    """Whether the result file at path holds the recorded size (see checked_result_file)."""
+    try:
+        return os.stat(path).st_size == recorded
+    except FileNotFoundError:
+        return False
+
+
 def read_result_file(run_id: str, path: str, recorded: int) -> bytes:
     """The whole result file; raises ResultLostError unless it holds recorded bytes."""
     try:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import json
+import logging
 import os
 import select
 import threading
@@ -32,6 +33,8 @@ POLL_S = 0.005
 IDLE_POLL_S = 0.05
 WATCH_TIMEOUT_S = 0.05
 BATCH_LINES = 500
+
+log = logging.getLogger(__name__)
 
 
 def log_path(runs_dir: Path, run_id: str) -> Path:
@@ -54,6 +57,21 @@ def append_end(path: Path, status: str) -> None:
         return
     try:
         os.write(fd, (record + "\n").encode())
+    finally:
+        os.close(fd)
+
+
+def append_note(path: Path, note: str) -> None:
+    """Append a worker's note record (a JSON line: some of the run's output did not reach
+    this log, and where it is instead) to the log at path, and say it in daemon.log, so
+    the loss is seen by whoever reads either. A no-op for an empty note."""
+    if not note:
+        return
+    log.warning("%s: %s", path.parent.name, json.loads(note).get("text", note))
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(fd, note.encode())
     finally:
         os.close(fd)
 

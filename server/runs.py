@@ -12,23 +12,24 @@ runs that were running when a daemon died are failed, never re-run.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from rhcli.protocol import daemon_pb2 as pb
 from rhcli.protocol.statuses import STATUS_NAMES
-from rhcli.protocol.wire import INLINE_REPLY_LIMIT
+from rhcli.server import dependencies
 from rhcli.server.blobs import BlobStore
 from rhcli.server.executor import Executor, RunHandle
 from rhcli.server.function_queue import FunctionQueue, queue_key
-from rhcli.server.outcomes import cancelled_outcome
+from rhcli.server.outcomes import cancelled_outcome, held_reply
 from rhcli.server.result_files import is_disk_full
 from rhcli.server.run_logs import append_end
-from rhcli.server.runstore import FINISHED, RunStore
+from rhcli.server.runstore import FINISHED, RunStore, payload_digest
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,10 @@ class RunManager:
         self._lock = threading.Lock()
         self._enqueue_lock = threading.Lock()
         self._dispatch = ThreadPoolExecutor(max_workers=256, thread_name_prefix="run")
-        # Outcomes that could not be stored (a full disk), kept until a write succeeds.
+        # Outcomes that could not be stored (a full disk), kept until a write succeeds,
+        # and other writes put off for the same reason (a map's unfinished items).
         self._unstored: dict[str, pb.RunOutcome] = {}
+        self._deferred: list[Callable[[], object]] = []
 
     # --- starting -----------------------------------------------------------------------
 
@@ -148,11 +151,11 @@ class RunManager:
             args_digest=payload_digest(request),
             status=pb.QUEUED if request.enqueue else pb.RUNNING,
             request=request.SerializeToString() if request.enqueue else None,
+            args_summary=request.args_summary,
         )
         if not created:
             return None
-        if self._unstored:  # the disk takes writes again: store what it refused before
-            self._store_unstored()
+        self.retry_unstored()  # the disk takes writes again: store what it refused before
         active = ActiveRun(run_id=request.run_id)
         self.track(active)
         return active
@@ -192,7 +195,7 @@ class RunManager:
         try:
             self.store.finish(active.run_id, outcome, result=result)
             status: int = outcome.status
-            active.reply, active.reply_result_bytes = _in_memory(active.run_id, outcome, result)
+            active.reply, active.reply_result_bytes = held_reply(active.run_id, outcome, result)
         except Exception as exc:  # a full disk: the waiters must still be told
             status = self._store_failure(active.run_id, exc)
             stored = False
@@ -225,9 +228,17 @@ class RunManager:
                 self._unstored[run_id] = failed
         return pb.FAILED
 
-    def _store_unstored(self) -> None:
+    def defer(self, write: Callable[[], object]) -> None:
+        """Keep a write the store refused (a full disk) to try again with retry_unstored."""
+        with self._lock:
+            self._deferred.append(write)
+
+    def retry_unstored(self) -> None:
+        """Store the outcomes and writes the store refused before; stops at the first
+        that fails again (the disk is still full), keeping it and the rest."""
         with self._lock:
             pending = list(self._unstored.items())
+            deferred = list(self._deferred)
         for run_id, outcome in pending:
             try:
                 self.store.finish(run_id, outcome)
@@ -235,26 +246,25 @@ class RunManager:
                 return
             with self._lock:
                 self._unstored.pop(run_id, None)
+        for write in deferred:
+            try:
+                write()
+            except Exception:
+                return
+            with self._lock:
+                self._deferred.remove(write)
+
+    def is_active(self, run_id: str) -> bool:
+        """Whether this daemon is queueing or running run_id now."""
+        with self._lock:
+            return run_id in self._active
 
     def _run(self, active: ActiveRun, request: pb.CallRequest) -> pb.RunOutcome:
-        refs: dict[str, bytes] = {}
-        for dep in request.depends_on:
-            try:
-                dep_outcome = self.wait(dep, timeout=None)
-            except UnknownRunError:
-                dep_outcome = pb.RunOutcome(status=pb.FAILED, reason="no such run on this cluster")
-            if dep_outcome.status != pb.SUCCEEDED:
-                return pb.RunOutcome(
-                    status=pb.FAILED,
-                    failure=pb.RAISED,
-                    ended_at=time.time(),
-                    reason=f"argument run {dep} did not succeed ({dep_outcome.reason})",
-                    error=pb.RemoteException(
-                        type_name="rhcli.errors.RunError",
-                        message=f"argument run {dep} did not succeed: {dep_outcome.reason}",
-                    ),
-                )
-            refs[dep] = dep_outcome.result
+        refs = dependencies.resolve(
+            request.depends_on, wait=self._wait_for_dependency, info=self.info
+        )
+        if isinstance(refs, pb.RunOutcome):  # an argument run did not succeed
+            return refs
         args: bytes | memoryview = (
             self.blobs.take(request.args_blob) if request.args_blob else request.args
         )
@@ -313,10 +323,29 @@ class RunManager:
             return pb.RunOutcome(status=status)  # type: ignore[arg-type]
         return outcome
 
+    def _wait_for_dependency(self, run_id: str) -> pb.RunOutcome:
+        return self.wait(run_id, timeout=None)
+
     def info(self, run_id: str) -> pb.RunInfo:
         info = self.store.info(run_id)
         if info is None:
             raise UnknownRunError(run_id)
+        return self._as_ended(info)
+
+    def list_runs(self, **query: Any) -> list[pb.RunInfo]:
+        """RunStore.list_runs, each run as this daemon knows it (see info)."""
+        return [self._as_ended(info) for info in self.store.list_runs(**query)]
+
+    def _as_ended(self, info: pb.RunInfo) -> pb.RunInfo:
+        """The record with the ending the store could not take yet (a full disk), if any:
+        a run this daemon ended is never shown running."""
+        with self._lock:
+            unstored = self._unstored.get(info.run_id)
+        if unstored is not None:
+            info.status = unstored.status
+            info.failure = unstored.failure
+            info.reason = unstored.reason
+            info.ended_at = unstored.ended_at
         return info
 
     def counts(self) -> tuple[int, int, dict[str, int]]:
@@ -357,37 +386,3 @@ class RunManager:
             if active is not None:
                 active.queue = queue
         return queue
-
-
-def _in_memory(
-    run_id: str, outcome: pb.RunOutcome, result: bytes | memoryview | None
-) -> tuple[pb.CallReply | None, int]:
-    """The reply a waiter may be answered with, and its result's size; (None, 0) when
-    the result is too large to travel inline (it is streamed from its file).
-
-    result: a large result, kept apart from outcome (see Executor.run)."""
-    if result is not None and len(result) > INLINE_REPLY_LIMIT:
-        return None, 0
-    reply = pb.CallReply(run_id=run_id)
-    reply.outcome.CopyFrom(outcome)  # without a large result: small
-    if result is None:
-        return reply, outcome.ByteSize()  # the inline result is within it
-    reply.outcome.result = bytes(result)
-    return reply, len(result)
-
-
-def payload_digest(request: pb.CallRequest) -> str:
-    fn = request.function
-    digest = hashlib.sha256()
-    parts = (
-        fn.entrypoint.encode(),
-        fn.pickled,
-        fn.code_root.encode(),
-        request.args,
-        request.args_blob.encode(),
-        b"q" if request.enqueue else b"",
-    )
-    for part in parts:
-        digest.update(len(part).to_bytes(8, "big"))
-        digest.update(part)
-    return digest.hexdigest()

@@ -10,7 +10,7 @@ a result. Records older than the retention are deleted with their files.
 from __future__ import annotations
 
 import contextlib
-import shutil
+import hashlib
 import sqlite3
 import threading
 import time
@@ -19,53 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from rhcli.protocol import daemon_pb2 as pb
+from rhcli.server import run_upkeep
 from rhcli.server.result_files import checked_result_file, read_result_file, stored_form
-from rhcli.server.run_logs import append_end, log_path
-
-SCHEMA_VERSION = 2
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    run_id      TEXT PRIMARY KEY,
-    function    TEXT NOT NULL,
-    args_digest TEXT NOT NULL,
-    status      INTEGER NOT NULL,
-    failure     INTEGER NOT NULL DEFAULT 0,
-    reason      TEXT NOT NULL DEFAULT '',
-    created_at  REAL NOT NULL,
-    started_at  REAL,
-    ended_at    REAL,
-    parent      TEXT,
-    items       INTEGER NOT NULL DEFAULT 0,
-    request     BLOB,
-    outcome     BLOB,
-    result_file TEXT,
-    result_size INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created_at);
-CREATE INDEX IF NOT EXISTS runs_by_parent ON runs (parent);
-"""
+from rhcli.server.run_logs import log_path
+from rhcli.server.run_table import FINISH, INFO_COLUMNS, info_from_row, list_query, open_schema
 
 FINISHED = frozenset({pb.SUCCEEDED, pb.FAILED, pb.CANCELLED, pb.TIMED_OUT})
 IN_FLIGHT = frozenset({pb.QUEUED, pb.RUNNING})
 
 RESTART_REASON = "the daemon stopped while this run was running; it was not run again"
-
-# A map's row also counts its items that ended without succeeding (failed, cancelled,
-# timed out); items still running are not failures.
-_INFO_COLUMNS = (
-    "run_id, function, status, failure, reason, created_at, started_at, ended_at, parent, "
-    "items, (SELECT COUNT(*) FROM runs AS item WHERE item.parent = runs.run_id "
-    "AND item.status IN (4, 5, 6))"
-)
-assert (pb.FAILED, pb.CANCELLED, pb.TIMED_OUT) == (4, 5, 6)  # the literals above
-
-
-_FINISH = (
-    "UPDATE runs SET status = ?, failure = ?, reason = ?, "
-    "started_at = COALESCE(?, started_at), ended_at = ?, outcome = ?, "
-    "result_file = ?, result_size = ?, request = NULL WHERE run_id = ?"
-)
 
 
 class DuplicateRunError(Exception):
@@ -81,14 +43,7 @@ class RunStore:
         self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        (version,) = self._db.execute("PRAGMA user_version").fetchone()
-        if version not in (0, SCHEMA_VERSION):
-            raise RuntimeError(
-                f"{db_path} was written by another rhcli (schema {version}, this one reads "
-                f"{SCHEMA_VERSION}); move it aside to start afresh"
-            )
-        self._db.executescript(_SCHEMA)
-        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        open_schema(self._db, db_path)
         self._lock = threading.Lock()
         # Notified when a run is recorded: a log follower can arrive before its call.
         self._recorded = threading.Condition()
@@ -106,6 +61,23 @@ class RunStore:
                 self._db.execute("ROLLBACK")
             raise
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection, held for reads (for the store's companion modules: map_items)."""
+        with self._lock:
+            yield self._db
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        """The connection inside one transaction, rolled back whole on error."""
+        with self._lock, self._transaction():
+            yield self._db
+
+    def notify_recorded(self) -> None:
+        """Wake log followers waiting for a run to be recorded."""
+        with self._recorded:
+            self._recorded.notify_all()
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -121,6 +93,7 @@ class RunStore:
         status: int,
         request: bytes | None = None,
         items: int = 0,
+        args_summary: str = "",
     ) -> bool:
         """Record a new run; returns False when run_id exists with the same payload.
 
@@ -135,16 +108,25 @@ class RunStore:
             try:
                 self._db.execute(
                     "INSERT INTO runs (run_id, function, args_digest, status, created_at, "
-                    "started_at, request, items) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (run_id, function, args_digest, status, now, started, request, items),
+                    "started_at, request, items, args_summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        run_id,
+                        function,
+                        args_digest,
+                        status,
+                        now,
+                        started,
+                        request,
+                        items,
+                        args_summary or None,
+                    ),
                 )
             except sqlite3.IntegrityError:
                 row = self._db.execute(
                     "SELECT function, args_digest FROM runs WHERE run_id = ?", (run_id,)
                 ).fetchone()
         if row is None:  # inserted
-            with self._recorded:
-                self._recorded.notify_all()
+            self.notify_recorded()
             return True
         if row != (function, args_digest):
             raise DuplicateRunError(
@@ -153,33 +135,12 @@ class RunStore:
             )
         return False
 
-    def create_items(
-        self, parent: str, function: str, first_index: int, digests: list[str]
-    ) -> None:
-        """Record a batch of map items (running) in one transaction."""
-        now = time.time()
-        rows = [
-            (f"{parent}.{first_index + i}", function, digest, pb.RUNNING, now, now, parent)
-            for i, digest in enumerate(digests)
-        ]
-        with self._lock:
-            with self._transaction():
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO runs (run_id, function, args_digest, status, "
-                    "created_at, started_at, parent) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
-
     def mark_running(self, run_id: str) -> None:
         with self._lock:
             self._db.execute(
                 "UPDATE runs SET status = ?, started_at = ?, request = NULL WHERE run_id = ?",
                 (pb.RUNNING, time.time(), run_id),
             )
-
-    def set_items(self, run_id: str, items: int) -> None:
-        with self._lock:
-            self._db.execute("UPDATE runs SET items = ? WHERE run_id = ?", (items, run_id))
 
     def finish(
         self, run_id: str, outcome: pb.RunOutcome, *, result: bytes | memoryview | None = None
@@ -189,15 +150,23 @@ class RunStore:
         to its file as it is, never copied into protobuf)."""
         row = self._outcome_row(run_id, outcome, result)
         with self._lock:  # one statement: in autocommit mode, its own transaction
-            self._db.execute(_FINISH, row)
+            self._db.execute(FINISH, row)
 
     def finish_many(self, finished: Iterable[tuple[str, pb.RunOutcome]]) -> None:
-        self._write_rows([self._outcome_row(run_id, outcome) for run_id, outcome in finished])
-
-    def _write_rows(self, rows: list[tuple[object, ...]]) -> None:
-        with self._lock:
-            with self._transaction():
-                self._db.executemany(_FINISH, rows)
+        """Store many outcomes in one transaction: all of them, or (raising) none, and
+        then no result file of theirs is left behind either (a full disk frees again)."""
+        rows: list[tuple[object, ...]] = []
+        try:
+            for run_id, outcome in finished:
+                rows.append(self._outcome_row(run_id, outcome))
+            with self._lock:
+                with self._transaction():
+                    self._db.executemany(FINISH, rows)
+        except BaseException:
+            for row in rows:
+                if row[6]:  # its result file: referenced by no committed row
+                    Path(str(row[6])).unlink(missing_ok=True)
+            raise
 
     def _outcome_row(
         self, run_id: str, outcome: pb.RunOutcome, result: bytes | memoryview | None = None
@@ -206,7 +175,8 @@ class RunStore:
         ended_at = outcome.ended_at or time.time()
         started_at = outcome.started_at or None
         row = (outcome.status, outcome.failure, outcome.reason, started_at, ended_at)
-        return (*row, stored.SerializeToString(), result_file, size, run_id)
+        stored_bytes = stored.SerializeToString()
+        return (*row, stored_bytes, result_file, size, outcome.worker or None, time.time(), run_id)
 
     # --- reading ------------------------------------------------------------------------
 
@@ -252,12 +222,12 @@ class RunStore:
     def info(self, run_id: str) -> pb.RunInfo | None:
         with self._lock:
             row = self._db.execute(
-                f"SELECT {_INFO_COLUMNS} FROM runs WHERE run_id = ?",  # noqa: S608
+                f"SELECT {INFO_COLUMNS} FROM runs WHERE run_id = ?",  # noqa: S608
                 (run_id,),
             ).fetchone()
             if row is None:
                 return None
-        return _info(row)
+        return info_from_row(row)
 
     def wait_for_record(
         self, run_id: str, timeout: float, *, gone: Callable[[], bool] = lambda: False
@@ -284,27 +254,21 @@ class RunStore:
         function: str = "",
         include_items: bool = False,
         statuses: Iterable[int] = (),
+        parent: str = "",
+        stored_after: float = 0.0,
     ) -> list[pb.RunInfo]:
-        """Newest first."""
-        where: list[str] = []
-        params: list[object] = []
-        if function:
-            where.append("function = ?")
-            params.append(function)
-        if not include_items:
-            where.append("parent IS NULL")
-        wanted = list(statuses)
-        if wanted:
-            where.append(f"status IN ({','.join('?' * len(wanted))})")
-            params.extend(wanted)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        """Newest first; a map's items (parent) in index order. See run_table.list_query."""
+        sql, params = list_query(
+            limit=limit,
+            function=function,
+            include_items=include_items,
+            statuses=statuses,
+            parent=parent,
+            stored_after=stored_after,
+        )
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_INFO_COLUMNS} FROM runs {clause} "  # noqa: S608
-                "ORDER BY created_at DESC LIMIT ?",
-                (*params, limit or 50),
-            ).fetchall()
-        return [_info(row) for row in rows]
+            rows = self._db.execute(sql, params).fetchall()
+        return [info_from_row(row) for row in rows]
 
     def count(self, status: int) -> int:
         with self._lock:
@@ -323,72 +287,34 @@ class RunStore:
             ).fetchall()
         return [row[0] for row in rows]
 
-    # --- recovery and retention -----------------------------------------------------------
+    # --- recovery and retention (rhcli.server.run_upkeep) ------------------------------------
+
+    @property
+    def runs_dir(self) -> Path:
+        return self._runs_dir
 
     def fail_running(self, reason: str = RESTART_REASON) -> list[str]:
-        """Mark every run a previous daemon left running as failed; returns their ids.
-
-        Called once at start, before serving: such runs lost their worker with the old
-        daemon, and re-running them silently could repeat side effects. Queued runs never
-        started, so they stay queued and run in order (see queued_requests).
-        """
-        with self._lock:
-            ids = [
-                r[0]
-                for r in self._db.execute(
-                    "SELECT run_id FROM runs WHERE status = ? OR (status = ? AND request IS NULL)",
-                    (pb.RUNNING, pb.QUEUED),
-                )
-            ]
-        now = time.time()
-        self.finish_many(
-            (
-                run_id,
-                pb.RunOutcome(
-                    status=pb.FAILED, failure=pb.WORKER_DIED, reason=reason, ended_at=now
-                ),
-            )
-            for run_id in ids
-        )
-        for run_id in ids:
-            append_end(self.log_path(run_id), "failed")
-        return ids
+        """Mark every run a previous daemon left running as failed; see run_upkeep."""
+        return run_upkeep.fail_running(self, reason)
 
     def purge_older_than(self, seconds: float) -> int:
-        """Delete finished runs that ended more than seconds ago, with their files."""
-        cutoff = time.time() - seconds
-        finished = tuple(FINISHED)
-        marks = ",".join("?" * len(finished))
-        with self._lock:
-            ids = [
-                r[0]
-                for r in self._db.execute(
-                    f"SELECT run_id FROM runs WHERE ended_at < ? AND status IN ({marks})",  # noqa: S608
-                    (cutoff, *finished),
-                )
-            ]
-        # Files first, rows last: a daemon stopped midway leaves rows that the next purge
-        # finds again, never folders that nothing points at.
-        for run_id in ids:
-            shutil.rmtree(self._runs_dir / run_id, ignore_errors=True)
-        with self._lock:
-            with self._transaction():
-                self._db.executemany("DELETE FROM runs WHERE run_id = ?", [(i,) for i in ids])
-        return len(ids)
+        """Delete finished runs that ended more than seconds ago; see run_upkeep."""
+        return run_upkeep.purge_older_than(self, seconds)
 
 
-def _info(row: Any) -> pb.RunInfo:
-    run_id, function, status, failure, reason, created, started, ended, parent, items, bad = row
-    return pb.RunInfo(
-        run_id=str(run_id),
-        function=str(function),
-        status=int(status),  # type: ignore[arg-type]
-        failure=int(failure),  # type: ignore[arg-type]
-        reason=str(reason),
-        created_at=float(created),
-        started_at=float(started or 0.0),
-        ended_at=float(ended or 0.0),
-        parent=str(parent or ""),
-        items=int(items),
-        items_failed=int(bad),
+def payload_digest(request: pb.CallRequest) -> str:
+    """What makes two requests the same call (a retry of one run id must match it)."""
+    fn = request.function
+    digest = hashlib.sha256()
+    parts = (
+        fn.entrypoint.encode(),
+        fn.pickled,
+        fn.code_root.encode(),
+        request.args,
+        request.args_blob.encode(),
+        b"q" if request.enqueue else b"",
     )
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()

@@ -24,7 +24,10 @@ from rhcli.protocol import daemon_pb2_grpc as pb_grpc
 from rhcli.protocol.statuses import STATUS_NAMES
 from rhcli.protocol.wire import CHUNK_BYTES, INLINE_REPLY_LIMIT
 from rhcli.server.blobs import BlobTooLargeError
+from rhcli.server.map_run import MapStopped, StopKind
+from rhcli.server.map_state import map_state_batches
 from rhcli.server.mapper import Mapper
+from rhcli.server.node_view import NodeView
 from rhcli.server.reqs import InstallResult, ReqsInstaller
 from rhcli.server.result_files import ResultLostError, is_disk_full
 from rhcli.server.run_logs import read_records
@@ -33,6 +36,14 @@ from rhcli.server.runstore import FINISHED, DuplicateRunError
 
 # How long a log follower waits for a run that has no record yet.
 RECORD_WAIT_S = 30.0
+
+# How a stopped map's RPC ends: the client turns each code into its error and exit code.
+_STOP_CODES = {
+    StopKind.INTERNAL: grpc.StatusCode.ABORTED,
+    StopKind.DISK_FULL: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    StopKind.ENTRYPOINT: grpc.StatusCode.FAILED_PRECONDITION,
+    StopKind.REFUSED: grpc.StatusCode.INVALID_ARGUMENT,
+}
 
 
 class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
@@ -44,6 +55,7 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
         self._mapper = mapper
         self._installer = installer
         self._started_at = time.time()
+        self._node_view = NodeView(runs.executor.placements)
 
     def Health(self, request: pb.HealthRequest, context: grpc.ServicerContext) -> pb.HealthReply:
         executor = self._runs.executor
@@ -64,9 +76,7 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
         )
 
     def Nodes(self, request: pb.NodesRequest, context: grpc.ServicerContext) -> pb.NodesReply:
-        from rhcli.server.ray_runtime import cluster_nodes
-
-        return pb.NodesReply(nodes=[pb.NodeInfo(**node) for node in cluster_nodes()])
+        return pb.NodesReply(nodes=self._node_view.nodes())
 
     def Call(self, request: pb.CallRequest, context: grpc.ServicerContext) -> pb.CallReply:
         _check_call(request, context, self._runs.blobs.max_bytes)
@@ -170,8 +180,27 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
         try:
             for results in self._mapper.run(first.start, request_iterator):
                 yield pb.MapReply(results=[_map_result(r) for r in results])
-        except DuplicateRunError as exc:
-            _abort(context, grpc.StatusCode.ALREADY_EXISTS, str(exc))
+        except MapStopped as stopped:  # after the last batch: the RPC ends with the error
+            _abort(context, _STOP_CODES[stopped.kind], str(stopped))
+
+    def MapState(
+        self, request: pb.MapStateRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.MapStateBatch]:
+        map_id = request.map_id
+        try:
+            info = self._runs.info(map_id)
+        except UnknownRunError:
+            _abort_unknown_run(context, map_id)
+        if info.parent or not info.items:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"run {map_id} is not a map")
+        if self._runs.is_active(map_id):
+            _abort(
+                context,
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"map {map_id} is still running on this cluster; wait for it to end "
+                f"(`rhcli get {map_id}`) or cancel it, then resume it",
+            )
+        yield from map_state_batches(self._runs.store, info, request.have)
 
     def GetRun(self, request: pb.RunRequest, context: grpc.ServicerContext) -> pb.RunInfo:
         try:
@@ -182,11 +211,13 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
     def ListRuns(
         self, request: pb.ListRunsRequest, context: grpc.ServicerContext
     ) -> pb.ListRunsReply:
-        runs = self._runs.store.list_runs(
+        runs = self._runs.list_runs(
             limit=request.limit,
             function=request.function,
             include_items=request.include_items,
             statuses=request.statuses,
+            parent=request.parent,
+            stored_after=request.stored_after,
         )
         return pb.ListRunsReply(runs=runs)
 

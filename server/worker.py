@@ -13,6 +13,7 @@ import pickle
 import sys
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,8 @@ import cloudpickle
 from rhcli import on_cluster
 from rhcli.protocol.wire import PICKLE_PROTOCOL
 from rhcli.server.loader import EntrypointMissing, FunctionLoader
-from rhcli.server.output_capture import OutputCapture, open_sink
+from rhcli.server.log_forwarding import open_sink
+from rhcli.server.output_capture import OutputCapture
 
 REPR_LIMIT = 10_000
 # Results from this size on leave the worker out of band: Ray moves a PickleBuffer into its
@@ -33,7 +35,7 @@ OUT_OF_BAND_BYTES = 64 * 1024
 # Worker.run's call: (entrypoint, pickled function, want_json, log path, RunRefs).
 RunCall = tuple[str, bytes, bool, str, dict[str, bytes]]
 # Worker.run_batch's call: (entrypoint, pickled function, want_json, log path, first index).
-BatchCall = tuple[str, bytes, bool, str, int]
+BatchCall = tuple[str, bytes, bool, str, Sequence[int]]
 
 
 @dataclass
@@ -51,6 +53,9 @@ class WorkerOutcome:
     reason: str = ""
     started_at: float = 0.0
     ended_at: float = 0.0
+    # A log record (JSON line) saying that some output did not reach the run's log, for
+    # the daemon to append before its end marker ("" when every line did).
+    log_note: str = ""
 
 
 def describe_exception(exc: BaseException, skip_frames: int = 0) -> dict[str, Any]:
@@ -121,12 +126,13 @@ class Worker:
 
     def run_batch(self, call: BatchCall, items: list[bytes]) -> list[WorkerOutcome]:
         """Map items, one call each, in order: one outcome per item. call is
-        (entrypoint, pickled_fn, want_json, log_path, first_index); item first_index + k
-        is items[k], and its output goes to the log as that item's."""
-        entrypoint, pickled_fn, want_json, log_path, first_index = call
+        (entrypoint, pickled_fn, want_json, log_path, indices); item indices[k] is
+        items[k] (indices: a range for consecutive items), and its output goes to the log
+        as that item's."""
+        entrypoint, pickled_fn, want_json, log_path, indices = call
         return [
-            self._call(entrypoint, pickled_fn, args, want_json, log_path, {}, first_index + k)
-            for k, args in enumerate(items)
+            self._call(entrypoint, pickled_fn, args, want_json, log_path, {}, index)
+            for index, args in zip(indices, items, strict=True)
         ]
 
     def _call(
@@ -140,11 +146,18 @@ class Worker:
         item: int | None,
     ) -> WorkerOutcome:
         started = time.time()
-        self._capture.start(open_sink(log_path, item, head_node_id=self._head_node_id))
+        sink = open_sink(
+            log_path,
+            item,
+            head_node_id=self._head_node_id,
+            fallback_fd=self._capture.original_stderr,
+        )
+        self._capture.start(sink)
         try:
             outcome = self._run(entrypoint, pickled_fn, args, want_json, refs)
         finally:
-            self._capture.stop()
+            note = self._capture.stop()
+        outcome.log_note = note
         outcome.started_at = started
         outcome.ended_at = time.time()
         return outcome

@@ -3,6 +3,11 @@
 RHCLI_HOME points at a temporary root for the whole session, so nothing here touches the
 user's ~/.rhcli, and every daemon the library starts (it outlives the client) is stopped at
 the end; the session then checks that no daemon or Ray process of that root is left.
+
+Every process the session starts carries RHCLI_TEST_SESSION=<this session's id> (see
+tests/support/session_processes.py); when the session ends, any such process still
+running is killed and the session FAILS, naming them: a suite that leaves processes
+behind (SkyPilot executors, Ray agents, ssh masters) is a failing suite.
 """
 
 from __future__ import annotations
@@ -12,10 +17,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support.session_processes import SESSION_ENV, end_leftovers
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -24,6 +32,28 @@ _SESSION_HOME = Path(tempfile.mkdtemp(prefix="rhcli-test-home-"))
 os.environ["RHCLI_HOME"] = str(_SESSION_HOME)
 os.environ.pop("RHCLI_FILE", None)
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+# Inherited by every process the session starts (see the module docstring); SPT_NOENV
+# keeps the marker readable in processes that rename themselves.
+SESSION_ID = uuid.uuid4().hex
+os.environ[SESSION_ENV] = SESSION_ID
+os.environ["SPT_NOENV"] = "1"
+# How long processes get to end by themselves after the last fixture is torn down (Ray's
+# agents take a few seconds after their daemon).
+LEFTOVER_GRACE_S = float(os.environ.get("RHCLI_TEST_LEFTOVER_GRACE_S", "20"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind() -> Iterator[None]:
+    """Torn down last: fails the session when a process it started is still running."""
+    yield
+    left = end_leftovers(SESSION_ID, grace=LEFTOVER_GRACE_S)
+    if left:
+        listing = "\n  ".join(str(p) for p in left)
+        pytest.fail(
+            f"{len(left)} processes started by this test session were still running "
+            f"{LEFTOVER_GRACE_S:.0f} s after it ended (killed now):\n  {listing}",
+            pytrace=False,
+        )
 
 
 def processes_of_root(root: Path) -> list[int]:

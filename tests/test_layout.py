@@ -164,7 +164,7 @@ def test_leaf_modules_import_nothing_of_ours() -> None:
 def test_the_cli_goes_through_the_library_never_grpc_nor_protobuf() -> None:
     wrong = []
     for module, path in MODULES.items():
-        if not _within(module, ("rhcli.cli",)):
+        if not _within(module, ("rhcli.cli", "rhcli.dashboard")):
             continue
         for target in _imports(ast.parse(path.read_text())):
             if _within(target, ("grpc", "google.protobuf", "rhcli.protocol", "rhcli.transport")):
@@ -199,3 +199,31 @@ def test_an_ssh_host_gets_every_package_setup_cfg_installs() -> None:
     setup.read(REPO / "setup.cfg")
     packages = setup["options"]["packages"].split()
     assert sorted(bootstrap._PACKAGES) == sorted(packages)
+
+
+def test_only_the_cli_uses_the_dashboard() -> None:
+    # The dashboard is a client of the library, like the CLI, and its web stack is an
+    # optional extra: nothing below the CLI may need it.
+    wrong = {
+        f"{module} imports {target}"
+        for module, targets in GRAPH.items()
+        if not _within(module, ("rhcli.cli", "rhcli.dashboard"))
+        for target in targets
+        if _within(target, ("rhcli.dashboard",))
+    }
+    assert not wrong, "\n".join(sorted(wrong))
+
+
+def test_the_cli_starts_without_the_web_stack() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, rhcli.cli.main; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('starlette', 'uvicorn', 'anyio', 'selenium', 'pynvml')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert done.stdout.strip() == "[]"

@@ -120,7 +120,6 @@ def child_client(bench: Bench, direction: str) -> dict[str, float]:
 
 
 def _child(home: str, direction: str) -> None:
-    import resource
     import time
 
     import rhcli as rh
@@ -139,7 +138,7 @@ def _child(home: str, direction: str) -> None:
         start = time.perf_counter()
         assert len(fn(LARGE_BYTES)) == LARGE_BYTES
     seconds = time.perf_counter() - start
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    maxrss = proc_status_kib("self", "VmHWM")  # ru_maxrss would carry the parent's peak across exec
     print(json.dumps({"seconds": seconds, "maxrss_kib": maxrss, "rss_before_kib": rss_before}))
 
 

@@ -19,6 +19,7 @@ from rhcli._version import __version__
 from rhcli.cli import (
     cluster_commands,
     context,
+    dashboard_command,
     logs_command,
     map_command,
     plain_params,
@@ -90,6 +91,7 @@ run_command.register(app)
 map_command.register(app)
 runs_commands.register(app)
 logs_command.register(app)
+dashboard_command.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -152,6 +152,8 @@ def run_document(info: RunInfo) -> dict[str, Any]:
         "duration_s": round(duration, 3) if duration is not None else None,
         "items": info.items,
         "items_failed": info.items_failed,
+        "items_succeeded": info.items_succeeded,
+        "attempts": info.attempts,
     }
 
 
@@ -179,9 +181,16 @@ def print_runs(found: list[RunInfo]) -> None:
 
 
 def _items_note(info: RunInfo) -> str:
+    """A map's items: how many, failed, without an outcome here, and its attempts."""
     if not info.items:
         return ""
-    return f" ({info.items} items, {info.items_failed} failed)"
+    note = f" ({info.items} items, {info.items_failed} failed"
+    unsettled = info.items - info.items_failed - info.items_succeeded
+    if unsettled > 0 and info.status not in ("running", "queued"):
+        note += f", {unsettled} not run"
+    if info.attempts > 1:
+        note += f", attempt {info.attempts}"
+    return note + ")"
 
 
 def _clock(timestamp: float) -> str:
@@ -217,13 +226,47 @@ def print_status(state: Any) -> None:
     ]
     lines += [f"  queue      {name}: {depth}" for name, depth in sorted(state.queue_depths.items())]
     for node in state.nodes:
-        res = node["resources"]
-        lines.append(
-            f"  node       {node['address']:<15} {'alive' if node['alive'] else 'LOST':<5} "
-            f"CPU {_amount(res, 'CPU')}, GPU {_amount(res, 'GPU')}, memory "
-            f"{res.get('memory', 0) / 2**30:.1f} GiB{' (head)' if node['head'] else ''}"
-        )
+        lines += node_lines(node)
     print("\n".join(lines))
+
+
+def node_lines(node: dict[str, Any]) -> list[str]:
+    """A node of `rhcli status`: its Ray resources, what it uses now, each GPU."""
+    res = node["resources"]
+    lines = [
+        f"  node       {node['address']:<15} {'alive' if node['alive'] else 'LOST':<5} "
+        f"CPU {_amount(res, 'CPU')}, GPU {_amount(res, 'GPU')}, memory "
+        f"{res.get('memory', 0) / 2**30:.1f} GiB{' (head)' if node['head'] else ''}"
+    ]
+    use = []
+    if node.get("cpu_percent") is not None:
+        use.append(f"CPU {node['cpu_percent']:.0f}%")
+    if node.get("memory_total"):
+        use.append(f"memory {_gib(node['memory_used'])} of {_gib(node['memory_total'])} GiB")
+    if node.get("runs"):
+        use.append(f"{len(node['runs'])} running")
+    if use:
+        lines.append(f"    in use   {', '.join(use)}")
+    for gpu in node.get("gpus", []):
+        lines.append(
+            f"    gpu {gpu['index']:<4} {gpu['name']}: {gpu['utilization']:.0f}% busy, memory "
+            f"{_gib(gpu['memory_used'])} of {_gib(gpu['memory_total'])} GiB"
+        )
+    if node.get("usage_error"):
+        lines.append(f"    figures  {node['usage_error']}")
+    return lines
+
+
+def _gib(size: int) -> str:
+    return f"{size / 2**30:.1f}"
+
+
+def print_dashboard_started(started: Any) -> None:
+    """The address to open (with its token: this is the user's own terminal)."""
+    if context.current.json:
+        context.emit_json({"cluster": started.cluster, "url": started.url, "port": started.port})
+        return
+    print(f"Dashboard for {started.cluster}: {started.url}   (Ctrl-C to stop)", flush=True)
 
 
 def print_sky_view(record: Any) -> None:

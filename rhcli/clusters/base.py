@@ -66,8 +66,7 @@ class ClusterStatus:
     # Each non-empty enqueue queue (by function name): runs waiting plus the one running.
     queue_depths: dict[str, int] = field(default_factory=dict)
     workers: int = 0
-    # Multi-node clusters: one entry per Ray node (node_id, address, alive, head,
-    # resources); empty for a single host.
+    # One entry per Ray node (see node_records); empty when the cluster is down.
     nodes: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
@@ -99,6 +98,43 @@ class ClusterStatus:
             workers=health.workers,
             nodes=list(nodes or []),
         )
+
+
+def node_records(reply: Any) -> list[dict[str, Any]]:
+    """The Nodes reply as plain values, one dict per Ray node (alive ones first):
+
+    node_id, address, alive, head, resources (its Ray total: CPU, GPU, memory, ...);
+    what it uses now: cpu_percent (None when not read), memory_used and memory_total
+    (bytes; total 0 when not read), gpus (one dict per NVIDIA device: index, name,
+    utilization in percent, memory_used, memory_total; none where it has none),
+    usage_error (why figures are missing, "" when none are); and runs (the ids of runs
+    running on it now, a map's id once).
+    """
+    return [
+        {
+            "node_id": node.node_id,
+            "address": node.address,
+            "alive": node.alive,
+            "head": node.head,
+            "resources": dict(node.resources),
+            "cpu_percent": node.cpu_percent if node.HasField("cpu_percent") else None,
+            "memory_used": node.memory_used,
+            "memory_total": node.memory_total,
+            "gpus": [
+                {
+                    "index": gpu.index,
+                    "name": gpu.name,
+                    "utilization": gpu.utilization,
+                    "memory_used": gpu.memory_used,
+                    "memory_total": gpu.memory_total,
+                }
+                for gpu in node.gpus
+            ],
+            "usage_error": node.usage_error,
+            "runs": list(node.runs),
+        }
+        for node in reply.nodes
+    ]
 
 
 def check_version(cluster: str, daemon_version: object, *, update_command: str) -> None:
@@ -179,6 +215,11 @@ class Cluster:
 
     def status(self) -> ClusterStatus:
         raise NotImplementedError
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """The cluster's Ray nodes and what each uses now (see node_records); brings the
+        cluster up like any call."""
+        return node_records(self.call_daemon(lambda client: client.nodes()))
 
     def down(self) -> bool:
         raise NotImplementedError

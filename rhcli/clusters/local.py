@@ -12,7 +12,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rhcli.clusters.base import Cluster, ClusterStatus, CommandResult, check_version
+from rhcli.clusters.base import (
+    Cluster,
+    ClusterStatus,
+    CommandResult,
+    check_version,
+    node_records,
+)
 from rhcli.clusters.local_daemon import LocalDaemon
 from rhcli.config.paths import rhcli_home
 from rhcli.errors import AuthError, DaemonNotRunningError, NotSupportedError
@@ -39,9 +45,13 @@ class LocalCluster(Cluster):
             return ClusterStatus(
                 name=self.name, type=self.type, up=False, home=str(self.daemon.paths.root)
             )
-        health = self._connect(start=False).health()
+        client = self._connect(start=False)
         return ClusterStatus.from_health(
-            name=self.name, type=self.type, address=state.address, health=health
+            name=self.name,
+            type=self.type,
+            address=state.address,
+            health=client.health(),
+            nodes=node_records(client.nodes()),
         )
 
     def down(self) -> bool:

@@ -2,11 +2,12 @@
 
 The head is an SSHCluster like any other (its daemon, tunnel, sync); this adds the other
 nodes. `up` bootstraps every node at once (one thread each: venv, this client's rhcli),
-puts the cluster's Ray token on every node over SFTP (a 0600 file, never printed nor on a
-command line), starts Ray's head on the head node's own address, joins the other nodes as
-Ray workers, starts the daemon on the head attached to that Ray, and syncs the repository
-(and installs reqs) on every node. A node whose Ray is not running is (re)joined by the
-next `up`. `down` stops the daemon, then Ray on every node it can reach.
+puts the cluster's Ray token on every node through the host's shell (a 0600 file, never
+printed nor on a command line; no SFTP subsystem needed), starts Ray's head on the head
+node's own address, joins the other nodes as Ray workers, starts the daemon on the head
+attached to that Ray, and syncs the repository (and installs reqs) on every node. A node
+whose Ray is not running is (re)joined by the next `up`. `down` stops the daemon, then Ray
+on every node it can reach.
 
 Each node keeps its own rhcli root (the cluster's `home`, else RHCLI_HOME or ~/.rhcli
 there) and its own copy of the code under it; node-side steps are `python -m
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rhcli.clusters.base import Cluster, ClusterStatus
+from rhcli.clusters.base import Cluster
 from rhcli.clusters.ssh import SSHCluster
 from rhcli.config.paths import RAY_TOKEN_FILE
 from rhcli.errors import UnreachableError, UsageError
@@ -230,12 +231,9 @@ class MultiNodeSSHCluster(SSHCluster):
     def _start_daemon(self, conn: SSHConnection, host: bootstrap.HostState) -> None:
         if not self._address:
             self._ensure_ray(host, restart=False)
-        env = {
-            "RAY_AUTH_MODE": "token",
-            "RAY_AUTH_TOKEN_PATH": f"{host.root}/{RAY_TOKEN_FILE}",
-            "RAY_USAGE_STATS_ENABLED": "0",
-        }
-        bootstrap.start_daemon(conn, host, args=["--ray-address", self._address], env=env)
+        # The daemon joins with token auth and the root's ray_token by itself
+        # (rhcli.server.ray_runtime), whatever the host's environment says.
+        bootstrap.start_daemon(conn, host, args=["--ray-address", self._address])
 
     def down(self) -> bool:
         """Stop the daemon, then Ray on every node (a node out of reach is skipped, with a
@@ -263,22 +261,6 @@ class MultiNodeSSHCluster(SSHCluster):
                     node.conn.close()
                     node.conn = None
             return stopped
-
-    def status(self) -> ClusterStatus:
-        found = super().status()
-        if not found.up:
-            return found
-        nodes = [
-            {
-                "node_id": n.node_id,
-                "address": n.address,
-                "alive": n.alive,
-                "head": n.head,
-                "resources": dict(n.resources),
-            }
-            for n in self.client().nodes().nodes
-        ]
-        return dataclasses.replace(found, nodes=nodes)
 
     # --- code -------------------------------------------------------------------------
 

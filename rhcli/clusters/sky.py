@@ -119,6 +119,11 @@ class OnDemandCluster(Cluster):
             f"{' on ' + spec.provider if spec.provider else ''}); this takes minutes"
         )
         self.known_hosts.unlink(missing_ok=True)  # a new VM: a new host key
+        # ... and a new disk, even at the old address: nothing synced or installed there.
+        if self._head is not None:
+            self._head.reset_client()
+        self._head, self._head_for_record = None, ()
+        self._installed.clear()
         self.launcher.launch(spec)
         record = self.launcher.record(self.name)
         if record is None or not record.up:

@@ -183,7 +183,10 @@ class SkyPilotLauncher:
     def launch(self, spec: ClusterSpec) -> None:
         sky = self._sky
         task = task_for(spec)
-        existed = self._exists(spec.name)
+        try:
+            existed = self._exists(spec.name)
+        except Exception as exc:  # SkyPilot's API server cannot be reached: nothing launched
+            raise LaunchError(cluster=spec.name, reason=_clean(exc)) from exc
         try:
             with _stdout_to_stderr():
                 request = sky.launch(
@@ -193,9 +196,8 @@ class SkyPilotLauncher:
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # SkyPilot raises many types; its message is the reason
-            if not existed:
-                self._forget(spec.name)
-            raise LaunchError(cluster=spec.name, reason=_clean(exc)) from exc
+            leftover = "" if existed else self.forget_failed_launch(spec.name)
+            raise LaunchError(cluster=spec.name, reason=_clean(exc), leftover=leftover) from exc
 
     def record(self, name: str) -> SkyRecord | None:
         sky = self._sky
@@ -248,18 +250,28 @@ class SkyPilotLauncher:
         with _stdout_to_stderr():
             return any(item["name"] == name for item in sky.get(sky.status([name])))
 
-    def _forget(self, name: str) -> None:
-        """After a failed launch: tear down what it made, else drop SkyPilot's record."""
+    def forget_failed_launch(self, name: str) -> str:
+        """After a failed launch: tear down what it made, else drop SkyPilot's record.
+
+        Returns "" when that worked (or there was nothing); else what the user must know:
+        a VM may still be running and billing, with both failures and the commands to
+        check and end it (the launch's own error is raised with it, see LaunchError)."""
         sky = self._sky
+        failures = []
         for purge in (False, True):
             try:
                 with _stdout_to_stderr():
                     sky.stream_and_get(sky.down(name, purge=purge), output_stream=sys.stderr)
-                return
+                return ""
             except sky.exceptions.ClusterDoesNotExist:
-                return
-            except Exception:  # noqa: S112 - purge next; the launch's own error is raised
-                continue
+                return ""
+            except Exception as exc:  # purge next; both failures are reported below
+                failures.append(f"`sky down{' --purge' if purge else ''} {name}`: {_clean(exc)}")
+        return (
+            f"tearing down what the failed launch made failed too ({'; '.join(failures)}): "
+            f"a VM of cluster {name!r} may still be running and billing. Check with "
+            f"`sky status {name}` (or your cloud's console) and end it with `sky down {name}`"
+        )
 
     def _to_record(self, item: Any) -> SkyRecord:
         handle = item.get("handle")

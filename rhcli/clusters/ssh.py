@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rhcli._version import __version__
-from rhcli.clusters.base import Cluster, ClusterStatus, CommandResult, check_version
-from rhcli.clusters.ssh_warm import WarmState, WarmStore, cluster_key, connect_warm, daemon_client
+from rhcli.clusters.base import Cluster, ClusterStatus, CommandResult, check_version, node_records
+from rhcli.clusters.ssh_forward import connect_forwarded
+from rhcli.clusters.ssh_warm import WarmState, WarmStore, cluster_key, connect_warm
 from rhcli.config.paths import DEFAULT_HOME
 from rhcli.errors import DaemonNotRunningError, RhcliError, VersionMismatchError
 from rhcli.progress import say
@@ -159,18 +160,6 @@ class SSHCluster(Cluster):
             self._root = found[1].root
         return None if found is None else found[0]
 
-    def _daemon_address(self, conn: SSHConnection, port: int) -> str:
-        """Where this process reaches the daemon's port: a unix socket of the master's
-        forward, or (no usable master) a port of paramiko's tunnel in this process."""
-        master = self.master()
-        path = master.forward(port) if master.ensure() else None
-        if path is not None:
-            return f"unix:{path}"
-        from rhcli.transport.tunnel import Tunnel
-
-        self._tunnel = Tunnel(conn.transport, port)
-        return self._tunnel.address
-
     def _connect_full(self, *, start: bool) -> DaemonClient:
         conn = self.connection()
         # A probe of a moment ago (by up(), or by code_root() before a first call) will do.
@@ -195,13 +184,9 @@ class SSHCluster(Cluster):
                 f"restart it with `rhcli restart {self.name}`"
             )
         port = int(daemon["port"])
-        address = self._daemon_address(conn, port)
-        client = daemon_client(self.name, address, str(token), daemon.get("pid"))
-        try:
-            check_version(self.name, client.health().version, update_command=update)
-        except BaseException:
-            client.close()
-            raise
+        client, self._tunnel = connect_forwarded(
+            self.name, self.master(), conn, port, str(token), daemon.get("pid")
+        )
         if self._tunnel is None:  # through the master: later processes may go straight there
             self.warm_store().save(
                 WarmState(
@@ -369,6 +354,7 @@ class SSHCluster(Cluster):
             type=self.type,
             address=f"{self.target.destination()}:{self.target.port}",
             health=health,
+            nodes=node_records(self.client().nodes()),
         )
 
     def down(self) -> bool:

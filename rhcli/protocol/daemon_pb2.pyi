@@ -128,7 +128,7 @@ class Resources(_message.Message):
     def __init__(self, num_cpus: _Optional[float] = ..., num_gpus: _Optional[float] = ..., memory: _Optional[float] = ..., custom: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class CallRequest(_message.Message):
-    __slots__ = ("run_id", "function", "args", "timeout_s", "resources", "want_json", "enqueue", "depends_on", "args_blob")
+    __slots__ = ("run_id", "function", "args", "timeout_s", "resources", "want_json", "enqueue", "depends_on", "args_blob", "args_summary")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     FUNCTION_FIELD_NUMBER: _ClassVar[int]
     ARGS_FIELD_NUMBER: _ClassVar[int]
@@ -138,6 +138,7 @@ class CallRequest(_message.Message):
     ENQUEUE_FIELD_NUMBER: _ClassVar[int]
     DEPENDS_ON_FIELD_NUMBER: _ClassVar[int]
     ARGS_BLOB_FIELD_NUMBER: _ClassVar[int]
+    ARGS_SUMMARY_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     function: FunctionRef
     args: bytes
@@ -147,7 +148,8 @@ class CallRequest(_message.Message):
     enqueue: bool
     depends_on: _containers.RepeatedScalarFieldContainer[str]
     args_blob: str
-    def __init__(self, run_id: _Optional[str] = ..., function: _Optional[_Union[FunctionRef, _Mapping]] = ..., args: _Optional[bytes] = ..., timeout_s: _Optional[float] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., want_json: _Optional[bool] = ..., enqueue: _Optional[bool] = ..., depends_on: _Optional[_Iterable[str]] = ..., args_blob: _Optional[str] = ...) -> None: ...
+    args_summary: str
+    def __init__(self, run_id: _Optional[str] = ..., function: _Optional[_Union[FunctionRef, _Mapping]] = ..., args: _Optional[bytes] = ..., timeout_s: _Optional[float] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., want_json: _Optional[bool] = ..., enqueue: _Optional[bool] = ..., depends_on: _Optional[_Iterable[str]] = ..., args_blob: _Optional[str] = ..., args_summary: _Optional[str] = ...) -> None: ...
 
 class WaitRequest(_message.Message):
     __slots__ = ("run_id", "timeout_s")
@@ -164,7 +166,7 @@ class RunRequest(_message.Message):
     def __init__(self, run_id: _Optional[str] = ...) -> None: ...
 
 class RunInfo(_message.Message):
-    __slots__ = ("run_id", "function", "status", "failure", "reason", "created_at", "started_at", "ended_at", "parent", "items", "items_failed")
+    __slots__ = ("run_id", "function", "status", "failure", "reason", "created_at", "started_at", "ended_at", "parent", "items", "items_failed", "worker", "stored_at", "args_summary", "attempts", "items_succeeded")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     FUNCTION_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -176,6 +178,11 @@ class RunInfo(_message.Message):
     PARENT_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FAILED_FIELD_NUMBER: _ClassVar[int]
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    STORED_AT_FIELD_NUMBER: _ClassVar[int]
+    ARGS_SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_SUCCEEDED_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     function: str
     status: RunStatus
@@ -187,19 +194,28 @@ class RunInfo(_message.Message):
     parent: str
     items: int
     items_failed: int
-    def __init__(self, run_id: _Optional[str] = ..., function: _Optional[str] = ..., status: _Optional[_Union[RunStatus, str]] = ..., failure: _Optional[_Union[FailureKind, str]] = ..., reason: _Optional[str] = ..., created_at: _Optional[float] = ..., started_at: _Optional[float] = ..., ended_at: _Optional[float] = ..., parent: _Optional[str] = ..., items: _Optional[int] = ..., items_failed: _Optional[int] = ...) -> None: ...
+    worker: str
+    stored_at: float
+    args_summary: str
+    attempts: int
+    items_succeeded: int
+    def __init__(self, run_id: _Optional[str] = ..., function: _Optional[str] = ..., status: _Optional[_Union[RunStatus, str]] = ..., failure: _Optional[_Union[FailureKind, str]] = ..., reason: _Optional[str] = ..., created_at: _Optional[float] = ..., started_at: _Optional[float] = ..., ended_at: _Optional[float] = ..., parent: _Optional[str] = ..., items: _Optional[int] = ..., items_failed: _Optional[int] = ..., worker: _Optional[str] = ..., stored_at: _Optional[float] = ..., args_summary: _Optional[str] = ..., attempts: _Optional[int] = ..., items_succeeded: _Optional[int] = ...) -> None: ...
 
 class ListRunsRequest(_message.Message):
-    __slots__ = ("limit", "function", "include_items", "statuses")
+    __slots__ = ("limit", "function", "include_items", "statuses", "parent", "stored_after")
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     FUNCTION_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_ITEMS_FIELD_NUMBER: _ClassVar[int]
     STATUSES_FIELD_NUMBER: _ClassVar[int]
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    STORED_AFTER_FIELD_NUMBER: _ClassVar[int]
     limit: int
     function: str
     include_items: bool
     statuses: _containers.RepeatedScalarFieldContainer[RunStatus]
-    def __init__(self, limit: _Optional[int] = ..., function: _Optional[str] = ..., include_items: _Optional[bool] = ..., statuses: _Optional[_Iterable[_Union[RunStatus, str]]] = ...) -> None: ...
+    parent: str
+    stored_after: float
+    def __init__(self, limit: _Optional[int] = ..., function: _Optional[str] = ..., include_items: _Optional[bool] = ..., statuses: _Optional[_Iterable[_Union[RunStatus, str]]] = ..., parent: _Optional[str] = ..., stored_after: _Optional[float] = ...) -> None: ...
 
 class ListRunsReply(_message.Message):
     __slots__ = ("runs",)
@@ -224,28 +240,36 @@ class BlobRef(_message.Message):
     def __init__(self, blob_id: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
 
 class MapStart(_message.Message):
-    __slots__ = ("run_id", "function", "timeout_s", "resources", "want_json", "total")
+    __slots__ = ("run_id", "function", "timeout_s", "resources", "want_json", "total", "resume", "attempt", "held_by_client")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     FUNCTION_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
     RESOURCES_FIELD_NUMBER: _ClassVar[int]
     WANT_JSON_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
+    RESUME_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    HELD_BY_CLIENT_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     function: FunctionRef
     timeout_s: float
     resources: Resources
     want_json: bool
     total: int
-    def __init__(self, run_id: _Optional[str] = ..., function: _Optional[_Union[FunctionRef, _Mapping]] = ..., timeout_s: _Optional[float] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., want_json: _Optional[bool] = ..., total: _Optional[int] = ...) -> None: ...
+    resume: bool
+    attempt: int
+    held_by_client: int
+    def __init__(self, run_id: _Optional[str] = ..., function: _Optional[_Union[FunctionRef, _Mapping]] = ..., timeout_s: _Optional[float] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., want_json: _Optional[bool] = ..., total: _Optional[int] = ..., resume: _Optional[bool] = ..., attempt: _Optional[int] = ..., held_by_client: _Optional[int] = ...) -> None: ...
 
 class MapItems(_message.Message):
-    __slots__ = ("first_index", "args")
+    __slots__ = ("first_index", "args", "indices")
     FIRST_INDEX_FIELD_NUMBER: _ClassVar[int]
     ARGS_FIELD_NUMBER: _ClassVar[int]
+    INDICES_FIELD_NUMBER: _ClassVar[int]
     first_index: int
     args: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, first_index: _Optional[int] = ..., args: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    indices: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, first_index: _Optional[int] = ..., args: _Optional[_Iterable[bytes]] = ..., indices: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class MapRequest(_message.Message):
     __slots__ = ("start", "items")
@@ -282,7 +306,7 @@ class RemoteException(_message.Message):
     def __init__(self, type_name: _Optional[str] = ..., message: _Optional[str] = ..., traceback: _Optional[str] = ..., pickled: _Optional[bytes] = ...) -> None: ...
 
 class RunOutcome(_message.Message):
-    __slots__ = ("status", "failure", "result", "result_json", "result_repr", "error", "reason", "started_at", "ended_at", "result_size")
+    __slots__ = ("status", "failure", "result", "result_json", "result_repr", "error", "reason", "started_at", "ended_at", "result_size", "worker")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     FAILURE_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
@@ -293,6 +317,7 @@ class RunOutcome(_message.Message):
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     ENDED_AT_FIELD_NUMBER: _ClassVar[int]
     RESULT_SIZE_FIELD_NUMBER: _ClassVar[int]
+    WORKER_FIELD_NUMBER: _ClassVar[int]
     status: RunStatus
     failure: FailureKind
     result: bytes
@@ -303,7 +328,8 @@ class RunOutcome(_message.Message):
     started_at: float
     ended_at: float
     result_size: int
-    def __init__(self, status: _Optional[_Union[RunStatus, str]] = ..., failure: _Optional[_Union[FailureKind, str]] = ..., result: _Optional[bytes] = ..., result_json: _Optional[str] = ..., result_repr: _Optional[str] = ..., error: _Optional[_Union[RemoteException, _Mapping]] = ..., reason: _Optional[str] = ..., started_at: _Optional[float] = ..., ended_at: _Optional[float] = ..., result_size: _Optional[int] = ...) -> None: ...
+    worker: str
+    def __init__(self, status: _Optional[_Union[RunStatus, str]] = ..., failure: _Optional[_Union[FailureKind, str]] = ..., result: _Optional[bytes] = ..., result_json: _Optional[str] = ..., result_repr: _Optional[str] = ..., error: _Optional[_Union[RemoteException, _Mapping]] = ..., reason: _Optional[str] = ..., started_at: _Optional[float] = ..., ended_at: _Optional[float] = ..., result_size: _Optional[int] = ..., worker: _Optional[str] = ...) -> None: ...
 
 class CallReply(_message.Message):
     __slots__ = ("run_id", "outcome")
@@ -404,7 +430,7 @@ class NodesRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class NodeInfo(_message.Message):
-    __slots__ = ("node_id", "address", "alive", "head", "resources")
+    __slots__ = ("node_id", "address", "alive", "head", "resources", "cpu_percent", "memory_used", "memory_total", "gpus", "usage_error", "runs")
     class ResourcesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -417,15 +443,67 @@ class NodeInfo(_message.Message):
     ALIVE_FIELD_NUMBER: _ClassVar[int]
     HEAD_FIELD_NUMBER: _ClassVar[int]
     RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    CPU_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_USED_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    GPUS_FIELD_NUMBER: _ClassVar[int]
+    USAGE_ERROR_FIELD_NUMBER: _ClassVar[int]
+    RUNS_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     address: str
     alive: bool
     head: bool
     resources: _containers.ScalarMap[str, float]
-    def __init__(self, node_id: _Optional[str] = ..., address: _Optional[str] = ..., alive: _Optional[bool] = ..., head: _Optional[bool] = ..., resources: _Optional[_Mapping[str, float]] = ...) -> None: ...
+    cpu_percent: float
+    memory_used: int
+    memory_total: int
+    gpus: _containers.RepeatedCompositeFieldContainer[GpuInfo]
+    usage_error: str
+    runs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, node_id: _Optional[str] = ..., address: _Optional[str] = ..., alive: _Optional[bool] = ..., head: _Optional[bool] = ..., resources: _Optional[_Mapping[str, float]] = ..., cpu_percent: _Optional[float] = ..., memory_used: _Optional[int] = ..., memory_total: _Optional[int] = ..., gpus: _Optional[_Iterable[_Union[GpuInfo, _Mapping]]] = ..., usage_error: _Optional[str] = ..., runs: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GpuInfo(_message.Message):
+    __slots__ = ("index", "name", "utilization", "memory_used", "memory_total")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    UTILIZATION_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_USED_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    name: str
+    utilization: float
+    memory_used: int
+    memory_total: int
+    def __init__(self, index: _Optional[int] = ..., name: _Optional[str] = ..., utilization: _Optional[float] = ..., memory_used: _Optional[int] = ..., memory_total: _Optional[int] = ...) -> None: ...
 
 class NodesReply(_message.Message):
     __slots__ = ("nodes",)
     NODES_FIELD_NUMBER: _ClassVar[int]
     nodes: _containers.RepeatedCompositeFieldContainer[NodeInfo]
     def __init__(self, nodes: _Optional[_Iterable[_Union[NodeInfo, _Mapping]]] = ...) -> None: ...
+
+class MapStateRequest(_message.Message):
+    __slots__ = ("map_id", "have")
+    MAP_ID_FIELD_NUMBER: _ClassVar[int]
+    HAVE_FIELD_NUMBER: _ClassVar[int]
+    map_id: str
+    have: bytes
+    def __init__(self, map_id: _Optional[str] = ..., have: _Optional[bytes] = ...) -> None: ...
+
+class MapItemState(_message.Message):
+    __slots__ = ("index", "args_digest", "outcome")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    ARGS_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    args_digest: str
+    outcome: RunOutcome
+    def __init__(self, index: _Optional[int] = ..., args_digest: _Optional[str] = ..., outcome: _Optional[_Union[RunOutcome, _Mapping]] = ...) -> None: ...
+
+class MapStateBatch(_message.Message):
+    __slots__ = ("map", "items")
+    MAP_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    map: RunInfo
+    items: _containers.RepeatedCompositeFieldContainer[MapItemState]
+    def __init__(self, map: _Optional[_Union[RunInfo, _Mapping]] = ..., items: _Optional[_Iterable[_Union[MapItemState, _Mapping]]] = ...) -> None: ...

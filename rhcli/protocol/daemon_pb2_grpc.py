@@ -109,6 +109,11 @@ class DaemonStub:
                 request_serializer=rhcli_dot_protocol_dot_daemon__pb2.NodesRequest.SerializeToString,
                 response_deserializer=rhcli_dot_protocol_dot_daemon__pb2.NodesReply.FromString,
                 _registered_method=True)
+        self.MapState = channel.unary_stream(
+                '/rhcli.v1.Daemon/MapState',
+                request_serializer=rhcli_dot_protocol_dot_daemon__pb2.MapStateRequest.SerializeToString,
+                response_deserializer=rhcli_dot_protocol_dot_daemon__pb2.MapStateBatch.FromString,
+                _registered_method=True)
 
 
 class DaemonServicer:
@@ -227,6 +232,17 @@ class DaemonServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def MapState(self, request, context):
+        """What a map left: its record first, then every item it has a row for (index, the
+        digest of its arguments, its outcome), in batches. A client resuming the map checks
+        its inputs against the digests and sends only the items without a successful
+        outcome. NOT_FOUND for a map this cluster does not know; FAILED_PRECONDITION while
+        the map is still running.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DaemonServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -304,6 +320,11 @@ def add_DaemonServicer_to_server(servicer, server):
                     servicer.Nodes,
                     request_deserializer=rhcli_dot_protocol_dot_daemon__pb2.NodesRequest.FromString,
                     response_serializer=rhcli_dot_protocol_dot_daemon__pb2.NodesReply.SerializeToString,
+            ),
+            'MapState': grpc.unary_stream_rpc_method_handler(
+                    servicer.MapState,
+                    request_deserializer=rhcli_dot_protocol_dot_daemon__pb2.MapStateRequest.FromString,
+                    response_serializer=rhcli_dot_protocol_dot_daemon__pb2.MapStateBatch.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -711,6 +732,33 @@ class Daemon:
             '/rhcli.v1.Daemon/Nodes',
             rhcli_dot_protocol_dot_daemon__pb2.NodesRequest.SerializeToString,
             rhcli_dot_protocol_dot_daemon__pb2.NodesReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MapState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/rhcli.v1.Daemon/MapState',
+            rhcli_dot_protocol_dot_daemon__pb2.MapStateRequest.SerializeToString,
+            rhcli_dot_protocol_dot_daemon__pb2.MapStateBatch.FromString,
             options,
             channel_credentials,
             insecure,

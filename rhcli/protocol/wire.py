@@ -32,6 +32,10 @@ INLINE_REPLY_LIMIT = 4 * 1024 * 1024
 # answers first; this only bounds waiting on a daemon that stopped answering.
 DEADLINE_GRACE_S = 30.0
 
+# A map's id names folders on both ends (runs/<id>, maps/<id>) and, with ".<index>", its
+# items: letters, digits, '-' and '_', no dots, no slashes.
+MAP_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}"
+
 MAX_ARG_BYTES_ENV = "RHCLI_MAX_ARG_BYTES"
 # The default stays above what the daemon's messages and blobs carry well (results and
 # arguments of 500 MB are tested) and below what would take a small cluster's memory.

@@ -11,7 +11,9 @@ under the cluster's root:
                         with nothing changed installs nothing
 
 Every remote step is a fixed Python script (the probe, INSTALL) run by the host's python3 with
-quoted arguments: no shell string is built from unquoted input.
+quoted arguments: no shell string is built from unquoted input. Before any of it, the
+probe's findings are checked (rhcli.transport.host_check): a host without something rhcli
+needs is refused with what is missing and the fix, not halfway through an install.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 from rhcli._version import __version__
 from rhcli.config import daemon_state
-from rhcli.errors import DaemonStartError, UnreachableError
+from rhcli.errors import DaemonStartError, HostSetupError, UnreachableError
+from rhcli.transport import host_check
 
 if TYPE_CHECKING:  # only for annotations: build_id() and the probe script need no paramiko
     from rhcli.transport.ssh import SSHConnection
@@ -39,6 +42,7 @@ START_TIMEOUT_S = 120.0
 _PACKAGES = (
     "rhcli",
     "rhcli.cli",
+    "rhcli.dashboard",
     "rhcli.clusters",
     "rhcli.protocol",
     "rhcli.transport",
@@ -48,8 +52,9 @@ _PACKAGES = (
 _SHIPPED_SUFFIXES = (".py", ".pyi", ".proto", ".typed")
 
 # Prints what an `up` needs to know about the host, in one round trip. It runs under the
-# host's bare python3, before rhcli is installed there: the daemon-state reader travels as
-# source (rhcli.config.daemon_state, standard library only) ahead of this part.
+# host's bare python3 (behind host_check.GATE), before rhcli is installed there: the
+# daemon-state reader travels as source (rhcli.config.daemon_state, standard library only)
+# ahead of host_check.FACTS and this part.
 _PROBE_MAIN = r"""
 import json, os, sys
 root = os.path.abspath(os.path.expanduser(
@@ -70,14 +75,14 @@ if daemon:
         pass
 print(json.dumps({"root": root, "python": sys.executable,
                   "version": list(sys.version_info[:2]), "installed": read("installed.json"),
-                  "daemon": daemon}))
+                  "daemon": daemon, "host": host_facts(root)}))
 """
 
 
 @functools.lru_cache(maxsize=1)
 def probe_script() -> str:
-    """The probe: daemon_state's source, then the part above."""
-    return Path(daemon_state.__file__).read_text() + _PROBE_MAIN
+    """The probe: daemon_state's source, the host facts, then the part above."""
+    return Path(daemon_state.__file__).read_text() + host_check.FACTS + _PROBE_MAIN
 
 
 # Unpacks the shipped tree and points the venv at it; run by the venv's python.
@@ -105,6 +110,7 @@ class HostState:
     version: tuple[int, int]
     installed: dict[str, Any] | None
     daemon: dict[str, Any] | None = field(repr=False)  # holds the daemon's token
+    facts: dict[str, Any] = field(default_factory=dict)  # host_check.FACTS: tools, disk
 
     @property
     def daemon_alive(self) -> bool:
@@ -198,39 +204,66 @@ def dependencies() -> list[str]:
 
 
 def probe(conn: SSHConnection, root: str) -> HostState:
-    """One round trip: the host's python3, what is installed, whether a daemon runs."""
-    result = conn.run(["python3", "-c", probe_script(), root])
+    """One round trip: the host's python3, what is installed, whether a daemon runs, and
+    what host_check needs. Raises HostSetupError for a host without a usable python3."""
+    host = conn.target.alias
+    result = conn.run(["python3", "-c", host_check.GATE, probe_script(), root])
     if result.returncode == 127:
-        raise UnreachableError(
-            f"no python3 on {conn.target.alias}: install Python 3.10+ there first"
+        raise HostSetupError(
+            host=host,
+            missing="no `python3` on the PATH of a non-interactive SSH session",
+            fix="Install Python 3.10+ there (Debian/Ubuntu: `sudo apt install python3 "
+            "python3-venv`), then run `rhcli up` again",
         )
+    too_old = host_check.old_python(host, result.stderr)
+    if too_old is not None:
+        raise too_old
     if result.returncode != 0:
-        raise UnreachableError(f"probing {conn.target.alias} failed: {result.stderr.strip()}")
-    found = json.loads(result.stdout)
+        raise UnreachableError(f"probing {host} failed: {result.stderr.strip()}")
+    # The answer is the last line: a login script may print before it (a banner, a motd).
+    lines = result.stdout.strip().splitlines()
+    try:
+        found = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        raise UnreachableError(
+            f"probing {host} gave no answer rhcli can read (its shell printed "
+            f"{result.stdout.strip()[-200:]!r}); check the host's shell start-up files"
+        ) from None
     return HostState(
         root=found["root"],
         python=found["python"],
         version=tuple(found["version"]),  # type: ignore[arg-type]
         installed=found["installed"],
         daemon=found["daemon"],
+        facts=found.get("host") or {},
+    )
+
+
+def check_host(conn: SSHConnection, host: HostState) -> None:
+    """Raise HostSetupError when the host lacks something rhcli needs (host_check)."""
+    host_check.check(
+        conn.target.alias,
+        root=host.root,
+        version=host.version,
+        python=host.python,
+        facts=host.facts,
+        first_install=host.installed is None,
     )
 
 
 def install(conn: SSHConnection, host: HostState, *, say: Any = print) -> bool:
-    """Make the host's venv run this client's rhcli; False when it did already."""
+    """Make the host's venv run this client's rhcli; False when it did already.
+    Raises HostSetupError, before changing anything, for a host that lacks a requirement."""
+    check_host(conn, host)
     if host.installed and host.installed.get("build") == build_id():
         return False
     archive, build = package_archive()
-    if host.version < (3, 10):
-        raise UnreachableError(
-            f"{conn.target.alias} has Python {'.'.join(map(str, host.version))} at "
-            f"{host.python}; rhcli needs 3.10 or newer there"
-        )
     root = host.root
-    _check(conn, ["mkdir", "-p", "-m", "700", root, f"{root}/pkg"], "creating the root")
+    _check(conn, ["mkdir", "-p", "-m", "700", root, f"{root}/pkg"], "creating the root", root=root)
     if not _exists(conn, host.venv_python):
         say(f"{conn.target.alias}: creating a virtualenv in {root}/venv")
-        _check(conn, [host.python, "-m", "venv", f"{root}/venv"], "creating the virtualenv")
+        venv = [host.python, "-m", "venv", f"{root}/venv"]
+        _check(conn, venv, "creating the virtualenv", root=root)
     deps = dependencies()
     say(
         f"{conn.target.alias}: installing rhcli {__version__} and its dependencies "
@@ -240,6 +273,7 @@ def install(conn: SSHConnection, host: HostState, *, say: Any = print) -> bool:
         conn,
         [host.venv_python, "-m", "pip", "install", "--disable-pip-version-check", "-q", *deps],
         "installing rhcli's dependencies",
+        root=root,
     )
     remote_archive = f"{root}/pkg/{build}.tar.gz"
     conn.put(archive, remote_archive)
@@ -247,6 +281,7 @@ def install(conn: SSHConnection, host: HostState, *, say: Any = print) -> bool:
         conn,
         [host.venv_python, "-c", INSTALL, root, build, __version__, remote_archive],
         "unpacking rhcli",
+        root=root,
     )
     return True
 
@@ -276,7 +311,12 @@ def start_daemon(
         f"{shlex.join(argv)} "
         f"</dev/null >>{shlex.quote(root + '/daemon.log')} 2>&1"
     )
-    conn.run_shell(command)
+    started = conn.run_shell(command)
+    if started.returncode != 0:  # never reached the daemon: say why now, not in 120 s
+        raise DaemonStartError(
+            f"starting the daemon on {conn.target.alias} failed (exit {started.returncode}): "
+            + (started.stderr or started.stdout).strip()
+        )
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         state = probe(conn, root)
@@ -311,11 +351,31 @@ def _exists(conn: SSHConnection, path: str) -> bool:
     return conn.run(["test", "-e", path]).returncode == 0
 
 
-def _check(conn: SSHConnection, argv: list[str], what: str) -> None:
+def _check(conn: SSHConnection, argv: list[str], what: str, *, root: str) -> None:
+    """Run an install step under root; raise what it failed of, naming the host's own
+    condition (a full disk, no venv module) as HostSetupError."""
     result = conn.run(argv)
-    if result.returncode != 0:
-        output = (result.stderr or result.stdout).strip().splitlines()[-20:]
-        raise UnreachableError(
-            f"{what} on {conn.target.alias} failed (exit {result.returncode}):\n"
-            + "\n".join(output)
-        )
+    if result.returncode == 0:
+        return
+    output = (result.stderr or result.stdout).strip().splitlines()[-20:]
+    said = result.stderr + result.stdout
+    last = output[-1] if output else ""
+    # A step's child may have hit the full disk where its parent does not say so (venv
+    # runs ensurepip and reports only its exit status): the free space tells.
+    free = _free_bytes(conn, root)
+    if "No space left on device" in said or (free is not None and free < 2**20):
+        raise host_check.disk_full(conn.target.alias, f"left under {root} while {what} ({last})")
+    if "ensurepip is not available" in said:  # Debian's python3 without python3-venv
+        raise host_check.no_venv(conn.target.alias, argv[0])
+    raise UnreachableError(
+        f"{what} on {conn.target.alias} failed (exit {result.returncode}):\n" + "\n".join(output)
+    )
+
+
+def _free_bytes(conn: SSHConnection, path: str) -> int | None:
+    """Free bytes for the SSH user on path's filesystem (df), None when unknown."""
+    lines = conn.run(["df", "-Pk", path]).stdout.strip().splitlines()
+    try:
+        return int(lines[-1].split()[3]) * 1024
+    except (IndexError, ValueError):
+        return None

@@ -14,6 +14,7 @@ import grpc
 from rhcli.errors import (
     AuthError,
     DaemonNotRunningError,
+    MapStoppedError,
     ResultLostError,
     RhcliError,
     UnknownRunError,
@@ -145,9 +146,27 @@ class DaemonClient:
         return ref.blob_id  # type: ignore[no-any-return]
 
     def map(self, requests: Iterator[pb.MapRequest]) -> Iterator[pb.MapReply]:
-        """Stream map items in; stream batches of item outcomes back as they end."""
+        """Stream map items in; stream batches of item outcomes back as they end.
+
+        A map the daemon stopped itself (ABORTED, RESOURCE_EXHAUSTED: a failure of its
+        own, a full disk) raises MapStoppedError with its reason, after the outcomes it
+        stored; a refused map (INVALID_ARGUMENT, FAILED_PRECONDITION) UsageError; a lost
+        daemon or connection the usual UnreachableError.
+        """
         try:
             yield from self._stub.Map(requests, metadata=self._metadata)
+        except grpc.RpcError as exc:
+            if exc.code() in (grpc.StatusCode.ABORTED, grpc.StatusCode.RESOURCE_EXHAUSTED):
+                raise MapStoppedError(exc.details() or str(exc.code())) from None
+            self._raise(exc)
+
+    def map_state(self, map_id: str, have: bytes = b"") -> Iterator[pb.MapStateBatch]:
+        """What a map left (its record, then its items' digests and outcomes); have is
+        the bitmap of items whose results the caller holds already."""
+        try:
+            yield from self._stub.MapState(
+                pb.MapStateRequest(map_id=map_id, have=have), metadata=self._metadata
+            )
         except grpc.RpcError as exc:
             self._raise(exc)
 
@@ -167,11 +186,27 @@ class DaemonClient:
         return self._unary(self._stub.GetRun, pb.RunRequest(run_id=run_id), HEALTH_TIMEOUT_S)  # type: ignore[no-any-return]
 
     def list_runs(
-        self, *, limit: int, function: str = "", include_items: bool = False
+        self,
+        *,
+        limit: int,
+        function: str = "",
+        include_items: bool = False,
+        parent: str = "",
+        stored_after: float = 0.0,
+        statuses: tuple[int, ...] = (),
     ) -> list[pb.RunInfo]:
         """The newest runs, newest first (of one function when given; map items too with
-        include_items)."""
-        request = pb.ListRunsRequest(limit=limit, function=function, include_items=include_items)
+        include_items); parent: that map's items only, in index order; stored_after: only
+        runs whose outcome was stored at or after that time (the daemon's clock);
+        statuses: only runs in one of these."""
+        request = pb.ListRunsRequest(
+            limit=limit,
+            function=function,
+            include_items=include_items,
+            parent=parent,
+            stored_after=stored_after,
+            statuses=[pb.RunStatus.Name(s) for s in statuses],
+        )
         reply = self._unary(self._stub.ListRuns, request, HEALTH_TIMEOUT_S)
         return list(reply.runs)
 

@@ -6,12 +6,18 @@ spec says explicitly. Keys come from the agent and the identity files. Host keys
 verified against known_hosts: an unknown host is refused with its fingerprint and the
 exact way to accept it, and a changed key is always refused. Commands are argument lists,
 quoted here: no shell string is ever built from unquoted input.
+
+Files travel over an exec channel (`cat` on the host), never SFTP: many hosts (minimal and
+container images, hardened servers) run sshd without an SFTP subsystem, and rhcli already
+needs a shell there.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import posixpath
+import secrets
 import shlex
 import threading
 from dataclasses import dataclass, field
@@ -21,6 +27,7 @@ from typing import Any
 import paramiko
 
 from rhcli.errors import UnreachableError
+from rhcli.transport import host_check
 from rhcli.transport.ssh_target import SSHTarget, resolve_target
 
 __all__ = ["HostKeyError", "SSHConnection", "SSHTarget", "fingerprint", "resolve_target"]
@@ -111,45 +118,73 @@ class SSHConnection:
         self, command: str, *, input_bytes: bytes | None = None, timeout: float | None = None
     ) -> CommandResult:
         """Run a command line built by the caller from quoted parts (see run)."""
-        stdin, stdout, stderr = self._client.exec_command(command, timeout=timeout)
-        if input_bytes is not None:
-            stdin.write(input_bytes)
-            stdin.channel.shutdown_write()
-        # Read both streams at once: a command that fills one while we wait on the other
-        # (pip's warnings on stderr) would otherwise block forever.
-        err_chunks: list[bytes] = []
-        reader = threading.Thread(target=lambda: err_chunks.append(stderr.read()), daemon=True)
-        reader.start()
-        out = stdout.read().decode(errors="replace")
-        reader.join()
-        code = stdout.channel.recv_exit_status()
-        return CommandResult(code, out, b"".join(err_chunks).decode(errors="replace"))
+        code, out, err = self._exec(command, input_bytes=input_bytes, timeout=timeout)
+        return CommandResult(code, out.decode(errors="replace"), err.decode(errors="replace"))
+
+    def _exec(
+        self, command: str, *, input_bytes: bytes | None = None, timeout: float | None = None
+    ) -> tuple[int, bytes, bytes]:
+        """Run command; its exit code, stdout and stderr as bytes. Raises UnreachableError
+        when the host refuses the session or the connection breaks."""
+        try:
+            stdin, stdout, stderr = self._client.exec_command(command, timeout=timeout)
+            if input_bytes is not None:
+                stdin.write(input_bytes)
+                stdin.channel.shutdown_write()
+            # Read both streams at once: a command that fills one while we wait on the
+            # other (pip's warnings on stderr) would otherwise block forever.
+            err_chunks: list[bytes] = []
+            reader = threading.Thread(target=lambda: err_chunks.append(stderr.read()), daemon=True)
+            reader.start()
+            out = bytes(stdout.read())
+            reader.join()
+            code = stdout.channel.recv_exit_status()
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise UnreachableError(
+                f"running a command on {self.target.alias} over SSH failed: "
+                f"{type(exc).__name__}: {exc}. Check that the host allows SSH sessions for "
+                f"{self.target.destination()} (MaxSessions, ForceCommand) and try again"
+            ) from None
+        return code, out, b"".join(err_chunks)
 
     def put(self, data: bytes, remote_path: str, *, mode: int = 0o600) -> None:
-        """Write remote_path over SFTP; its mode is set before any byte is written, so a
-        secret is never readable by others, not even for a moment."""
-        sftp = self._client.open_sftp()
-        try:
-            with sftp.open(remote_path, "wb") as f:
-                f.chmod(mode)
-                f.set_pipelined(True)
-                f.write(data)
-        finally:
-            sftp.close()
+        """Write data to remote_path through the host's shell (no SFTP needed).
+
+        The file is made under a temporary name beside remote_path with umask 077 (so
+        readable by its owner only from its first byte), given mode, then renamed over
+        remote_path: a reader never sees half a file, and a failure leaves none.
+        Raises HostSetupError when the host has no room or no right to write there.
+        """
+        directory, name = posixpath.split(remote_path)
+        temporary = shlex.quote(posixpath.join(directory, f".{name}.{secrets.token_hex(6)}.tmp"))
+        command = (
+            f"umask 077 && cat > {temporary} && chmod {mode:o} {temporary} && "
+            f"mv -f {temporary} {shlex.quote(remote_path)} "
+            f"|| {{ status=$?; rm -f {temporary}; exit $status; }}"
+        )
+        code, _, err = self._exec(command, input_bytes=data)
+        if code != 0:
+            raise write_failed(self.target.alias, remote_path, err.decode(errors="replace"))
 
     def get(self, remote_path: str) -> bytes | None:
-        """The content of remote_path over SFTP, or None when it cannot be read."""
-        sftp = self._client.open_sftp()
-        try:
-            with sftp.open(remote_path, "rb") as f:
-                return bytes(f.read())
-        except OSError:
-            return None
-        finally:
-            sftp.close()
+        """The content of remote_path (read with `cat`), or None when it cannot be read."""
+        code, out, _ = self._exec(f"cat -- {shlex.quote(remote_path)}")
+        return out if code == 0 else None
 
     def close(self) -> None:
         self._client.close()
+
+
+def write_failed(host: str, path: str, stderr: str) -> UnreachableError:
+    """The error for a file that could not be written on host, by what the shell said:
+    a full disk or a place the user may not write is the host's setup, named as such."""
+    said = stderr.strip().splitlines()[-1] if stderr.strip() else "no message"
+    if "No space left" in stderr or "Disk quota exceeded" in stderr:
+        return host_check.disk_full(host, f"to write {path} ({said})")
+    if "Permission denied" in stderr or "Read-only file system" in stderr:
+        folder = posixpath.dirname(path)
+        return host_check.not_writable(host, f"{folder} is not writable by the SSH user ({said})")
+    return UnreachableError(f"writing {path} on {host} failed: {said}")
 
 
 def _connect(target: SSHTarget) -> paramiko.SSHClient:

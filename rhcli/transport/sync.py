@@ -20,7 +20,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rhcli.errors import UnreachableError, UsageError
+from rhcli.errors import HostSetupError, UnreachableError, UsageError
 from rhcli.transport.ssh_target import SSHTarget
 
 LARGE_SYNC_BYTES = 100 * 1024 * 1024
@@ -94,6 +94,7 @@ def rsync(
     master: the ssh options that use the cluster's running master connection
     (Master.ssh_options); without them rsync's ssh connects by itself.
     """
+    _require_local_tools()
     ssh = shlex.join(["ssh", *target.ssh_options(), *(master or [])])
     # --files-from alone never deletes; syncing the root dir with an include list built
     # from the plan does: everything not listed is excluded, and excluded files are
@@ -126,11 +127,35 @@ def rsync(
         command, input="\n".join(includes).encode(), capture_output=True, check=False
     )
     if done.returncode != 0:
+        said = done.stderr.decode(errors="replace").strip()
+        if "rsync: command not found" in said or "rsync: not found" in said:
+            raise HostSetupError(
+                host=target.alias,
+                missing="no `rsync` on the PATH of a non-interactive SSH session (rhcli syncs "
+                "code with it)",
+                fix="Install rsync there (`sudo apt install rsync` or `sudo dnf install "
+                "rsync`), then try again",
+            )
         raise UnreachableError(
-            f"rsync to {target.alias}:{remote_dir} failed (exit {done.returncode}): "
-            + done.stderr.decode(errors="replace").strip()
+            f"rsync to {target.alias}:{remote_dir} failed (exit {done.returncode}): {said}"
         )
     return _parse(done.stdout.decode(errors="replace"))
+
+
+def _require_local_tools() -> None:
+    """rsync and ssh on this machine, or HostSetupError saying which to install."""
+    import shutil
+
+    absent = [tool for tool in ("rsync", "ssh") if shutil.which(tool) is None]
+    if absent:
+        packages = " ".join("openssh-client" if t == "ssh" else t for t in absent)
+        raise HostSetupError(
+            host="this machine",
+            missing=f"no {' or '.join(f'`{t}`' for t in absent)} on the PATH (rhcli syncs "
+            "code to SSH clusters with them)",
+            fix=f"Install {packages} here (for example `sudo apt install {packages}`), then "
+            "try again",
+        )
 
 
 def _include_rules(files: tuple[str, ...]) -> list[str]:

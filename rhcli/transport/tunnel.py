@@ -21,6 +21,26 @@ log = logging.getLogger(__name__)
 _BUFFER = 256 * 1024
 
 
+def forward_refusal(transport: paramiko.Transport, remote_port: int) -> str:
+    """Why the host refuses to forward to 127.0.0.1:remote_port on its side ("" when it
+    does not refuse it). Asks once, with a channel of its own: a way to learn the reason
+    when another forwarder (OpenSSH's master, whose messages nobody reads) failed. Only a
+    refusal by the host's policy (`AllowTcpForwarding`, `PermitOpen`) counts; a port with
+    nothing listening is not that."""
+    try:
+        channel = transport.open_channel(
+            "direct-tcpip", ("127.0.0.1", remote_port), ("127.0.0.1", 0), timeout=10
+        )
+    except paramiko.ChannelException as exc:
+        if exc.code == paramiko.common.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED:
+            return f"{type(exc).__name__}: {exc}"
+        return ""
+    except (paramiko.SSHException, OSError):
+        return ""
+    channel.close()
+    return ""
+
+
 class Tunnel:
     """Forwards local connections to remote_port on the host's loopback."""
 
@@ -38,6 +58,9 @@ class Tunnel:
         self._listener.bind(("127.0.0.1", 0))
         self._listener.listen(64)
         self.local_port: int = self._listener.getsockname()[1]
+        # Why the host refused the last forwarded connection ("" while none was refused):
+        # a host with port forwarding off fails every RPC, and this is the reason to show.
+        self.refused = ""
         self._closed = threading.Event()
         threading.Thread(target=self._accept, name=f"tunnel:{self.local_port}", daemon=True).start()
 
@@ -61,7 +84,8 @@ class Tunnel:
                     "direct-tcpip", ("127.0.0.1", self.remote_port), peer
                 )
             except (paramiko.SSHException, OSError) as exc:
-                log.debug("tunnel: cannot open a channel: %s", exc)
+                log.debug("tunnel: the host refused a forwarded connection: %s", exc)
+                self.refused = f"{type(exc).__name__}: {exc}"
                 conn.close()
                 continue
             threading.Thread(

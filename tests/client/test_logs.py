@@ -26,10 +26,12 @@ import pytest
 
 import rhcli as rh
 from rhcli.clusters.local import LocalCluster
-from rhcli.log_follower import LogPrinter
+from rhcli.log_follower import Follower, LogPrinter
 from rhcli.protocol import daemon_pb2 as pb
+from rhcli.transport.grpc_client import DaemonClient
 from tests.conftest import REPO, processes_of_root, run_cli
 from tests.fixtures import funcs
+from tests.support.processes import spawn_interruptible
 
 RHCLI = str(Path(sys.executable).parent / "rhcli")
 
@@ -99,13 +101,14 @@ class LineReader:
 
 
 def spawn(*argv: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+    """The command, its output piped; SIGINT at its default whatever this process
+    inherited, so the Ctrl-C tests hold when the suite runs from a background job."""
+    return spawn_interruptible(
         list(argv),
         cwd=REPO,
         env={**os.environ, **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
     )
 
 
@@ -294,6 +297,94 @@ def test_logs_follow_waits_for_a_detached_run_to_end_and_exits_with_its_code(
         lines = done.stdout.splitlines()
         assert 1 <= len(lines) < 100
         assert lines == [f"tick {i}" for i in range(len(lines))]
+
+
+# --- a follower that cannot finish says so -----------------------------------------------------
+
+
+def _own_client(local: Any) -> DaemonClient:
+    """A second client of the session's daemon, to break without harming the others."""
+    return DaemonClient(
+        address=local.client().address,
+        token=local.daemon.read_token(),
+        describe="the session's daemon",
+        restart_hint="",
+    )
+
+
+def _wait_for_lines(buffer: io.StringIO, count: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while len(buffer.getvalue().splitlines()) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} lines: {buffer.getvalue()!r}"
+        time.sleep(0.02)
+
+
+def test_a_log_stream_broken_mid_run_is_reported_with_the_command_that_shows_every_line(
+    local: Any,
+) -> None:
+    run_id = str(rh.function(funcs.ticks, system=local).remote(30, 0.05))
+    buffer, printer = json_printer()
+    warnings = io.StringIO()
+    client = _own_client(local)
+    follower = Follower(client, run_id, printer, warn=warnings)
+    _wait_for_lines(buffer, 3)
+    client.close()  # the stream breaks under the follower, as a dropped connection would
+    assert rh.get(run_id, cluster=local) == 30  # the run itself is not affected
+    assert follower.finish(timeout=10) is False
+    printed = len(records(buffer))
+    assert 3 <= printed < 30
+    message = warnings.getvalue()
+    assert f"run {run_id} ended, but its log stream stopped before the end of the log" in message
+    assert f"any line after the {printed} printed here may be missing" in message
+    assert f"`rhcli logs {run_id}` prints them all" in message
+    assert run_cli("logs", run_id).stdout == ticks_out(30)  # ...and it does
+
+
+def test_a_log_stream_that_fails_is_reported_with_its_error(local: Any) -> None:
+    run_id = str(rh.function(funcs.ticks, system=local).remote(3, 0.01))
+    refused = DaemonClient(
+        address=local.client().address,
+        token="not-the-token",  # a wrong token on purpose
+        describe="the session's daemon",
+        restart_hint="",
+    )
+    warnings = io.StringIO()
+    follower = Follower(refused, run_id, json_printer()[1], warn=warnings)
+    assert rh.get(run_id, cluster=local) == 3
+    assert follower.finish(timeout=30) is False
+    message = warnings.getvalue()
+    assert f"run {run_id} ended, but streaming its log failed (AuthError: " in message
+    assert f"any line after the 0 printed here may be missing. `rhcli logs {run_id}`" in message
+
+
+def test_a_log_that_does_not_end_in_time_is_reported_and_no_longer_followed(
+    local: Any,
+) -> None:
+    run_id = str(rh.function(funcs.ticks, system=local).remote(600, 0.05))
+    try:
+        buffer, printer = json_printer()
+        warnings = io.StringIO()
+        follower = Follower(_own_client(local), run_id, printer, warn=warnings)
+        _wait_for_lines(buffer, 1)
+        assert follower.finish(timeout=0.5) is False
+        assert f"run {run_id} ended, but its log did not reach its end within 0.5 s" in (
+            warnings.getvalue()
+        )
+        printed = len(buffer.getvalue().splitlines())
+        time.sleep(0.5)
+        assert len(buffer.getvalue().splitlines()) <= printed + 1  # stopped following
+    finally:
+        local.client().cancel(run_id)
+
+
+def test_a_follower_that_reaches_the_end_says_nothing(local: Any) -> None:
+    run_id = str(rh.function(funcs.ticks, system=local).remote(5, 0.01))
+    buffer, printer = json_printer()
+    warnings = io.StringIO()
+    follower = Follower(_own_client(local), run_id, printer, warn=warnings)
+    assert follower.finish(timeout=60) is True
+    assert texts(records(buffer), "out") == [f"tick {i}" for i in range(5)]
+    assert warnings.getvalue() == ""
 
 
 # --- clients that go away ----------------------------------------------------------------------

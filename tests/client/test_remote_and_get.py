@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,6 +16,7 @@ import rhcli.errors
 import rhcli.runref
 from rhcli.clusters.local import LocalCluster
 from rhcli.protocol import daemon_pb2 as pb
+from tests.conftest import REPO
 from tests.fixtures import funcs
 
 RUN_ID = re.compile(r"^(?P<name>[A-Za-z0-9_-]+)-\d{8}-\d{6}-[0-9a-f]{6,}$")
@@ -113,6 +117,74 @@ def test_run_ref_argument_is_resolved_on_the_cluster(local) -> None:
     assert add(first, 1) == 42
     chained = add.remote(add.remote(1, 2), 10)
     assert rh.get(chained) == 13
+
+
+REF_SIZE = 200 * 2**20
+
+
+def _client_spec(cluster) -> dict[str, object]:
+    """rh.cluster's arguments that reach cluster from another process."""
+    target = getattr(cluster, "target", None)
+    if target is None:
+        return {"name": cluster.name}
+    return {
+        "name": cluster.name,
+        "host": target.hostname,
+        "port": target.port,
+        "user": target.user,
+        "key": target.key_files[0],
+        "home": cluster.home,
+    }
+
+
+def test_a_run_ref_passed_on_keeps_its_value_on_the_cluster(local) -> None:
+    """A 200 MiB result passed by RunRef into another call never comes to the client:
+    the client's peak memory stays far below the value's size, while fetching the same
+    value (the control) does show it."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.fixtures.ref_client",
+            json.dumps(_client_spec(local)),
+            str(REF_SIZE),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["passed_on"] == found["fetched"] == REF_SIZE
+    grew_on_pass = found["after_pass"] - found["warm"]
+    grew_on_fetch = found["after_fetch"] - found["warm"]
+    assert grew_on_fetch >= REF_SIZE * 0.9, found  # the measure sees a value that comes
+    assert grew_on_pass < REF_SIZE / 10, found  # ...and this one did not
+
+
+def test_a_run_ref_to_a_map_resolves_to_its_list_of_results_on_the_cluster(local) -> None:
+    add = rh.function(funcs.add, system=local)
+    assert add.map(range(4), b=1) == [1, 2, 3, 4]
+    whole = rh.runref.RunRef(add.last_map_id, local)
+    assert rh.function(funcs.echo, system=local)(whole) == {"args": [[1, 2, 3, 4]], "kwargs": {}}
+    assert rh.function(funcs.length, system=local)(whole) == 4
+    empty = add.map([], b=1)
+    assert empty == []
+    assert rh.function(funcs.length, system=local)(rh.runref.RunRef(add.last_map_id, local)) == 0
+
+
+def test_a_run_ref_to_a_failed_map_fails_the_dependent_call_clearly(local) -> None:
+    fail_on = rh.function(funcs.fail_on, system=local)
+    with pytest.raises(funcs.CustomError):
+        fail_on.map(range(3), bad=frozenset({1}))
+    failed = rh.runref.RunRef(fail_on.last_map_id, local)
+    with pytest.raises(rh.RhcliError) as caught:
+        rh.function(funcs.length, system=local)(failed)
+    message = str(caught.value)
+    assert f"argument run {failed} did not succeed" in message
+    assert "EOFError" not in message
 
 
 def test_run_ref_of_a_failed_run_fails_the_dependent_call_clearly(local) -> None:

@@ -10,9 +10,6 @@ space is back the daemon works again without a restart.
 from __future__ import annotations
 
 import errno
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,40 +20,24 @@ from rhcli.clusters.local import LocalCluster
 from rhcli.errors import RhcliError, UnreachableError
 from rhcli.protocol import daemon_pb2 as pb
 from tests.faults import crashers
+from tests.faults.small_disks import NEEDS_ROOT, local_cluster_on, tmpfs
 from tests.fixtures import funcs
-from tests.server.test_run_records import assert_no_processes_left
 
 DISK_MB = 32
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("mount") is None,
-    reason="mounting a tmpfs needs root (CI and this machine run the suite as root)",
-)
+pytestmark = NEEDS_ROOT
 
 
 @pytest.fixture(scope="module")
 def small_disk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    mount_point = tmp_path_factory.mktemp("small-disk")
-    subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={DISK_MB}m,mode=0700", "tmpfs", str(mount_point)],
-        check=True,
-    )
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+    with tmpfs(tmp_path_factory.mktemp("small-disk"), DISK_MB) as disk:
+        yield disk
 
 
 @pytest.fixture(scope="module")
 def on_small_disk(small_disk: Path) -> Iterator[LocalCluster]:
-    home = small_disk / "home"
-    cluster = LocalCluster("small-disk", home=home)
-    cluster.up()
-    try:
+    with local_cluster_on(small_disk / "home", "small-disk") as cluster:
         yield cluster
-    finally:
-        cluster.down()
-        assert_no_processes_left(home)
 
 
 def _fill(disk: Path) -> Path:

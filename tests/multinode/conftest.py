@@ -79,6 +79,9 @@ def wheelhouse() -> Path:
     return folder
 
 
+USERS_RAY_TOKEN = "a-token-of-the-hosts-own-environment"
+
+
 @pytest.fixture(scope="session")
 def nodes() -> Iterator[Nodes]:
     if os.geteuid() != 0:
@@ -94,6 +97,9 @@ def nodes() -> Iterator[Nodes]:
     try:
         head_ns, worker_ns = network.namespaces
         offline = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheelhouse())}
+        # Hosts whose environment turns Ray's token auth off and carries a token of the
+        # user's own: every Ray of rhcli must run with its own token all the same.
+        offline |= {"RAY_AUTH_MODE": "disabled", "RAY_AUTH_TOKEN": USERS_RAY_TOKEN}
         sshds.append(
             start_sshd(
                 base / "head" / "sshd",
@@ -186,7 +192,16 @@ def project() -> Iterator[Path]:
         "    return {'x': x, 'node': node, 'root': os.environ.get('RHCLI_NODE_ROOT', ''),\n"
         "            'cwd': os.getcwd()}\n\n"
         "def hog(x):\n"
-        "    return ray.get_runtime_context().get_node_id()\n"
+        "    return ray.get_runtime_context().get_node_id()\n\n"
+        "def cut_the_log(x, head):\n"
+        "    node = ray.get_runtime_context().get_node_id()\n"
+        "    if node != head:  # on the worker node: the head's log writer goes away\n"
+        "        try:\n"
+        "            ray.kill(ray.get_actor('rhcli-log-writer', namespace='rhcli'))\n"
+        "        except ValueError:  # killed by an item before\n"
+        "            pass\n"
+        "    print(f'after the cut {x} on {node}', flush=True)\n"
+        "    return node\n"
     )
     yield path
     shutil.rmtree(path, ignore_errors=True)

@@ -10,10 +10,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import grpc
+
 from rhcli.errors import UnknownRunError
 from rhcli.function_ref import from_entrypoint
 from rhcli.functions import Function
-from tests.multinode.conftest import FIGURES, Nodes
+from tests.multinode.conftest import FIGURES, USERS_RAY_TOKEN, Nodes
+from tests.support.ray_ports import gcs_nodes
 
 
 def _fn(nodes: Nodes, project: Path, **options: Any) -> Function:
@@ -54,6 +57,20 @@ def test_up_bootstraps_every_node_in_its_own_root_with_the_ray_token_in_a_0600_f
             except OSError:
                 continue
             assert token not in cmdline, f"the Ray token is on the command line of {pid}"
+
+
+def test_the_heads_gcs_refuses_a_client_without_the_token_though_the_hosts_env_disables_auth(
+    nodes: Nodes,
+) -> None:
+    head_root = nodes.roots[0]
+    address = json.loads((head_root / "ray_node.json").read_text())["address"]
+    token = (head_root / "ray_token").read_text().strip()
+    for wrong in (None, USERS_RAY_TOKEN):
+        refused = gcs_nodes(address, wrong)
+        assert isinstance(refused, grpc.RpcError), f"the head's GCS answered with {wrong!r}"
+        assert refused.code() == grpc.StatusCode.UNAUTHENTICATED
+    answered = gcs_nodes(address, token)
+    assert len(answered.node_info_list) >= 2  # both nodes: the token is the cluster's
 
 
 def test_status_lists_each_node_with_its_address_resources_and_liveness(nodes: Nodes) -> None:
@@ -156,3 +173,30 @@ def test_losing_the_worker_node_mid_map_reruns_its_items_and_up_brings_it_back(
     again = fn.map(range(8), delay=0.3)
     assert len({r["node"] for r in again}) == 2
     json.dumps(FIGURES)
+
+
+def test_lines_a_worker_node_cannot_forward_are_kept_there_and_noted_in_the_runs_log(
+    nodes: Nodes, project: Path
+) -> None:
+    """The head's log writer is killed (by the function itself, on the worker node): the
+    worker's lines that could not reach the run's log are not lost without a word."""
+    head_id = _head_node_id(nodes)
+    fn = Function(from_entrypoint("tasks:cut_the_log", root=project), system=nodes.cluster)
+    try:
+        ran_on = fn.map(range(8), head=head_id)
+        assert len(set(ran_on)) == 2, "no item ran on the worker node"
+        lines = _log_lines(nodes, fn.last_map_id)
+        notes = [line for line in lines if "could not be forwarded" in line]
+        assert notes, lines
+        assert all(f"from node {nodes.worker.address} to this log" in n for n in notes)
+        assert all("they are in the worker's log on that node (" in n for n in notes)
+        daemon_log = (nodes.roots[0] / "daemon.log").read_text()
+        assert "could not be forwarded" in daemon_log
+        # Lines of the head's items are in the log as always.
+        assert any(line.endswith(f"on {head_id}") for line in lines)
+    finally:
+        nodes.cluster.restart_server()  # a daemon with a log writer again
+    again = _fn(nodes, project)
+    results = again.map(range(8), delay=0.3)
+    lines = _log_lines(nodes, again.last_map_id)
+    assert all(f"item {r['x']} on {r['node']}" in lines for r in results), lines

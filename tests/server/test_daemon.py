@@ -245,6 +245,8 @@ def test_the_daemon_port_refuses_connections_on_the_machines_other_addresses(
     running: Running,
 ) -> None:
     addresses = _other_local_addresses()
+    if not addresses:  # nothing to try: say so, rather than pass having checked nothing
+        pytest.skip("this machine has no address besides loopback to try the port on")
     for address in addresses:
         with pytest.raises(OSError), socket.create_connection((address, running.state.port), 2):
             pass

@@ -27,6 +27,7 @@ import pytest
 from tests.conftest import REPO, processes_of_root
 from tests.sky.launcher import DIR_ENV
 from tests.support.environ import restore, snapshot
+from tests.support.seeded_root import seed_root
 from tests.support.sshd import SSHHost, start_sshd
 
 
@@ -72,17 +73,6 @@ class SkyBox:
             check=True,
         )
         return float(done.stdout.strip().splitlines()[-1])
-
-
-def seed_root(root: Path) -> None:
-    """A root where this rhcli build is already installed: the test venv, by symlink."""
-    from rhcli._version import __version__
-    from rhcli.transport import bootstrap
-
-    root.mkdir(parents=True, mode=0o700)
-    (root / "venv").symlink_to(Path(sys.prefix))
-    build = bootstrap.package_archive()[1]
-    (root / "installed.json").write_text(json.dumps({"version": __version__, "build": build}))
 
 
 @pytest.fixture(scope="package", autouse=True)

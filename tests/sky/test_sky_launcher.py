@@ -4,6 +4,7 @@ inside SkyPilot (no cloud reachable from here) ending in one message and exit co
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -22,7 +23,13 @@ from rhcli.clusters.sky_launcher import (
     task_for,
 )
 from rhcli.config.schema import ClusterSpec
-from rhcli.errors import ExitCode, NotSupportedError, SkyPilotMissingError, UsageError
+from rhcli.errors import (
+    ExitCode,
+    LaunchError,
+    NotSupportedError,
+    SkyPilotMissingError,
+    UsageError,
+)
 from tests.conftest import REPO
 
 
@@ -194,11 +201,12 @@ def test_without_skypilot_a_sky_cluster_fails_with_exactly_the_install_hint(
 
 
 def _processes_with_home(home: Path) -> list[int]:
-    """Pids whose environment has HOME=home: the SkyPilot API server and its workers."""
+    """Live pids whose environment has HOME=home: the SkyPilot API server and its
+    executors (which keep a readable environment: the suite sets SPT_NOENV)."""
     needle = f"HOME={home}".encode()
     found = []
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
+        if entry.name.isdigit() and int(entry.name) != os.getpid() and _running(int(entry.name)):
             try:
                 if needle in (entry / "environ").read_bytes().split(b"\0"):
                     found.append(int(entry.name))
@@ -215,28 +223,45 @@ def _running(pid: int) -> bool:
     return state not in ("Z", "X")  # a zombie has ended; init reaps it when it can
 
 
-def _stop(pids: list[int]) -> list[int]:
-    """SIGTERM, then SIGKILL what is still running after 3 s (the API server takes ~10 s
-    to shut down its workers itself); the pids still running after that."""
-    for sig, grace in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 5.0)):
-        for pid in pids:
-            if _running(pid):
-                os.kill(pid, sig)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and any(_running(p) for p in pids):
-            time.sleep(0.1)
-    return [p for p in pids if _running(p)]
+def _stop_skypilot(env: dict[str, str], home: Path) -> list[int]:
+    """Stop the API server this test started, and its executors, with SkyPilot's own
+    `sky api stop` (it ends the server's whole process tree; killing the server by pid
+    orphans the executors, ~170 MB each). The env's private port keeps it to this
+    test's server. Then whatever of that HOME still runs is killed by process group;
+    returns the pids that were left after `sky api stop`."""
+    sky_cli = Path(sys.executable).parent / "sky"
+    subprocess.run(
+        [str(sky_cli), "api", "stop"], env=env, capture_output=True, timeout=120, check=False
+    )
+    deadline = time.monotonic() + 10
+    while (left := _processes_with_home(home)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(os.getpgid(pid), signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return left
 
 
 def test_a_launch_that_fails_inside_skypilot_ends_in_one_message_exit_3_and_no_record(
     project: Path, tmp_path: Path
 ) -> None:
-    """Real SkyPilot, real API server (on a HOME of the test's): with no cloud reachable
-    from here, SkyPilot fails the launch (CloudError: it cannot fetch its catalog)."""
+    """Real SkyPilot, real API server (on a HOME and a port of the test's): with no cloud
+    reachable from here, SkyPilot fails the launch (CloudError: it cannot fetch its
+    catalog). Afterwards nothing of that API server is left running."""
+    from tests.support.sshd import free_port
+
     home = tmp_path / "home"
     home.mkdir()
     _manifest(project)
-    env = {**os.environ, "HOME": str(home), "RHCLI_SKY_LAUNCHER": ""}
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "RHCLI_SKY_LAUNCHER": "",
+        # Its own API server, never another test session's on SkyPilot's default port.
+        "SKYPILOT_API_SERVER_LOCAL_PORT": str(free_port()),
+    }
     rhcli = Path(sys.executable).parent / "rhcli"
     try:
         done = subprocess.run(
@@ -267,9 +292,52 @@ def test_a_launch_that_fails_inside_skypilot_ends_in_one_message_exit_3_and_no_r
             check=False,
         )
         assert records.stdout.strip().splitlines()[-1] == "0", records.stderr
+        assert _processes_with_home(home), "no SkyPilot API server ran: nothing was tested"
     finally:
-        left = _stop(_processes_with_home(home))
-    assert not left, f"SkyPilot processes left behind: {left}"
+        left = _stop_skypilot(env, home)
+    assert not left, f"SkyPilot processes left after `sky api stop`: {left}"
+
+
+def test_a_teardown_that_fails_after_a_failed_launch_says_a_vm_may_still_be_billing(
+    tmp_path: Path,
+) -> None:
+    """Real SkyPilot whose API server cannot be reached: both `sky down` and `sky down
+    --purge` fail for real, and the user is told what that may mean and what to run."""
+    from tests.support.sshd import free_port
+
+    script = (
+        "from pathlib import Path\n"
+        "from rhcli.clusters.sky_launcher import SkyPilotLauncher\n"
+        "launcher = SkyPilotLauncher(cluster='gpu', state_dir=Path('state'))\n"
+        "print(launcher.forget_failed_launch('gpu'))\n"
+    )
+    env = {
+        **os.environ,
+        "HOME": str(tmp_path),
+        "SKYPILOT_API_SERVER_ENDPOINT": f"http://127.0.0.1:{free_port()}",  # nobody there
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    said = done.stdout.strip().splitlines()[-1]
+    assert said.startswith("tearing down what the failed launch made failed too (`sky down gpu`: ")
+    assert "`sky down --purge gpu`: ApiServerConnectionError" in said
+    assert "a VM of cluster 'gpu' may still be running and billing" in said
+    assert "Check with `sky status gpu`" in said and "end it with `sky down gpu`" in said
+
+
+def test_a_launch_error_ends_with_the_warning_when_a_vm_may_be_left() -> None:
+    error = LaunchError(cluster="gpu", reason="CloudError: no quota", leftover="a VM may bill")
+    assert str(error).endswith("then run `rhcli up gpu` again. WARNING: a VM may bill")
+    assert error.exit_code == ExitCode.UNREACHABLE
+    assert "WARNING" not in str(LaunchError(cluster="gpu", reason="CloudError: no quota"))
 
 
 def test_the_designs_ondemand_cluster_example_holds(

@@ -35,6 +35,10 @@ from tests.client.test_calls import (  # noqa: F401 - collected here a second ti
 from tests.client.test_large_values import (  # noqa: F401 - collected here a second time
     test_an_argument_over_the_inline_limit_arrives_whole,
 )
+from tests.client.test_remote_and_get import (  # noqa: F401 - collected here a second time
+    test_a_run_ref_passed_on_keeps_its_value_on_the_cluster,
+    test_a_run_ref_to_a_map_resolves_to_its_list_of_results_on_the_cluster,
+)
 
 
 @pytest.fixture

@@ -1,7 +1,11 @@
 """A real sshd on 127.0.0.1 for the tests: throw-away host key, user key and known_hosts.
 
 Started as root from a temporary config (see shared NOTES: UsePAM no, StrictModes no, its
-own HostKey, AuthorizedKeysFile and PidFile, /run/sshd created first).
+own HostKey, AuthorizedKeysFile and PidFile, /run/sshd created first). No `Subsystem sftp`
+line: like many minimal, container and hardened hosts, the test hosts offer a shell and
+port forwarding only, so every SSH test proves rhcli needs nothing more. Every session it
+serves carries the test session's marker (SetEnv), so processes started on "the host" are
+counted by the session's leftover check like any other.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.support.session_processes import session_env
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 
@@ -94,14 +100,18 @@ def start_sshd(
     env: dict[str, str] | None = None,
     hide: Path | None = None,
     keys_from: SSHHost | None = None,
+    mounts: list[list[str]] | None = None,
+    config: str = "",
 ) -> SSHHost:
     """Start sshd on address:port (a free loopback port by default).
 
     netns: run it inside that network namespace (`ip netns exec`), so address is the
     namespace's own. env: `SetEnv` for every session (each test host its own rhcli root).
     hide: mount an empty tmpfs over this folder for the sshd and everything started
-    through it (a host whose disk does not have another host's files). keys_from: reuse
-    that host's user key (one key for several hosts); the host key is always new.
+    through it (a host whose disk does not have another host's files). mounts: further
+    `mount` argument lists run in that private mount namespace (a small or read-only
+    disk for this host only). keys_from: reuse that host's user key (one key for several
+    hosts); the host key is always new. config: extra sshd_config lines.
     """
     directory.mkdir(parents=True, exist_ok=True)
     Path("/run/sshd").mkdir(exist_ok=True)
@@ -112,25 +122,31 @@ def start_sshd(
     (directory / "authorized_keys").write_text(user_pub + "\n")
     port = port or free_port()
     # One SetEnv line: sshd keeps only the first line of each keyword.
+    variables = {**session_env(), **(env or {})}
     set_env = (
-        "SetEnv " + " ".join(f"{name}={value}" for name, value in env.items()) + "\n" if env else ""
+        "SetEnv " + " ".join(f"{name}={value}" for name, value in variables.items()) + "\n"
+        if variables
+        else ""
     )
-    config = directory / "sshd_config"
-    config.write_text(
-        f"Port {port}\nListenAddress {address}\nHostKey {host_key}\n"
+    config_file = directory / "sshd_config"
+    # Extra lines first: sshd keeps the first value of each keyword.
+    config_file.write_text(
+        f"{config}Port {port}\nListenAddress {address}\nHostKey {host_key}\n"
         f"AuthorizedKeysFile {directory}/authorized_keys\nPidFile {directory}/sshd.pid\n"
         "UsePAM no\nStrictModes no\nPasswordAuthentication no\nPermitRootLogin yes\n"
-        f"Subsystem sftp internal-sftp\nLogLevel ERROR\n{set_env}"
+        f"LogLevel ERROR\n{set_env}"
     )
     kind, key = host_pub.split()[:2]
     known_hosts = directory / "known_hosts"
     name = address if port == 22 else f"[{address}]:{port}"
     known_hosts.write_text(f"{name} {kind} {key}\n")
-    argv = [SSHD, "-D", "-e", "-f", str(config)]
-    if hide is not None:
-        # A private mount namespace, so the tmpfs hides the folder for this host only.
-        hide_cmd = f"mount -t tmpfs tmpfs {shlex.quote(str(hide))} && exec {shlex.join(argv)}"
-        argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c", hide_cmd]
+    argv = [SSHD, "-D", "-e", "-f", str(config_file)]
+    steps = [f"mount -t tmpfs tmpfs {shlex.quote(str(hide))}"] if hide is not None else []
+    steps += [shlex.join(["mount", *m]) for m in mounts or []]
+    if steps:
+        # A private mount namespace, so the mounts are this host's only.
+        script = " && ".join([*steps, f"exec {shlex.join(argv)}"])
+        argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script]
     if netns is not None:
         argv = ["ip", "netns", "exec", netns, *argv]
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
