@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from rhcli.clusters.base import Cluster
     from rhcli.clusters.local import LocalCluster
     from rhcli.clusters.sky import OnDemandCluster
+    from rhcli.endpoint_api import Endpoint
     from rhcli.functions import Function
     from rhcli.outcomes import Outcome
     from rhcli.runref import RunRef
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AuthError",
     "Cluster",
+    "Endpoint",
     "Function",
     "LocalCluster",
     "OnDemandCluster",
@@ -53,11 +55,13 @@ __all__ = [
     "__version__",
     "cancel",
     "cluster",
+    "endpoints",
     "function",
     "get",
     "here",
     "ondemand_cluster",
     "runs",
+    "unserve",
 ]
 
 
@@ -110,6 +114,21 @@ def runs(
     return _runs(cluster=cluster, limit=limit, function=function, include_items=include_items)
 
 
+def endpoints(*, cluster: Any = None, show_token: bool = False) -> list[Endpoint]:
+    """The HTTP endpoints served on a cluster (rh.Endpoint records, each with its local
+    URL); their tokens with show_token. Serve one with ``fn.serve(...)``."""
+    from rhcli.endpoint_api import endpoints as _endpoints
+
+    return _endpoints(cluster=cluster, show_token=show_token)
+
+
+def unserve(name: str, *, cluster: Any = None) -> bool:
+    """End an HTTP endpoint; False when the cluster serves none of that name."""
+    from rhcli.endpoint_api import unserve as _unserve
+
+    return _unserve(name, cluster=cluster)
+
+
 def __getattr__(name: str) -> Any:
     # rh.here and the classes resolve lazily, keeping `import rhcli` light.
     if name == "here":
@@ -126,6 +145,10 @@ def __getattr__(name: str) -> Any:
         from rhcli.clusters.sky import OnDemandCluster
 
         return OnDemandCluster
+    if name == "Endpoint":
+        from rhcli.endpoint_api import Endpoint
+
+        return Endpoint
     if name == "Function":
         from rhcli.functions import Function
 

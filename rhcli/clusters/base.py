@@ -198,6 +198,20 @@ class Cluster:
     def ssh(self) -> None:
         raise NotImplementedError
 
+    def endpoint_address(self, remote_port: int) -> str:
+        """host:port on this machine where the cluster's HTTP endpoints answer, given the
+        port Serve's proxy has on the cluster (this machine: that port itself)."""
+        return f"127.0.0.1:{remote_port}"
+
+    def public_host(self) -> str:
+        """The address others reach the cluster's head on (for public endpoints)."""
+        import socket
+
+        return socket.getfqdn()
+
+    def close_endpoint_forward(self) -> None:
+        """Stop forwarding a local port to the endpoints (nothing to do here)."""
+
     def daemon_log(self, lines: int = 50) -> tuple[str, str]:
         """The daemon's own log: (its path on the cluster, its last lines)."""
         reply = self.call_daemon(lambda client: client.daemon_log(lines))
