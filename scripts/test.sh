@@ -21,5 +21,5 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,sky]'
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,sky,serve]'
 exec .venv/bin/python -m pytest "$@"
