@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from rhcli._version import __version__
 from rhcli.errors import (
     AuthError,
+    EndpointFailedError,
+    EndpointNotReadyError,
     RemoteError,
     RhcliError,
     RunError,
@@ -38,6 +40,8 @@ __all__ = [
     "AuthError",
     "Cluster",
     "Endpoint",
+    "EndpointFailedError",
+    "EndpointNotReadyError",
     "Function",
     "LocalCluster",
     "OnDemandCluster",

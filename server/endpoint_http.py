@@ -101,7 +101,7 @@ class Gate:
                 401,
                 "Unauthorized",
                 "missing or wrong token: send `Authorization: Bearer TOKEN` "
-                "(`rhcli endpoints --json --show-token` prints it)",
+                "(`rhcli --json endpoints --show-token` prints it)",
             )
         return None
 

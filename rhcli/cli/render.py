@@ -198,7 +198,7 @@ def print_endpoint(endpoint: Endpoint) -> None:
         + (f"\n  public url {endpoint.public_url}" if endpoint.public_url else "")
         + "\n  call it    curl -H \"Authorization: Bearer $TOKEN\" -d '{...}' "
         f"{endpoint.url}\n"
-        f"  token      rhcli -c {endpoint.cluster} endpoints --json --show-token",
+        f"  token      rhcli -c {endpoint.cluster} --json endpoints --show-token",
         flush=True,
     )
 
