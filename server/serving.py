@@ -108,9 +108,16 @@ class EndpointManager:
                     return self._info(serve, spec.name, show_token=True)
             self._start(serve, public=spec.public)
             token = self._tokens.get_or_create(spec.name)
+            before = self._executor.reserved.total_of(spec.name)
             if self._executor.reserved.set(spec.name, ceiling):
                 self._executor.pool.drop_idle()  # idle warm workers may hold that room
-            self._deploy(serve, spec, token)
+            try:
+                self._deploy(serve, spec, token)
+            except BaseException:
+                self._executor.reserved.set(spec.name, before)  # what runs still holds it
+                if not self._served:  # Serve was started for this one alone
+                    self._stop_serve(serve)
+                raise
             now = time.time()
             created = current.created_at if current is not None else now
             self._served[spec.name] = _Served(spec, created, now)
@@ -165,11 +172,12 @@ class EndpointManager:
             if status == "running":
                 return
             if status == "failed":
+                # The room stays reserved: Serve may keep the previous version's replicas
+                # running after a failed roll, and the endpoint stays listed until unserved.
                 with self._lock:
                     served = self._served.get(name)
                     if served is not None:
                         served.failed = message or "the deploy failed"
-                        self._executor.reserved.set(name, None)  # no replica holds it
                 return
             time.sleep(_POLL_S)
 
@@ -200,21 +208,21 @@ class EndpointManager:
     # --- ending -----------------------------------------------------------------------
 
     def unserve(self, name: str) -> bool:
-        """End the endpoint, its token and its log; False when there was none. Ending the
-        last one stops Serve."""
+        """End the endpoint, its token and its log; False when there was none (a token or
+        log left of that name goes all the same). Ending the last one stops Serve."""
         with self._lock:
-            served = self._served.pop(name, None)
+            served = self._served.get(name)
+            if served is not None:
+                serve = import_serve()
+                serve.delete(name)  # first: should it fail, the endpoint is still known
+                del self._served[name]
+                self._executor.reserved.set(name, None)
+                if not self._served:
+                    self._stop_serve(serve)
+                log.info("unserved endpoint %s", name)
             self._tokens.drop(name)
             shutil.rmtree(self._logs_dir / name, ignore_errors=True)
-            if served is None:
-                return False
-            serve = import_serve()
-            serve.delete(name)
-            self._executor.reserved.set(name, None)
-            if not self._served:
-                self._stop_serve(serve)
-            log.info("unserved endpoint %s", name)
-            return True
+            return served is not None
 
     def shutdown(self) -> None:
         """Stop Serve with the daemon (on a multi-node cluster its actors would outlive

@@ -10,7 +10,7 @@ and calls the function on the event loop. On the SSH target rhcli's URL is the S
 forward; the bare floor is measured once, on this machine, in a child process with a
 private Ray.
 
-    python -m benchmarks.cases.serving bare-child --calls N --rounds R --temp-dir DIR
+    python -m benchmarks.cases.serving ray-child --calls N --warmup W --rounds R --temp-dir DIR
 """
 
 from __future__ import annotations
@@ -18,17 +18,13 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
-import shutil
-import subprocess
 import sys
 import threading
 import time
-import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
-from benchmarks.harness import REPO, Bench
+from benchmarks.harness import Bench, ray_child_samples
 from benchmarks.stats import Row
 
 CLIENTS = 8
@@ -156,27 +152,11 @@ def requests_per_s(url: str, token: str) -> float:
 
 
 def bare_floor(bench: Bench, *, calls: int, rounds: int) -> list[Row]:
-    from rhcli.config.root_processes import OWNER_ENV, sweep_leftovers
-
-    marker = f"bench-{uuid.uuid4().hex[:12]}"
-    bench.markers.append(f"{OWNER_ENV}={marker}".encode())
-    temp_dir = f"/tmp/rhb-serve-{marker[-6:]}"
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", **{OWNER_ENV: marker})
-    command = [
-        *(sys.executable, "-m", "benchmarks.cases.serving", "bare-child"),
-        *("--calls", str(calls), "--warmup", str(bench.reps.warmup)),
-        *("--rounds", str(rounds), "--temp-dir", temp_dir),
-    ]
-    try:
-        done = subprocess.run(
-            command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False
-        )
-        if done.returncode != 0:
-            raise SystemExit(f"the bare Ray Serve child failed:\n{done.stderr[-3000:]}")
-        samples: dict[str, list[float]] = json.loads(done.stdout.strip().splitlines()[-1])
-    finally:
-        sweep_leftovers(marker)
-        shutil.rmtree(temp_dir, ignore_errors=True)
+    samples = ray_child_samples(
+        bench,
+        "benchmarks.cases.serving",
+        ["--calls", str(calls), "--warmup", str(bench.reps.warmup), "--rounds", str(rounds)],
+    )
     return [
         Row("serve_bare_latency", "floor: bare Ray Serve, POST", "ms", samples["latency"]),
         Row(
@@ -224,7 +204,7 @@ def _bare_child(calls: int, warmup: int, rounds: int, temp_dir: str) -> dict[str
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.cases.serving")
     sub = parser.add_subparsers(dest="what", required=True)
-    child = sub.add_parser("bare-child")
+    child = sub.add_parser("ray-child")
     child.add_argument("--calls", type=int, required=True)
     child.add_argument("--warmup", type=int, required=True)
     child.add_argument("--rounds", type=int, required=True)
