@@ -167,7 +167,7 @@ def unserve(
     if not system.status().up:
         return False
     found = system.call_daemon(lambda client: client.unserve(name))
-    if not system.call_daemon(lambda client: client.list_endpoints()):
+    if system.call_daemon(lambda client: client.health()).endpoints == 0:
         system.close_endpoint_forward()
     return bool(found)
 
