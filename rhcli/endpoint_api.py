@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rhcli.errors import EndpointFailedError, EndpointNotReadyError, UsageError
-from rhcli.function_ref import resources_message
 
 if TYPE_CHECKING:
     from rhcli.clusters.base import Cluster
@@ -115,6 +114,7 @@ def serve(
         raise UsageError("give replicas (a fixed count) or min/max replicas, not both")
     if min_replicas is not None and max_replicas is None:
         raise UsageError("min_replicas needs max_replicas (autoscaling between the two)")
+    from rhcli.function_ref import resources_message
     from rhcli.protocol import daemon_pb2 as pb
 
     system = fn.prepare()  # the code synced and the reqs installed, as for a call

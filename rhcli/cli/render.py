@@ -15,13 +15,15 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rhcli.cli import context
-from rhcli.endpoint_api import Endpoint
 from rhcli.errors import ExitCode
 from rhcli.outcomes import Outcome
 from rhcli.runs_api import RunInfo
+
+if TYPE_CHECKING:  # `rhcli --help` imports this module: the endpoint API only when used
+    from rhcli.endpoint_api import Endpoint
 
 _FAILURE_EXIT = {
     "entrypoint_not_found": ExitCode.USAGE,
