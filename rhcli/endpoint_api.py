@@ -52,7 +52,15 @@ class Endpoint:
     public_url: str = ""  # where others reach it, for a public endpoint
     target: str = ""  # the entrypoint served
     token: str = field(default="", repr=False)
-    system: Any = field(default=None, repr=False, compare=False)  # its Cluster
+    # Plain values only (str, int, bool): dataclasses.asdict() and JSON take an Endpoint
+    # as it is (the dashboard lists them so). The Cluster it came from, which holds
+    # connections and locks, is kept beside the fields, not among them.
+
+    @property
+    def system(self) -> Cluster | None:
+        """The Cluster this endpoint was read from (None when built by hand)."""
+        found: Cluster | None = self.__dict__.get("_system")
+        return found
 
     @property
     def wanted(self) -> str:
@@ -214,7 +222,7 @@ def _endpoint(system: Cluster, info: Any) -> Endpoint:
     route = info.route
     url = f"http://{system.endpoint_address(info.port)}{route}" if info.port else ""
     public_url = f"http://{system.public_host()}:{info.port}{route}" if info.public else ""
-    return Endpoint(
+    endpoint = Endpoint(
         name=info.name,
         cluster=system.name,
         route=route,
@@ -230,8 +238,9 @@ def _endpoint(system: Cluster, info: Any) -> Endpoint:
         public_url=public_url,
         target=info.target,
         token=info.token,
-        system=system,
     )
+    object.__setattr__(endpoint, "_system", system)  # frozen: set once, here
+    return endpoint
 
 
 def _cluster(cluster: Cluster | str | None, manifest: str | None) -> Cluster:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rhcli.endpoint_api import Endpoint, endpoint_name, serve
+from rhcli.errors import UsageError
 from rhcli.functions import Function, default_reqs, function
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ def serve_named(
     loaded = load(manifest)
     declared = loaded.endpoints.get(target)
     cpus, gpus = options.pop("cpus", None), options.pop("gpus", None)
+    if declared is None and ":" not in target and target not in loaded.functions:
+        raise UsageError(_unknown_name(target, loaded))
     if declared is not None:
         fn = _declared_function(declared, loaded, cluster, manifest)
         settings = _declared_settings(declared)
@@ -93,3 +96,15 @@ def _declared_settings(declared: EndpointSpec) -> dict[str, Any]:
     if declared.public:
         settings["public"] = True
     return settings
+
+
+def _unknown_name(target: str, loaded: Manifest) -> str:
+    """What `rhcli serve NAME` could have meant, for a NAME runhouse.yaml lacks."""
+    where = f"in {loaded.path}" if loaded.path is not None else "(no runhouse.yaml was found)"
+    endpoints = ", ".join(sorted(loaded.endpoints)) or "none"
+    functions = ", ".join(sorted(loaded.functions)) or "none"
+    return (
+        f"unknown endpoint or function {target!r} {where}; endpoints: {endpoints}; "
+        f"functions: {functions}. Name one of them, or give module:function "
+        "(module:app with --asgi)"
+    )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 from typing import Any
 
 from rhcli.server.endpoint_http import ASGIApp, FunctionApp, Gate
@@ -45,9 +46,16 @@ class EndpointReplica:
         if code_root not in sys.path:
             sys.path.insert(0, code_root)
         os.chdir(code_root)
-        loaded = FunctionLoader(code_root).load(
-            entrypoint=config["entrypoint"], pickled=config["pickled"]
-        )
+        try:
+            loaded = FunctionLoader(code_root).load(
+                entrypoint=config["entrypoint"], pickled=config["pickled"]
+            )
+        except BaseException:
+            # Serve reports only the exception; the endpoint's log keeps the traceback
+            # (stop() returns once it is written: the replica is ended right after).
+            traceback.print_exc()
+            self._capture.stop()
+            raise
         inner: ASGIApp = loaded if config["asgi"] else FunctionApp(loaded)
         _app = Gate(inner, token_sha256=config["token_sha256"], public=config["public"])
 

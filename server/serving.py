@@ -15,7 +15,6 @@ daemon without it runs calls as before and refuses to serve with what to install
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 import socket
 import sys
@@ -30,20 +29,12 @@ from rhcli.server.endpoint_http import token_digest
 from rhcli.server.endpoint_spec import EndpointRefused, actor_options, checked, describe
 from rhcli.server.endpoint_tokens import EndpointTokens
 from rhcli.server.executor import Executor, ray_resources
+from rhcli.server.serve_status import app_status
 
 log = logging.getLogger(__name__)
 
 DEFAULT_WAIT_S = 300.0
 _POLL_S = 0.25
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_STATUS = {
-    "NOT_STARTED": "deploying",
-    "DEPLOYING": "deploying",
-    "DEPLOY_FAILED": "failed",
-    "RUNNING": "running",
-    "UNHEALTHY": "unhealthy",
-    "DELETING": "deleting",
-}
 
 
 class ServeMissing(Exception):
@@ -121,7 +112,9 @@ class EndpointManager:
             now = time.time()
             created = current.created_at if current is not None else now
             self._served[spec.name] = _Served(spec, created, now)
-        self._wait(serve, spec.name, wait_s or DEFAULT_WAIT_S)
+        failed = self._wait(serve, spec.name, wait_s or DEFAULT_WAIT_S)
+        if failed and current is None:
+            return self._drop_failed(serve, spec.name)
         return self._info(serve, spec.name, show_token=True)
 
     def _deploy(self, serve: Any, spec: pb.EndpointSpec, token: str) -> None:
@@ -164,22 +157,39 @@ class EndpointManager:
         )
         log.info("deployed endpoint %s at %s (%s)", spec.name, spec.route, spec.code_version)
 
-    def _wait(self, serve: Any, name: str, wait_s: float) -> None:
-        """Until the deploy is running or failed (recorded), or wait_s passed."""
+    def _wait(self, serve: Any, name: str, wait_s: float) -> bool:
+        """Until the deploy is running, or failed (recorded; returns True), or wait_s
+        passed."""
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
             status, message = self._status_of(serve, name)
             if status == "running":
-                return
+                return False
             if status == "failed":
-                # The room stays reserved: Serve may keep the previous version's replicas
-                # running after a failed roll, and the endpoint stays listed until unserved.
+                # After a failed roll the room stays reserved: Serve may keep the previous
+                # version's replicas running, and the endpoint stays listed until unserved.
                 with self._lock:
                     served = self._served.get(name)
                     if served is not None:
                         served.failed = message or "the deploy failed"
-                return
+                return True
             time.sleep(_POLL_S)
+        return False
+
+    def _drop_failed(self, serve: Any, name: str) -> pb.EndpointInfo:
+        """End an endpoint whose first deploy failed (nothing of it ever ran): no
+        application, room, token or proxy is left of it, only its log (what its replicas
+        printed, the traceback). Returns its last state, failed."""
+        with self._lock:
+            served = self._served.get(name)
+            if served is None or not served.failed:  # unserved or served again meanwhile
+                return self._info(serve, name, show_token=True) if served else _gone(name)
+            info = self._info(serve, name, show_token=False)
+            self._end(serve, name)
+            self._tokens.drop(name)
+        info.message += "\n(it is not served: nothing of it is left running)"
+        log.info("endpoint %s failed to start; ended", name)
+        return info
 
     def _start(self, serve: Any, *, public: bool) -> None:
         """Start Serve's proxy (loopback, or every address for a public endpoint)."""
@@ -213,16 +223,20 @@ class EndpointManager:
         with self._lock:
             served = self._served.get(name)
             if served is not None:
-                serve = import_serve()
-                serve.delete(name)  # first: should it fail, the endpoint is still known
-                del self._served[name]
-                self._executor.reserved.set(name, None)
-                if not self._served:
-                    self._stop_serve(serve)
+                self._end(import_serve(), name)
                 log.info("unserved endpoint %s", name)
             self._tokens.drop(name)
             shutil.rmtree(self._logs_dir / name, ignore_errors=True)
             return served is not None
+
+    def _end(self, serve: Any, name: str) -> None:
+        """Delete its application and release its room; the last one stops Serve. Under
+        the lock."""
+        serve.delete(name)  # first: should it fail, the endpoint is still known
+        del self._served[name]
+        self._executor.reserved.set(name, None)
+        if not self._served:
+            self._stop_serve(serve)
 
     def shutdown(self) -> None:
         """Stop Serve with the daemon (on a multi-node cluster its actors would outlive
@@ -279,7 +293,7 @@ class EndpointManager:
 
     def _status_of(self, serve: Any, name: str) -> tuple[str, str]:
         """(status, message) of the endpoint's latest deploy, as Serve reports it."""
-        return _status(serve.status().applications.get(name))
+        return app_status(serve.status().applications.get(name))
 
     def _info(
         self, serve: Any, name: str, *, show_token: bool, apps: Any = None
@@ -289,7 +303,7 @@ class EndpointManager:
         served = self._served[name]
         spec = served.spec
         app = (apps if apps is not None else serve.status().applications).get(name)
-        status, message = _status(app)
+        status, message = app_status(app)
         if served.failed:
             status, message = "failed", served.failed
         running = 0
@@ -366,19 +380,5 @@ def _free_port(preferred: int) -> int:
     raise OSError("no free port for Ray Serve's HTTP proxy")
 
 
-def _status(app: Any) -> tuple[str, str]:
-    """(status, message) from Serve's overview of an application (None: it is gone).
-
-    A deploy sets its application DEPLOYING before run_many returns, so a status read
-    after a deploy is never the previous deploy's RUNNING."""
-    if app is None:
-        return "failed", "its Serve application is gone; serve it again"
-    status = _STATUS.get(str(app.status.value), str(app.status.value).lower())
-    messages = [app.message, *(d.message for d in app.deployments.values())]
-    return status, _clean(" ".join(m for m in messages if m))
-
-
-def _clean(message: str) -> str:
-    """Serve's message without terminal colours, cut to what tells the error."""
-    text = _ANSI.sub("", message).strip()
-    return text if len(text) <= 4000 else text[:1000] + "\n...\n" + text[-3000:]
+def _gone(name: str) -> pb.EndpointInfo:
+    return pb.EndpointInfo(name=name, status="failed", message="it was unserved meanwhile")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -105,9 +106,13 @@ def test_serve_takes_a_function_name_with_flags_and_up_serves_declared_endpoints
     assert "endpoint   sq: running at http://127.0.0.1:" in up.stdout
 
 
-def test_a_missing_function_and_bad_flags_are_usage_errors(served_project: Path) -> None:
+def test_an_unknown_name_lists_the_known_ones_and_bad_flags_are_usage_errors(
+    served_project: Path,
+) -> None:
     missing = run_cli("serve", "nope", cwd=served_project)
-    assert missing.returncode == 2 and "unknown function 'nope'" in missing.stderr
+    assert missing.returncode == 2, missing.stderr
+    assert "unknown endpoint or function 'nope'" in missing.stderr
+    assert "endpoints: sq; functions: square" in missing.stderr
     half = run_cli("serve", "square", "--max-replicas", "3", cwd=served_project)
     assert half.returncode == 2 and "--min-replicas and --max-replicas" in half.stderr
 
@@ -122,3 +127,28 @@ def test_unserve_stops_the_url_answering_and_a_second_unserve_changes_nothing(
     again = run_cli("--json", "unserve", "sq", cwd=served_project)
     assert again.returncode == 0
     assert json.loads(again.stdout) == {"name": "sq", "cluster": "local", "unserved": False}
+
+
+def test_down_ends_the_endpoints_with_the_daemon_and_leaves_no_process(tmp_path: Path) -> None:
+    """A daemon of its own (its own root): down must not end the session's endpoints."""
+    from tests.conftest import processes_of_root
+
+    home, project = tmp_path / "home", tmp_path / "project"
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    (project / "jobs.py").write_text(JOBS)
+    (project / "runhouse.yaml").write_text(MANIFEST)
+    env = {"RHCLI_HOME": str(home)}
+    try:
+        done = run_cli("--json", "serve", "sq", cwd=project, env=env, timeout=600)
+        assert done.returncode == 0, done.stderr
+        served = json.loads(done.stdout)
+        assert request(served["url"], [3], token=served["token"]) == (200, 9)
+        assert processes_of_root(home)  # the daemon, its Ray, Serve's proxy and replica
+    finally:
+        down = run_cli("down", cwd=project, env=env, timeout=300)
+    assert down.returncode == 0, down.stderr
+    assert not answers(served["url"])
+    deadline = time.monotonic() + 20
+    while processes_of_root(home) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert processes_of_root(home) == []

@@ -6,6 +6,8 @@ calls while these endpoints are up.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import subprocess
 import textwrap
@@ -21,6 +23,7 @@ from rhcli.endpoint_api import Endpoint
 from rhcli.errors import EndpointFailedError, UsageError
 from rhcli.function_ref import from_entrypoint
 from rhcli.functions import Function
+from tests.conftest import run_cli
 from tests.fixtures import endpoints as funcs
 from tests.support.http import answers, request
 
@@ -127,20 +130,41 @@ def test_serving_again_rolls_the_replicas_to_new_code_and_keeps_them_when_unchan
     assert rh.unserve("version", cluster=local) is False  # gone: nothing to do
 
 
-def test_a_replica_whose_module_raises_on_import_fails_the_deploy_with_the_error(
+def test_a_replica_whose_module_raises_on_import_fails_the_deploy_and_leaves_nothing_served(
     local: Any, project: Path
 ) -> None:
-    (project / "broken.py").write_text("raise RuntimeError('no model weights here')\n")
+    (project / "broken.py").write_text(
+        "print('loading the weights', flush=True)\nraise RuntimeError('no model weights here')\n"
+    )
     subprocess.run(["git", "-C", str(project), "add", "broken.py"], check=True)
     fn = Function(from_entrypoint("broken:predict", root=project), system=local, reqs=[])
     try:
-        with pytest.raises(EndpointFailedError, match="no model weights here") as info:
+        with pytest.raises(EndpointFailedError) as info:
             fn.serve(resources=SMALL)
+        reason = info.value.reason
+        assert "RuntimeError: no model weights here" in reason and "not served" in reason
+        assert "ray/serve" not in reason  # Serve's frames stay out of the message
         assert info.value.exit_code == 1
-        (listed,) = [e for e in rh.endpoints(cluster=local) if e.name == "predict"]
-        assert listed.status == "failed" and "no model weights here" in listed.message
+        assert "predict" not in {e.name for e in rh.endpoints(cluster=local)}
+        # What it printed and the whole traceback stay readable in its log.
+        logs = run_cli("-c", "local", "logs", "--endpoint", "predict", cwd=project)
+        assert logs.returncode == 0, logs.stderr
+        assert "loading the weights" in logs.stdout
+        assert 'broken.py", line 2' in logs.stdout + logs.stderr
     finally:
         rh.unserve("predict", cluster=local)
+
+
+def test_a_listed_endpoint_is_plain_data_its_cluster_kept_beside(
+    local: Any, square: Endpoint
+) -> None:
+    # What the dashboard does with rh.endpoints(): dataclasses.asdict, then JSON.
+    (listed,) = [e for e in rh.endpoints(cluster=local) if e.name == "square"]
+    fields = dataclasses.asdict(listed)
+    assert fields["url"] == square.url and fields["status"] == "running"
+    assert all(isinstance(value, (str, int, float, bool)) for value in fields.values())
+    assert json.loads(json.dumps(fields))["route"] == "/square"
+    assert listed.system is local
 
 
 def test_an_endpoint_the_cluster_could_never_hold_is_refused_before_anything_runs(

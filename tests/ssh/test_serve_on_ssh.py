@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.conftest import run_cli
+from tests.conftest import processes_of_root, run_cli
 from tests.ssh.conftest import Box, record
 from tests.support.http import answers, request
 
@@ -71,3 +71,28 @@ def test_endpoints_of_a_cluster_whose_daemon_is_up_but_serves_none_is_an_empty_l
     listed = run_cli("--json", "endpoints", cwd=git_project)
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout) == []
+
+
+def test_down_ends_the_endpoints_and_the_forward_and_leaves_no_process(
+    box: Box, git_project: Path, session_home: Path
+) -> None:
+    (git_project / "svc.py").write_text("def square(x):\n    return x * x\n")
+    box.manifest(git_project)
+    try:
+        done = run_cli(
+            "--json", "serve", "svc:square", "--cpus", "0.25", cwd=git_project, timeout=900
+        )
+        assert done.returncode == 0, done.stderr
+        served = json.loads(done.stdout)
+        assert request(served["url"], [4], token=served["token"]) == (200, 16)
+        (state,) = _forward_states(session_home)
+        down = run_cli("down", cwd=git_project, timeout=300)
+        assert down.returncode == 0, down.stderr
+        assert not answers(served["url"])
+        deadline = time.monotonic() + 20
+        while (_alive(state["pid"]) or processes_of_root(box.root)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(state["pid"]) and _forward_states(session_home) == []
+        assert processes_of_root(box.root) == []  # the daemon, Ray, Serve's proxy, replicas
+    finally:
+        box.cluster.up()  # the session's later tests use the box
