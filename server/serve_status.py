@@ -37,7 +37,7 @@ def _clean(message: str) -> str:
     text = _ANSI.sub("", message).strip()
     if "Traceback (most recent call last)" in text:
         tries = _TRIES.search(text)
-        said = f"its replicas failed to start ({tries.group(1)} tries)" if tries else "a replica"
+        said = f"Ray Serve tried {tries.group(1)} times" if tries else "a replica raised"
         return f"{said}: {_raised(text)}"
     return text if len(text) <= 4000 else text[:1000] + "\n...\n" + text[-3000:]
 
