@@ -4,11 +4,15 @@ with declared endpoints, through the real console script against the session dae
 from __future__ import annotations
 
 import json
+import os
+import select
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -117,20 +121,38 @@ def test_an_unknown_name_lists_the_known_ones_and_bad_flags_are_usage_errors(
     assert half.returncode == 2 and "--min-replicas and --max-replicas" in half.stderr
 
 
-def test_unserve_stops_the_url_answering_and_a_second_unserve_changes_nothing(
+def test_unserve_stops_the_url_ends_a_log_follower_and_a_second_changes_nothing(
     served_project: Path,
 ) -> None:
     served = json.loads(run_cli("--json", "serve", "sq", cwd=served_project, timeout=600).stdout)
-    done = run_cli("unserve", "sq", cwd=served_project)
-    assert done.returncode == 0 and "sq: unserved on local" in done.stdout
+    rhcli = Path(sys.executable).parent / "rhcli"
+    with subprocess.Popen(
+        [str(rhcli), "logs", "--endpoint", "sq", "-f"],
+        cwd=served_project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as follower:
+        try:
+            assert request(served["url"], [12], token=served["token"]) == (200, 144)
+            assert _printed("squaring 12", follower, within_s=60)  # printed while served
+            done = run_cli("unserve", "sq", cwd=served_project)
+            assert done.returncode == 0 and "sq: unserved on local" in done.stdout
+            assert follower.wait(timeout=60) == 0  # it ended with the endpoint
+        finally:
+            if follower.poll() is None:
+                follower.kill()
     assert not answers(served["url"])
     again = run_cli("--json", "unserve", "sq", cwd=served_project)
     assert again.returncode == 0
     assert json.loads(again.stdout) == {"name": "sq", "cluster": "local", "unserved": False}
 
 
-def test_down_ends_the_endpoints_with_the_daemon_and_leaves_no_process(tmp_path: Path) -> None:
-    """A daemon of its own (its own root): down must not end the session's endpoints."""
+def test_a_public_endpoint_answers_off_the_loopback_and_down_ends_all_leaving_no_process(
+    tmp_path: Path,
+) -> None:
+    """A daemon of its own (its own root): a public endpoint needs a Serve started for it,
+    and down must not end the session's endpoints."""
     from tests.conftest import processes_of_root
 
     home, project = tmp_path / "home", tmp_path / "project"
@@ -139,16 +161,46 @@ def test_down_ends_the_endpoints_with_the_daemon_and_leaves_no_process(tmp_path:
     (project / "runhouse.yaml").write_text(MANIFEST)
     env = {"RHCLI_HOME": str(home)}
     try:
-        done = run_cli("--json", "serve", "sq", cwd=project, env=env, timeout=600)
+        done = run_cli("--json", "serve", "sq", "--public", cwd=project, env=env, timeout=600)
         assert done.returncode == 0, done.stderr
         served = json.loads(done.stdout)
         assert request(served["url"], [3], token=served["token"]) == (200, 9)
-        assert processes_of_root(home)  # the daemon, its Ray, Serve's proxy and replica
+        public = urlsplit(served["public_url"])
+        assert public.hostname not in ("127.0.0.1", "localhost", None), served["public_url"]
+        assert request(served["public_url"], [4], token=served["token"]) == (200, 16)
+        assert request(served["public_url"], [4])[0] == 401
+        # An endpoint that is not public stays loopback-only on the public proxy.
+        done = run_cli("--json", "serve", "square", cwd=project, env=env, timeout=600)
+        assert done.returncode == 0, done.stderr
+        private = json.loads(done.stdout)
+        assert private["public_url"] == ""
+        assert request(private["url"], [5], token=private["token"]) == (200, 25)
+        off_loopback = f"http://{public.netloc}{private['route']}"
+        assert request(off_loopback, [5], token=private["token"])[0] == 403
+        assert processes_of_root(home)  # the daemon, its Ray, Serve's proxy and replicas
     finally:
         down = run_cli("down", cwd=project, env=env, timeout=300)
     assert down.returncode == 0, down.stderr
-    assert not answers(served["url"])
+    assert not answers(served["url"]) and not answers(served["public_url"])
     deadline = time.monotonic() + 20
     while processes_of_root(home) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert processes_of_root(home) == []
+
+
+def _printed(text: str, process: subprocess.Popen[str], *, within_s: float) -> bool:
+    """Whether process prints text within within_s seconds (read unbuffered, so nothing
+    waits in a buffer that select cannot see)."""
+    assert process.stdout is not None
+    fd, seen = process.stdout.fileno(), b""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return False  # it ended
+            seen += chunk
+            if text.encode() in seen:
+                return True
+    return False

@@ -173,6 +173,9 @@ def test_an_endpoint_the_cluster_could_never_hold_is_refused_before_anything_run
     fn = rh.function(funcs.add, system=local, reqs=[])
     with pytest.raises(UsageError, match=r"needs at most 64 replicas of CPU=1: CPU=64"):
         fn.serve(replicas=64)
+    if "GPU" not in local.status().resources:  # `--gpus 1` where no node has a GPU
+        with pytest.raises(UsageError, match=r"GPU=1 \(the cluster has 0"):
+            fn.serve(resources={"num_cpus": 0.25, "num_gpus": 1})
     assert "add" not in {e.name for e in rh.endpoints(cluster=local)}
 
 
