@@ -34,7 +34,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import floors
-from benchmarks.cases import calls, maps, payloads, processes, sync
+from benchmarks.cases import calls, maps, payloads, processes, serving, sync
 from benchmarks.harness import (
     FULL,
     QUICK,
@@ -52,6 +52,7 @@ CASES = {
     "maps": maps,
     "processes": processes,
     "sync": sync,
+    "serving": serving,
 }
 # Rows of the SSH target carry this prefix (their floors are the shared ones).
 SSH = "ssh_"
@@ -101,6 +102,11 @@ ORDER = [
     "map_100k_resume_daemon_before",
     "map_100k_resume_daemon_peak",
     "map_100k_resume_journal",
+    "serve_bare_latency",
+    "serve_latency",
+    "serve_bare_rate",
+    "serve_rate",
+    "serve_deploy",
     "python",
     "cli_help",
     "cli_run",
@@ -277,6 +283,8 @@ FLOOR_KEYS = frozenset(
         "ssh_true_master",
         "rsync_fresh",
         "rsync_master",
+        "serve_bare_latency",
+        "serve_bare_rate",
     }
 )
 

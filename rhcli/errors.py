@@ -345,3 +345,39 @@ class ChangedInputError(UsageError):
 class MapJournalError(UsageError):
     """The client could not write a map's journal (its own disk is full, or the folder is
     not writable): the map stops here, its results so far kept on the cluster."""
+
+
+# --- HTTP endpoints -------------------------------------------------------------------------
+
+
+class EndpointFailedError(RhcliError):
+    """An endpoint's deploy failed: its replicas could not start (the module raised on
+    import, the entrypoint is missing, ...); carries Ray Serve's reason."""
+
+    exit_code = ExitCode.FUNCTION_RAISED
+
+    def __init__(self, *, name: str, cluster: str, reason: str) -> None:
+        self.name = name
+        self.cluster = cluster
+        self.reason = reason
+        super().__init__(
+            f"endpoint {name!r} on {cluster} failed to start: {reason}\n"
+            f"Fix the code and serve it again; `rhcli logs --endpoint {name}` shows what "
+            "its replicas printed"
+        )
+
+
+class EndpointNotReadyError(RhcliError, TimeoutError):
+    """An endpoint's replicas were not running when the wait ended; the deploy goes on."""
+
+    exit_code = ExitCode.TIMED_OUT
+
+    def __init__(self, *, name: str, cluster: str, status: str, message: str, waited: float):
+        self.name = name
+        self.cluster = cluster
+        super().__init__(
+            f"endpoint {name!r} on {cluster} is still {status} after {waited:.0f} s"
+            + (f" ({message})" if message else "")
+            + ". The deploy goes on: `rhcli endpoints` shows when it runs (its replicas may "
+            "be waiting for room on the cluster)"
+        )

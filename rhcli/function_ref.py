@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import sys
 import sysconfig
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -134,3 +134,20 @@ def _is_site_packages(path: Path) -> bool:
     paths = sysconfig.get_paths()
     installed = {str(Path(paths[k]).resolve()) for k in ("purelib", "platlib", "stdlib")}
     return str(path) in installed or path.name in ("site-packages", "dist-packages", "lib-dynload")
+
+
+_RESOURCE_KEYS = ("num_cpus", "num_gpus", "memory")
+
+
+def resources_message(resources: Mapping[str, float]) -> Any:
+    """The protocol's Resources for a resource request (num_cpus, num_gpus, memory, and
+    custom names)."""
+    from rhcli.protocol import daemon_pb2 as pb
+
+    message = pb.Resources()
+    for key, value in resources.items():
+        if key in _RESOURCE_KEYS:
+            setattr(message, key, float(value))
+        else:
+            message.custom[key] = float(value)
+    return message

@@ -16,15 +16,19 @@ from typing import Any
 from rhcli import on_cluster
 from rhcli.args import check_args_size, dump_args, summarize_args
 from rhcli.clusters.base import Cluster
-from rhcli.function_ref import FunctionSource, from_callable, from_entrypoint, git_root
+from rhcli.function_ref import (
+    FunctionSource,
+    from_callable,
+    from_entrypoint,
+    git_root,
+    resources_message,
+)
 from rhcli.log_follower import Follower, LogPrinter
 from rhcli.map_stream import Call
 from rhcli.maps import collect_map, map_calls, stream_map
 from rhcli.outcomes import Outcome, outcome_from_message, unwrap
 from rhcli.protocol.wire import DEADLINE_GRACE_S, INLINE_ARGS_LIMIT
 from rhcli.runref import RunRef, new_run_id
-
-_RESOURCE_KEYS = ("num_cpus", "num_gpus", "memory")
 
 
 class Function:
@@ -299,15 +303,17 @@ class Function:
 
     def resources_message(self) -> Any:
         """The protocol's Resources for this function's resource request."""
-        from rhcli.protocol import daemon_pb2 as pb
+        return resources_message(self.resources)
 
-        message = pb.Resources()
-        for key, value in self.resources.items():
-            if key in _RESOURCE_KEYS:
-                setattr(message, key, float(value))
-            else:
-                message.custom[key] = float(value)
-        return message
+    def serve(self, route: str | None = None, replicas: int | None = None, **options: Any) -> Any:
+        """Serve this function over HTTP through Ray Serve on its cluster; returns the
+        rhcli.Endpoint (its local ``url``, ``headers()`` with the token) once its replicas
+        run. Options: min_replicas, max_replicas, name, resources (per replica; default:
+        this function's), asgi (the entrypoint is an ASGI app), public, wait (seconds).
+        See rhcli.endpoint_api.serve for what it raises."""
+        from rhcli.endpoint_api import serve
+
+        return serve(self, route=route, replicas=replicas, **options)
 
 
 def function(

@@ -197,13 +197,19 @@ def _serve(paths: DaemonPaths, args: argparse.Namespace) -> int:
     from rhcli.server.mapper import Mapper
     from rhcli.server.runs import RunManager
     from rhcli.server.servicer import DaemonServicer
+    from rhcli.server.serving import EndpointManager
 
     store = RunStore(paths.run_db, paths.runs_dir)
-    executor = Executor(
-        paths.runs_dir,
-        cancel_grace_s=args.cancel_grace_s,
-        multinode=args.ray_address != "local",
+    multinode = args.ray_address != "local"
+    executor = Executor(paths.runs_dir, cancel_grace_s=args.cancel_grace_s, multinode=multinode)
+    endpoints = EndpointManager(
+        root=paths.root,
+        logs_dir=paths.endpoint_logs_dir,
+        executor=executor,
+        head_node_id=ray_runtime.node_id() if multinode else "",
     )
+    if multinode:  # a private Ray ends with its driver; a cluster's Ray keeps Serve
+        endpoints.clear_leftovers()
     runs = RunManager(store, executor, BlobStore(paths.blobs_dir, max_bytes=args.max_arg_bytes))
     runs.recover()
     retention_s = args.retention_days * 86400
@@ -211,7 +217,11 @@ def _serve(paths: DaemonPaths, args: argparse.Namespace) -> int:
     mapper = Mapper(runs, max_retries=max(0, args.map_retries))
     _install_test_hook(mapper)
     servicer = DaemonServicer(
-        home=paths.root, runs=runs, mapper=mapper, installer=ReqsInstaller(paths.reqs_dir)
+        home=paths.root,
+        runs=runs,
+        mapper=mapper,
+        installer=ReqsInstaller(paths.reqs_dir),
+        endpoints=endpoints,
     )
     server = grpc.server(
         # Blocking calls hold a thread each for as long as they run: be generous.
@@ -232,6 +242,7 @@ def _serve(paths: DaemonPaths, args: argparse.Namespace) -> int:
         pass
     log.info("stopping: finishing in-flight calls (up to 5 s)")
     server.stop(grace=5).wait()
+    endpoints.shutdown()  # before Ray: on a multi-node cluster Serve would outlive us
     # The store stays open: runs still finishing write their outcome until Ray stops
     # them; what is left running is failed by the next daemon's recovery.
     executor.shutdown()

@@ -17,7 +17,11 @@ ClusterArg = Annotated[
 
 
 def register(app: typer.Typer) -> None:
-    app.command("up", help="Bring the cluster up: start its daemon, install its reqs.")(up)
+    app.command(
+        "up",
+        help="Bring the cluster up: start its daemon, install its reqs, serve the "
+        "endpoints runhouse.yaml declares for it.",
+    )(up)
     app.command(
         "down",
         help="Stop the cluster's daemon (and its Ray); tear down a sky cluster "
@@ -56,12 +60,18 @@ def up(
         ),
     ] = False,
 ) -> None:
+    from rhcli.endpoint_specs import serve_declared
+
     target = _cluster(cluster)
     target.up(accept_host_key=accept_host_key)
     _install_default_reqs(target)
+    served = serve_declared(target, manifest=context.current.file)
     print_status(target.status())
     if target.type == "sky" and not context.current.json:
         print_sky_view(target.sky_status())
+    if not context.current.json:
+        for endpoint in served:
+            print(f"  endpoint   {endpoint.name}: {endpoint.status} at {endpoint.url}")
 
 
 def down(

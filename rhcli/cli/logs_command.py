@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -17,12 +17,13 @@ def register(app: typer.Typer) -> None:
         "logs",
         help="Print a run's output (stdout lines on stdout, stderr lines "
         "on stderr). With -f, follow it until the run ends, then exit with the "
-        "code its outcome maps to (0, 1, 4, ...).",
+        "code its outcome maps to (0, 1, 4, ...). With --endpoint NAME instead of a "
+        "run id: what an HTTP endpoint's replicas print (-f: until it is unserved).",
     )(logs)
 
 
 def logs(
-    run_id: Annotated[str, typer.Argument(help="a run id")],
+    run_id: Annotated[str | None, typer.Argument(help="a run id")] = None,
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="follow until the run ends")
     ] = False,
@@ -30,17 +31,27 @@ def logs(
     cluster: Annotated[
         str | None, typer.Option("--cluster", "-c", help="the cluster the run is on")
     ] = None,
+    endpoint: Annotated[
+        str | None, typer.Option("--endpoint", help="an HTTP endpoint's output instead")
+    ] = None,
 ) -> None:
     from rhcli.clusters.registry import cluster as find_cluster
+    from rhcli.errors import UsageError
     from rhcli.log_follower import LogPrinter, print_log
     from rhcli.runs_api import outcome
 
+    if (run_id is None) == (endpoint is None):
+        raise UsageError("give a RUN_ID or --endpoint NAME (one of the two)")
     target = find_cluster(cluster or context.current.cluster, manifest=context.current.file)
     printer = (
         LogPrinter(out=sys.stdout, err=sys.stdout, as_json=True)
         if context.current.json
         else LogPrinter(out=sys.stdout, err=sys.stderr)
     )
+    if endpoint is not None:
+        _endpoint_logs(endpoint, target, printer, follow)
+        return
+    assert run_id is not None
     try:
         print_log(run_id, cluster=target, printer=printer, follow=follow, item=item)
     except KeyboardInterrupt:
@@ -50,3 +61,12 @@ def logs(
         code = exit_code_for(outcome(run_id, cluster=target, fetch=False))
         if code:
             raise typer.Exit(int(code))
+
+
+def _endpoint_logs(name: str, target: Any, printer: Any, follow: bool) -> None:
+    from rhcli.endpoint_api import print_endpoint_log
+
+    try:
+        print_endpoint_log(name, cluster=target, printer=printer, follow=follow)
+    except KeyboardInterrupt:
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None

@@ -23,6 +23,7 @@ from rhcli.cli import (
     map_command,
     run_command,
     runs_commands,
+    serve_commands,
 )
 from rhcli.errors import ExitCode, RhcliError
 
@@ -88,6 +89,7 @@ map_command.register(app)
 runs_commands.register(app)
 logs_command.register(app)
 dashboard_command.register(app)
+serve_commands.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,13 +13,17 @@ import json
 import pickle
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rhcli.cli import context
 from rhcli.errors import ExitCode
 from rhcli.outcomes import Outcome
 from rhcli.runs_api import RunInfo
+
+if TYPE_CHECKING:  # `rhcli --help` imports this module: the endpoint API only when used
+    from rhcli.endpoint_api import Endpoint
 
 _FAILURE_EXIT = {
     "entrypoint_not_found": ExitCode.USAGE,
@@ -173,11 +177,7 @@ def print_runs(found: list[RunInfo]) -> None:
                 "-" if duration is None else f"{round(duration, 3):.3f}s",
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
+    _print_table(rows)
 
 
 def _items_note(info: RunInfo) -> str:
@@ -195,6 +195,45 @@ def _items_note(info: RunInfo) -> str:
 
 def _clock(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp)) if timestamp else "-"
+
+
+# --- HTTP endpoints ----------------------------------------------------------------------
+
+
+def print_endpoint(endpoint: Endpoint) -> None:
+    """A served endpoint: where it answers and how to call it (never its token)."""
+    print(
+        f"{endpoint.name}: {endpoint.status}, {endpoint.replicas_running}/{endpoint.wanted} "
+        f"replicas on {endpoint.cluster}\n"
+        f"  url        {endpoint.url}"
+        + (f"\n  public url {endpoint.public_url}" if endpoint.public_url else "")
+        + "\n  call it    curl -H \"Authorization: Bearer $TOKEN\" -d '{...}' "
+        f"{endpoint.url}\n"
+        f"  token      rhcli -c {endpoint.cluster} --json endpoints --show-token",
+        flush=True,
+    )
+
+
+def print_endpoints(found: list[Endpoint]) -> None:
+    if not found:
+        print("no endpoints")
+        return
+    rows = [("NAME", "ROUTE", "REPLICAS", "STATUS", "URL")]
+    for e in found:
+        url = e.url + (f"  (public: {e.public_url})" if e.public_url else "")
+        rows.append((e.name, e.route, f"{e.replicas_running}/{e.wanted}", e.status, url))
+    _print_table(rows)
+    for e in found:
+        if e.message and e.status != "running":
+            print(f"{e.name}: {e.message}")
+
+
+def _print_table(rows: Sequence[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
 
 
 # --- clusters ----------------------------------------------------------------------------

@@ -239,6 +239,34 @@ class Cluster:
     def ssh(self) -> None:
         raise NotImplementedError
 
+    def endpoint_address(self, remote_port: int) -> str:
+        """host:port on this machine where the cluster's HTTP endpoints answer, given the
+        port Serve's proxy has on the cluster (this machine: that port itself)."""
+        return f"127.0.0.1:{remote_port}"
+
+    def public_host(self) -> str:
+        """The address others reach the cluster's head on (for public endpoints): this
+        machine's name when it resolves off the loopback, else the address of the
+        interface its default route leaves by (the loopback only when it has none)."""
+        import ipaddress
+        import socket
+
+        name = socket.getfqdn()
+        try:
+            if not ipaddress.ip_address(socket.gethostbyname(name)).is_loopback:
+                return name
+        except (OSError, ValueError):
+            pass
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.connect(("192.0.2.1", 9))  # UDP: picks a route, sends nothing
+                return str(probe.getsockname()[0])
+            except OSError:
+                return "127.0.0.1"
+
+    def close_endpoint_forward(self) -> None:
+        """Stop forwarding a local port to the endpoints (nothing to do here)."""
+
     def daemon_log(self, lines: int = 50) -> tuple[str, str]:
         """The daemon's own log: (its path on the cluster, its last lines)."""
         reply = self.call_daemon(lambda client: client.daemon_log(lines))

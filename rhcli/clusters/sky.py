@@ -261,6 +261,16 @@ class OnDemandCluster(Cluster):
     def run(self, commands: list[str]) -> list[CommandResult]:
         return self._on_head(lambda head: head.run(commands))
 
+    def endpoint_address(self, remote_port: int) -> str:
+        return self._on_head(lambda head: head.endpoint_address(remote_port))
+
+    def public_host(self) -> str:
+        return self.head(launch=False).public_host()
+
+    def close_endpoint_forward(self) -> None:
+        if self._head is not None:
+            self._head.close_endpoint_forward()
+
     def ssh(self) -> None:
         head = self.head(launch=True)
         head.connection()  # learns the host key first: the system ssh checks it strictly

@@ -28,7 +28,7 @@ from rhcli.clusters.base import (
 from rhcli.config.paths import DEFAULT_HOME
 from rhcli.errors import DaemonNotRunningError, HostSetupError, RhcliError, UnreachableError
 from rhcli.progress import say
-from rhcli.transport import bootstrap, sync
+from rhcli.transport import bootstrap, http_forward, sync
 from rhcli.transport.ssh import SSHConnection, SSHTarget, resolve_target
 from rhcli.transport.tunnel import Tunnel
 
@@ -209,6 +209,19 @@ class SSHCluster(Cluster):
             self._synced[root] = (the_plan.fingerprint, time.monotonic())
         return result
 
+    # --- HTTP endpoints ---------------------------------------------------------------
+
+    def endpoint_address(self, remote_port: int) -> str:
+        """A local port forwarded to Serve's proxy on the head, held by a background
+        process so the URL outlives this one (rhcli.transport.http_forward)."""
+        return f"127.0.0.1:{http_forward.ensure_forward(self.name, self.target, remote_port)}"
+
+    def public_host(self) -> str:
+        return self.target.hostname
+
+    def close_endpoint_forward(self) -> None:
+        http_forward.stop_forward(self.name, self.target)
+
     # --- lifecycle --------------------------------------------------------------------
 
     def up(self, *, accept_host_key: bool = False) -> Cluster:
@@ -268,6 +281,7 @@ class SSHCluster(Cluster):
             self._installed.clear()
             self._synced.clear()
             sync.close_master(self.target, sync.control_path(self.name, self.target))
+            http_forward.stop_forward(self.name, self.target)  # its endpoints end with it
             host = self.host(refresh=True)
             return bootstrap.stop_daemon(self.connection(), host)
 

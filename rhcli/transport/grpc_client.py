@@ -191,6 +191,26 @@ class DaemonClient:
         except grpc.RpcError as exc:
             self._raise(exc)
 
+    def serve(self, spec: pb.EndpointSpec, *, wait_s: float) -> pb.EndpointInfo:
+        """Deploy or roll an HTTP endpoint; answers when it runs, failed, or wait_s passed."""
+        request = pb.ServeRequest(spec=spec, wait_s=wait_s)
+        return self._unary(self._stub.Serve, request, wait_s + 60.0)  # type: ignore[no-any-return]
+
+    def list_endpoints(self, *, show_token: bool = False) -> list[pb.EndpointInfo]:
+        request = pb.ListEndpointsRequest(show_token=show_token)
+        reply = self._unary(self._stub.ListEndpoints, request, HEALTH_TIMEOUT_S * 3)
+        return list(reply.endpoints)
+
+    def unserve(self, name: str) -> bool:
+        """End an endpoint; False when there was none of that name."""
+        reply = self._unary(self._stub.Unserve, pb.UnserveRequest(name=name), 120.0)
+        return bool(reply.found)
+
+    def endpoint_logs(self, name: str, *, follow: bool) -> Any:
+        """A stream of LogBatch of an endpoint's output (cancel() stops it early)."""
+        request = pb.EndpointLogsRequest(name=name, follow=follow)
+        return _TranslatingStream(self._stub.EndpointLogs(request, metadata=self._metadata), self)
+
     def _unary(self, method: Any, request: Any, timeout: float | None) -> Any:
         try:
             return method(request, metadata=self._metadata, timeout=timeout)
