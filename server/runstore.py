@@ -287,10 +287,11 @@ class RunStore:
         function: str = "",
         include_items: bool = False,
         statuses: Iterable[int] = (),
+        since: float = 0.0,
     ) -> list[pb.RunInfo]:
-        """Newest first."""
-        where: list[str] = []
-        params: list[object] = []
+        """Newest first; since (unix seconds, 0: any) keeps runs created at or after it."""
+        where: list[str] = ["created_at >= ?"]
+        params: list[object] = [since]
         if function:
             where.append("function = ?")
             params.append(function)
@@ -300,10 +301,9 @@ class RunStore:
         if wanted:
             where.append(f"status IN ({','.join('?' * len(wanted))})")
             params.extend(wanted)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {_INFO_COLUMNS} FROM runs {clause} "  # noqa: S608
+                f"SELECT {_INFO_COLUMNS} FROM runs WHERE {' AND '.join(where)} "  # noqa: S608
                 "ORDER BY created_at DESC LIMIT ?",
                 (*params, limit or 50),
             ).fetchall()

@@ -149,6 +149,7 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
             function=request.function,
             include_items=request.include_items,
             statuses=request.statuses,
+            since=request.since,
         )
         return pb.ListRunsReply(runs=runs)
 
@@ -177,6 +178,8 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
             finished=finished,
             cancelled=gone.is_set,
             item=item,
+            tail=request.tail if request.HasField("tail") else None,
+            since=request.since,
         ):
             batch = pb.LogBatch()
             for record in records:

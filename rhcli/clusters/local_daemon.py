@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from rhcli.config import daemon_state
+from rhcli.config.daemon_settings import daemon_settings
 from rhcli.config.daemon_state import is_daemon_process
 from rhcli.config.paths import DaemonPaths
 from rhcli.config.root_processes import sweep_leftovers
@@ -76,6 +77,7 @@ class LocalDaemon:
         Raises DaemonStartError (with the tail of the daemon's log) when it exits or does
         not serve within START_TIMEOUT_S.
         """
+        daemon_settings()  # a malformed RHCLI_* setting: UsageError here, not a failed start
         self.paths.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         with self._start_lock():
             state = self.state()

@@ -121,11 +121,21 @@ class DaemonClient:
         except grpc.RpcError as exc:
             self._raise(exc)
 
-    def logs(self, run_id: str, *, follow: bool, item: int | None = None) -> Any:
+    def logs(
+        self,
+        run_id: str,
+        *,
+        follow: bool,
+        item: int | None = None,
+        tail: int | None = None,
+        since: float = 0.0,
+    ) -> Any:
         """A stream of LogBatch for one run (cancel() stops it early)."""
-        request = pb.LogsRequest(run_id=run_id, follow=follow)
+        request = pb.LogsRequest(run_id=run_id, follow=follow, since=since)
         if item is not None:
             request.item = item
+        if tail is not None:
+            request.tail = tail
         return _TranslatingStream(self._stub.Logs(request, metadata=self._metadata), self)
 
     def daemon_log(self, lines: int = 50) -> pb.DaemonLogReply:
@@ -137,11 +147,23 @@ class DaemonClient:
         return self._unary(self._stub.GetRun, pb.RunRequest(run_id=run_id), HEALTH_TIMEOUT_S)  # type: ignore[no-any-return]
 
     def list_runs(
-        self, *, limit: int, function: str = "", include_items: bool = False
+        self,
+        *,
+        limit: int,
+        function: str = "",
+        include_items: bool = False,
+        statuses: tuple[int, ...] = (),
+        since: float = 0.0,
     ) -> list[pb.RunInfo]:
-        """The newest runs, newest first (of one function when given; map items too with
-        include_items)."""
-        request = pb.ListRunsRequest(limit=limit, function=function, include_items=include_items)
+        """The newest runs, newest first (of one function when given, of these statuses
+        when given, created since a time when given; map items too with include_items)."""
+        request = pb.ListRunsRequest(
+            limit=limit,
+            function=function,
+            include_items=include_items,
+            statuses=statuses,
+            since=since,
+        )
         reply = self._unary(self._stub.ListRuns, request, HEALTH_TIMEOUT_S)
         return list(reply.runs)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -267,6 +268,42 @@ def test_a_launch_that_fails_inside_skypilot_ends_in_one_message_exit_3_and_no_r
             check=False,
         )
         assert records.stdout.strip().splitlines()[-1] == "0", records.stderr
+    finally:
+        left = _stop(_processes_with_home(home))
+    assert not left, f"SkyPilot processes left behind: {left}"
+
+
+def test_read_only_commands_never_start_skypilots_api_server(project: Path, tmp_path: Path) -> None:
+    """Real SkyPilot on a HOME of the test's where no API server runs: `status` and `runs`
+    of a sky cluster say what they cannot know, exit 3, and leave no server behind (any
+    other SkyPilot call would have started one, about 5 s and several processes)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    _manifest(project)
+    env = {**os.environ, "HOME": str(home), "RHCLI_SKY_LAUNCHER": ""}
+    rhcli = Path(sys.executable).parent / "rhcli"
+    # A server of someone else's on the default port answers for every HOME: then only
+    # "nothing was started" can be checked.
+    with socket.socket() as probe:
+        server_elsewhere = probe.connect_ex(("127.0.0.1", 46580)) == 0
+    try:
+        for args in (["status", "gpu"], ["runs", "-c", "gpu"], ["--json", "status", "gpu"]):
+            done = subprocess.run(
+                [str(rhcli), *args],
+                cwd=project,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert done.returncode == ExitCode.UNREACHABLE, done.stderr
+            assert "Traceback" not in done.stderr
+            if not server_elsewhere:
+                said = done.stdout + done.stderr
+                assert "SkyPilot's API server at http://127.0.0.1:46580 is not answering" in said
+                assert "`sky api start` starts it" in said
+        assert _processes_with_home(home) == []
     finally:
         left = _stop(_processes_with_home(home))
     assert not left, f"SkyPilot processes left behind: {left}"
