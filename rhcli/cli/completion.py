@@ -54,7 +54,12 @@ def completion(
         ),
     ],
 ) -> None:
-    from typer.completion import completion_init, get_completion_script
+    # Typer's own script (the protocol its completion classes answer); public in
+    # typer.completion, where mypy sees it as imported rather than exported.
+    from typer.completion import (  # type: ignore[attr-defined]
+        completion_init,
+        get_completion_script,
+    )
 
     from rhcli.errors import UsageError
 
@@ -66,7 +71,7 @@ def completion(
 
 def enable() -> None:
     """Register Typer's completion classes, so `_RHCLI_COMPLETE=complete_bash` works."""
-    from typer.completion import completion_init
+    from typer.completion import completion_init  # type: ignore[attr-defined]
 
     completion_init()
 

@@ -29,10 +29,10 @@ class RhcliCommand(TyperCommand):
         arguments = []
         options = []
         for param in self.get_params(ctx):
-            if param.hidden:
+            if getattr(param, "hidden", False):
                 continue
             if param.param_type_name == "argument":
-                arguments.append((argument_name(param), param.help or ""))
+                arguments.append((argument_name(param), getattr(param, "help", None) or ""))
             elif param.param_type_name == "option":
                 record = param.get_help_record(ctx)
                 if record is not None:

@@ -201,7 +201,11 @@ def run_document(info: RunInfo) -> dict[str, Any]:
         "run_id": info.run_id,
         "function": info.function,
         "status": info.status,
-        "reason": info.reason or None,
+        # the daemon's one line, its exception named as everywhere else in the CLI
+        "reason": (
+            info.reason.removeprefix("builtins.") if info.failure == "raised" else info.reason
+        )
+        or None,
         "parent": info.parent,
         "created_at": info.created_at,
         "started_at": info.started_at,

@@ -36,7 +36,7 @@ def print_runs(found: list[RunInfo], *, out: IO[str] | None = None) -> None:
         for info in found
     ]
     columns = list(range(len(HEADERS)))
-    if _isatty(stream):
+    if style.is_terminal(stream):
         columns = _fit(rows, columns, shutil.get_terminal_size().columns)
     widths = {i: max(len(HEADERS[i]), *(len(row[i]) for row in rows)) for i in columns}
     print(_line([HEADERS[i] for i in columns], [widths[i] for i in columns]), file=stream)
@@ -79,10 +79,3 @@ def _fit(rows: list[list[str]], columns: list[int], width: int) -> list[int]:
 
 def _line(cells: list[str], widths: list[int]) -> str:
     return GAP.join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
-
-
-def _isatty(stream: IO[str]) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False

@@ -53,7 +53,7 @@ def colours(stream: IO[str]) -> bool:
 def _console_for(stream: IO[str]) -> Any:
     if os.environ.get("NO_COLOR"):  # no-color.org: no escape codes at all, then
         return None
-    if not (_isatty(stream) or os.environ.get("FORCE_COLOR")):
+    if not (is_terminal(stream) or os.environ.get("FORCE_COLOR")):
         return None
     return _console(id(stream), stream)
 
@@ -68,7 +68,8 @@ def _console(_key: int, stream: IO[str]) -> Any:
     return console if console.is_terminal and console.color_system else None
 
 
-def _isatty(stream: IO[str]) -> bool:
+def is_terminal(stream: IO[str]) -> bool:
+    """Whether stream is a terminal (a closed stream, or no file at all, is not)."""
     try:
         return stream.isatty()
     except (AttributeError, ValueError):  # closed, or not a file at all

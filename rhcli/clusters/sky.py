@@ -311,13 +311,13 @@ class OnDemandCluster(Cluster):
             )
         record = self.launcher.record(self.name)
         if record is None or not record.up:
-            state = record.status if record else "not launched"
+            known = record.status if record else "not launched"
             return ClusterStatus(
                 name=self.name,
                 type=self.type,
                 up=False,
                 home=home,
-                reason=f"sky cluster {self.name!r} is {state}; launch it with "
+                reason=f"sky cluster {self.name!r} is {known}; launch it with "
                 f"`rhcli up {self.name}`",
             )
         with self._lock:

@@ -161,7 +161,7 @@ class DaemonClient:
             limit=limit,
             function=function,
             include_items=include_items,
-            statuses=statuses,
+            statuses=statuses,  # type: ignore[arg-type]  # RunStatus values are ints
             since=since,
         )
         reply = self._unary(self._stub.ListRuns, request, HEALTH_TIMEOUT_S)
