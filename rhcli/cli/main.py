@@ -9,12 +9,13 @@ would print them, tokens included).
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import traceback
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
 
 from rhcli._version import __version__
 from rhcli.cli import (
@@ -37,7 +38,8 @@ HELP = (
     "stderr; --json prints one JSON document on stdout (logs and map: JSON Lines).\n\n"
     "Exit codes: 0 ok; 1 the function raised (remote traceback on stderr); 2 usage or "
     "manifest error; 3 cluster or daemon unreachable, or refused (auth, version); 4 timed "
-    "out; 5 map finished with some items failed; 130 interrupted (the run goes on)."
+    "out; 5 map finished with some items failed; 130 interrupted (the run goes on); 141 "
+    "stdout closed by its reader."
 )
 EPILOG = """Examples:
 
@@ -50,8 +52,42 @@ EPILOG = """Examples:
 
 Docs: docs/cli.md in the rhcli repository."""
 
+# 128 + SIGPIPE: what a shell reports for a tool whose stdout was closed under it
+# (`rhcli runs | head -1`), as for `yes | head -1`; never 1, which means the function raised.
+CLOSED_OUTPUT = 141
+
+
+class _Interrupted(Exception):
+    """Ctrl-C in a command that does not handle it itself (Typer would turn it into a
+    silent exit 130, with no error document under --json)."""
+
+
+class _ClosedOutput(Exception):
+    """stdout or stderr was closed under us (Typer would exit 1, the function's code)."""
+
+
+class RhcliGroup(TyperGroup):
+    """rhcli's command group: Ctrl-C and a closed pipe reach the error boundary of
+    main() as they are, instead of Typer's own endings."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:  # where -h, --version print
+        try:
+            return super().make_context(*args, **kwargs)
+        except BrokenPipeError:
+            raise _ClosedOutput from None
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise _Interrupted from None
+        except BrokenPipeError:
+            raise _ClosedOutput from None
+
+
 app = typer.Typer(
     name="rhcli",
+    cls=RhcliGroup,
     help=HELP,
     epilog=EPILOG,
     no_args_is_help=True,
@@ -163,7 +199,9 @@ def main(argv: list[str] | None = None) -> None:
         code = exc.exit_code
     except typer.TyperException as exc:  # Typer's (vendored click) usage errors
         code = _usage_error(exc)
-    except (typer.Abort, KeyboardInterrupt):
+    except _ClosedOutput:
+        code = _closed_output()
+    except (typer.Abort, KeyboardInterrupt, _Interrupted):
         context.err("interrupted")
         _json_error("KeyboardInterrupt", "interrupted", ExitCode.INTERRUPTED)
         code = ExitCode.INTERRUPTED
@@ -177,6 +215,18 @@ def main(argv: list[str] | None = None) -> None:
         context.err(f"rhcli internal error: {message} (run with --debug for the traceback)")
         code = ExitCode.FUNCTION_RAISED
     sys.exit(code)
+
+
+def _closed_output() -> int:
+    """Exit quietly when the reader went away: nothing more can reach it, and Python's
+    final flush of stdout must not print a BrokenPipeError either."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError):  # no file behind it (closed, or replaced)
+            continue
+    return CLOSED_OUTPUT
 
 
 def _usage_error(exc: Any) -> int:

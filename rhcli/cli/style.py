@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 from typing import IO, Any
 
 # What each run status looks like (Rich style names).
@@ -63,8 +64,17 @@ def _console(_key: int, stream: IO[str]) -> Any:
     from rich.console import Console
 
     # soft_wrap: never break a long line at the terminal's width (the terminal wraps it,
-    # and a copied line stays whole); no highlighting of numbers and paths.
-    console = Console(file=stream, highlight=False, soft_wrap=True, emoji=False, markup=False)
+    # and a copied line stays whole); no highlighting of numbers and paths. The width is
+    # shutil's, never 0: Rich takes COLUMNS=0 (set by some CI runners) as a width of 0 and
+    # would print nothing at all.
+    console = Console(
+        file=stream,
+        width=shutil.get_terminal_size().columns or 80,
+        highlight=False,
+        soft_wrap=True,
+        emoji=False,
+        markup=False,
+    )
     return console if console.is_terminal and console.color_system else None
 
 
