@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import sys
 import traceback
 from typing import Annotated, Any
@@ -74,7 +75,9 @@ class RhcliGroup(TyperGroup):
         try:
             return super().make_context(*args, **kwargs)
         except BrokenPipeError:
-            raise _ClosedOutput from None
+            if _output_closed():
+                raise _ClosedOutput from None
+            raise
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -82,7 +85,23 @@ class RhcliGroup(TyperGroup):
         except KeyboardInterrupt:
             raise _Interrupted from None
         except BrokenPipeError:
-            raise _ClosedOutput from None
+            if _output_closed():  # ours; another pipe's (ssh, rsync) is a fault to report
+                raise _ClosedOutput from None
+            raise
+
+
+def _output_closed() -> bool:
+    """Whether the reader of our stdout or stderr has gone (a pipe with no reader polls
+    as an error; a terminal that went away, as a hang-up)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            poller = select.poll()
+            poller.register(stream.fileno(), select.POLLOUT)
+        except (OSError, ValueError, AttributeError):  # closed, or no file behind it
+            continue
+        if any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0)):
+            return True
+    return False
 
 
 app = typer.Typer(

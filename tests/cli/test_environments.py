@@ -111,6 +111,19 @@ def test_a_reader_that_closes_the_pipe_gets_exit_141_and_no_noise(args: list[str
     assert done.stderr == ""
 
 
+def test_only_our_own_closed_output_ends_quietly(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A BrokenPipeError from another pipe (ssh, rsync) must stay a reported fault.
+    from rhcli.cli.main import _output_closed
+
+    read, write = os.pipe()
+    with open(write, "w") as out, open(os.devnull, "w") as err:
+        monkeypatch.setattr(sys, "stdout", out)
+        monkeypatch.setattr(sys, "stderr", err)
+        assert not _output_closed()
+        os.close(read)
+        assert _output_closed()
+
+
 def _blocked_on_stdin(pid: int, timeout: float = 60) -> None:
     """Wait until the process sleeps reading its stdin pipe (it has imported everything
     and parsed its options by then)."""
