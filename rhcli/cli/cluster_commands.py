@@ -12,7 +12,13 @@ from typing import Annotated, Any
 import typer
 
 from rhcli.cli import context
-from rhcli.cli.cluster_view import print_sky_view, print_status, print_sync, status_document
+from rhcli.cli.cluster_view import (
+    down_reason,
+    print_sky_view,
+    print_status,
+    print_sync,
+    status_document,
+)
 from rhcli.cli.completion import complete_clusters
 from rhcli.cli.options import ClusterArg
 from rhcli.errors import ExitCode
@@ -147,6 +153,8 @@ def status(
         if target.type == "sky":
             document["sky"] = asdict(sky) if sky is not None else None
         context.emit_json(document)
+        if not state.up:  # the exit code's reason, for a CI log that shows stderr only
+            context.err(f"{state.name} is down: {down_reason(state)}")
     else:
         print_status(state)
         if sky_known:

@@ -51,16 +51,20 @@ def status_document(state: Any) -> dict[str, Any]:
     return document
 
 
+def down_reason(state: Any) -> str:
+    """Why a cluster is down, and how to start it."""
+    reason = state.reason or f"no daemon running (root {state.home})"
+    return reason if "`" in reason else f"{reason}; start it with `rhcli up {state.name}`"
+
+
 def print_status(state: Any) -> None:
     if context.current.json:
         context.emit_json(status_document(state))
         return
     out = sys.stdout
     if not state.up:
-        reason = state.reason or f"no daemon running (root {state.home})"
-        hint = "" if "`" in reason else f"; start it with `rhcli up {state.name}`"
         down = style.paint("down", style.DOWN, out)
-        print(f"{state.name} ({state.type}): {down} - {reason}{hint}")
+        print(f"{state.name} ({state.type}): {down} - {down_reason(state)}")
         return
     resources = state.resources
     lines = [

@@ -167,3 +167,11 @@ def test_ctrl_c_in_a_command_without_a_handler_of_its_own_is_told(
         }
     else:
         assert out == ""
+
+
+def test_json_status_of_a_cluster_that_is_down_says_why_on_stderr(tmp_path: Path) -> None:
+    done = run_cli("--json", "status", cwd=tmp_path, env=ci_env(tmp_path / "root"))
+    assert done.returncode == 3
+    assert json.loads(done.stdout)["up"] is False  # the status document, as when it is up
+    assert "local is down: no daemon running" in done.stderr
+    assert "start it with `rhcli up local`" in done.stderr
