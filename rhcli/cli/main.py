@@ -204,6 +204,7 @@ _polish(app)
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script; exits with the contract's exit codes."""
+    _fill_closed_standard_streams()
     command = typer.main.get_command(app)
     completion.enable()
     args = hoist(list(sys.argv[1:] if argv is None else argv), command)
@@ -234,6 +235,23 @@ def main(argv: list[str] | None = None) -> None:
         context.err(f"rhcli internal error: {message} (run with --debug for the traceback)")
         code = ExitCode.FUNCTION_RAISED
     sys.exit(code)
+
+
+def _fill_closed_standard_streams() -> None:
+    """Started with stdin, stdout or stderr closed (`rhcli runs >&-`): /dev/null takes its
+    place, so that rhcli still ends with its exit code (Python would leave sys.stdout None
+    and fail on the first print), and no file or socket rhcli opens later lands on fd 1
+    or 2 to receive what was meant for the terminal."""
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        try:
+            os.fstat(fd)
+        except OSError:  # closed: the lowest free descriptor is this one
+            opened = os.open(os.devnull, os.O_RDWR)
+            if opened != fd:  # cannot happen while the lower ones are open; be safe
+                os.dup2(opened, fd)
+                os.close(opened)
+            if getattr(sys, name) is None:
+                setattr(sys, name, open(fd, mode, closefd=False))
 
 
 def _closed_output() -> int:

@@ -175,3 +175,30 @@ def test_json_status_of_a_cluster_that_is_down_says_why_on_stderr(tmp_path: Path
     assert json.loads(done.stdout)["up"] is False  # the status document, as when it is up
     assert "local is down: no daemon running" in done.stderr
     assert "start it with `rhcli up local`" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("redirect", "args", "code"),
+    [
+        (">&-", ["--json", "runs"], 3),  # stdout closed: the exit code still says why
+        ("2>&- >&-", ["runs"], 3),
+        ("<&-", ["--json", "run", f"{FUNCS}:add", "--args-json", "-"], 2),  # empty stdin
+    ],
+    ids=["stdout", "stdout-and-stderr", "stdin"],
+)
+def test_a_closed_standard_stream_is_no_internal_error(
+    redirect: str, args: list[str], code: int, tmp_path: Path
+) -> None:
+    rhcli = Path(sys.executable).parent / "rhcli"
+    done = subprocess.run(
+        ["bash", "-c", f'"$0" "$@" {redirect}', str(rhcli), *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "RHCLI_HOME": str(tmp_path / "root")},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == code, done.stderr
+    assert "internal error" not in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
