@@ -204,7 +204,7 @@ _polish(app)
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script; exits with the contract's exit codes."""
-    _fill_closed_standard_streams()
+    _standard_streams()
     command = typer.main.get_command(app)
     completion.enable()
     args = hoist(list(sys.argv[1:] if argv is None else argv), command)
@@ -237,11 +237,12 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(code)
 
 
-def _fill_closed_standard_streams() -> None:
-    """Started with stdin, stdout or stderr closed (`rhcli runs >&-`): /dev/null takes its
-    place, so that rhcli still ends with its exit code (Python would leave sys.stdout None
-    and fail on the first print), and no file or socket rhcli opens later lands on fd 1
-    or 2 to receive what was meant for the terminal."""
+def _standard_streams() -> None:
+    """Standard streams that cannot fail rhcli. One that was closed at start (`rhcli runs
+    >&-`) reads and writes as /dev/null, so that rhcli still ends with its exit code
+    (Python would leave sys.stdout None and fail on the first print), and no file or
+    socket rhcli opens later lands on fd 1 or 2 to receive what was meant for the
+    terminal."""
     for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
         try:
             os.fstat(fd)
@@ -252,6 +253,12 @@ def _fill_closed_standard_streams() -> None:
                 os.close(opened)
             if getattr(sys, name) is None:
                 setattr(sys, name, open(fd, mode, closefd=False))
+    # A run's output in an encoding stdout cannot write (PYTHONIOENCODING=ascii, a latin-1
+    # locale) shows as \xe9 escapes, as Python's stderr always does, rather than ending
+    # rhcli with a UnicodeEncodeError halfway through.
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="backslashreplace")
 
 
 def _closed_output() -> int:

@@ -202,3 +202,13 @@ def test_a_closed_standard_stream_is_no_internal_error(
     assert done.returncode == code, done.stderr
     assert "internal error" not in done.stdout + done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_output_that_stdouts_encoding_cannot_write_shows_escaped(local: object) -> None:
+    ran = run_cli("run", "--detach", f"{FUNCS}:chatty", "n=1", "tag=café")
+    assert ran.returncode == 0, ran.stderr
+    run_id = ran.stdout.strip()
+    assert run_cli("get", run_id).returncode == 0
+    done = run_cli("logs", run_id, env={"PYTHONIOENCODING": "ascii"})
+    assert done.returncode == 0, done.stderr
+    assert "caf\\xe9 out 0" in done.stdout
