@@ -81,7 +81,8 @@ class UnknownClusterError(UsageError):
 
 
 class EntrypointNotFoundError(UsageError):
-    """The module or attribute named by an entrypoint does not exist on the cluster."""
+    """The module or attribute named by an entrypoint does not exist on the cluster, or
+    the module cannot be imported there because a package it imports is missing."""
 
     def __init__(
         self,
@@ -132,9 +133,15 @@ class NotSupportedError(UsageError):
 
 
 class UnreachableError(RhcliError):
-    """The cluster or its daemon cannot be reached, or refused us."""
+    """The cluster or its daemon cannot be reached, or refused us.
+
+    run_id is set when the connection was lost after a call was sent: the run may be
+    recorded (and go on, or be marked failed by the next daemon), so it can be fetched
+    by that id once the daemon is back.
+    """
 
     exit_code = ExitCode.UNREACHABLE
+    run_id: str | None = None
 
 
 class DaemonNotRunningError(UnreachableError):

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 from rhcli import on_cluster
 from rhcli.args import check_args_size, dump_args, summarize_args
 from rhcli.clusters.base import Cluster
+from rhcli.errors import UnreachableError
 from rhcli.function_ref import (
     FunctionSource,
     from_callable,
@@ -29,6 +31,8 @@ from rhcli.maps import collect_map, map_calls, stream_map
 from rhcli.outcomes import Outcome, outcome_from_message, unwrap
 from rhcli.protocol.wire import DEADLINE_GRACE_S, INLINE_ARGS_LIMIT
 from rhcli.runref import RunRef, new_run_id
+
+log = logging.getLogger(__name__)
 
 
 class Function:
@@ -215,6 +219,15 @@ class Function:
         run's output is printed as it comes, all of it before this returns.
         """
         request = self._request(args, kwargs, timeout=timeout, want_json=want_json, enqueue=enqueue)
+        log.debug(
+            "run %s: %s on %s (timeout %s, enqueue %s, detach %s)",
+            request.run_id,
+            self.name,
+            self.system.name,
+            f"{request.timeout_s:g} s" if request.timeout_s else "none",
+            enqueue,
+            detach,
+        )
         if detach:
             self.system.call_daemon(lambda client: client.submit(request))
             return Outcome(run_id=request.run_id, status="queued" if enqueue else "running")
@@ -226,9 +239,11 @@ class Function:
         follower = self.follow(request.run_id, stream_logs)
         try:
             reply = self.system.call_daemon(lambda client: client.call(request, timeout=deadline))
-        except BaseException:
+        except BaseException as exc:
             if follower is not None:
                 follower.cancel()
+            if isinstance(exc, UnreachableError) and exc.run_id is None:
+                exc.run_id = request.run_id  # sent: its outcome can be fetched later
             raise
         if follower is not None:
             follower.finish()

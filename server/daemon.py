@@ -28,10 +28,12 @@ from pathlib import Path
 import grpc
 
 from rhcli._version import __version__
+from rhcli.config.daemon_settings import daemon_settings
 from rhcli.config.daemon_state import PID_FILE, is_daemon_process
 from rhcli.config.paths import DaemonPaths, rhcli_home
 from rhcli.config.root_processes import sweep_leftovers
 from rhcli.config.token_file import InsecureTokenFileError, check_token_file, create_token
+from rhcli.errors import UsageError
 from rhcli.protocol import daemon_pb2_grpc as pb_grpc
 from rhcli.protocol.wire import MAX_MESSAGE_BYTES, BadLimitError
 from rhcli.protocol.wire import max_arg_bytes as max_arg_bytes_env
@@ -61,6 +63,9 @@ class StartupError(Exception):
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line, with defaults from the environment (UsageError when one of
+    those is malformed: rhcli.config.daemon_settings)."""
+    settings = daemon_settings()
     parser = argparse.ArgumentParser(prog="python -m rhcli.server", description=__doc__)
     parser.add_argument(
         "--home",
@@ -76,7 +81,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--port",
         type=int,
-        default=int(os.environ.get("RHCLI_PORT", "0")),
+        default=int(settings["RHCLI_PORT"]),
         help="port to listen on; 0 picks a free one (default: $RHCLI_PORT or 0)",
     )
     parser.add_argument(
@@ -87,7 +92,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--map-retries",
         type=int,
-        default=int(os.environ.get("RHCLI_MAP_RETRIES", "2")),
+        default=int(settings["RHCLI_MAP_RETRIES"]),
         help="how often a map chunk whose worker died (its node lost) is run again "
         "(default: $RHCLI_MAP_RETRIES or 2)",
     )
@@ -101,21 +106,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--cancel-grace-s",
         type=float,
-        default=float(os.environ.get("RHCLI_CANCEL_GRACE_S", "5")),
+        default=settings["RHCLI_CANCEL_GRACE_S"],
         help="seconds a cancelled run has after SIGTERM before its worker is killed "
         "(default: $RHCLI_CANCEL_GRACE_S or 5)",
     )
     parser.add_argument(
         "--retention-days",
         type=float,
-        default=float(os.environ.get("RHCLI_RETENTION_DAYS", "7")),
+        default=settings["RHCLI_RETENTION_DAYS"],
         help="delete finished runs older than this (default: $RHCLI_RETENTION_DAYS or 7)",
     )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    try:
+        args = parse_args(argv)
+    except UsageError as exc:  # a malformed RHCLI_* setting: refused before anything
+        print(f"rhcli daemon: {exc}", file=sys.stderr)
+        return 2
     if args.max_arg_bytes is None:
         try:
             args.max_arg_bytes = max_arg_bytes_env()

@@ -193,6 +193,7 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
             statuses=request.statuses,
             parent=request.parent,
             stored_after=request.stored_after,
+            since=request.since,
         )
         return pb.ListRunsReply(runs=runs)
 
@@ -221,6 +222,8 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
             finished=finished,
             cancelled=gone.is_set,
             item=item,
+            tail=request.tail if request.HasField("tail") else None,
+            since=request.since,
         ):
             batch = pb.LogBatch()
             for record in records:

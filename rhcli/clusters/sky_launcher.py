@@ -97,7 +97,12 @@ class Launcher(Protocol):
         up. Raises LaunchError with SkyPilot's reason, leaving no record it created."""
 
     def record(self, name: str) -> SkyRecord | None:
-        """SkyPilot's record of the cluster, None when it has none."""
+        """SkyPilot's record of the cluster, None when it has none. Starts SkyPilot's
+        API server when it is not running (every SkyPilot call does)."""
+
+    def server_problem(self) -> str:
+        """Empty when SkyPilot's API server answers; else why not, in a sentence. Asking
+        starts nothing: what read-only commands check before they touch SkyPilot."""
 
     def down(self, name: str) -> bool:
         """Tear the cluster down (all billing stops); False when there was none."""
@@ -209,6 +214,19 @@ class SkyPilotLauncher:
             if item["name"] == name:
                 return self._to_record(item)
         return None
+
+    def server_problem(self) -> str:
+        from sky.server import common
+
+        # A health request to the configured endpoint: unlike every other SkyPilot call,
+        # it never starts a local API server.
+        info = common.get_api_server_status()
+        if info.status == common.ApiServerStatus.HEALTHY:
+            return ""
+        return (
+            f"SkyPilot's API server at {common.get_server_url()} is not answering "
+            f"({info.status.value})"
+        )
 
     def down(self, name: str) -> bool:
         sky = self._sky

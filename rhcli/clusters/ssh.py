@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import os
 import sys
 import time
@@ -34,6 +35,8 @@ from rhcli.transport.tunnel import Tunnel
 
 if TYPE_CHECKING:
     from rhcli.transport.grpc_client import DaemonClient
+
+log = logging.getLogger(__name__)
 
 # A long-lived process checks its repository for edits at most this often before a call.
 SYNC_CHECK_INTERVAL_S = 1.0
@@ -159,6 +162,13 @@ class SSHCluster(Cluster):
         except BaseException:
             client.close()
             raise
+        log.debug(
+            "%s: daemon pid %s (root %s) through a tunnel to its port %s",
+            self.name,
+            daemon.get("pid"),
+            host.root,
+            daemon.get("port"),
+        )
         return client
 
     def _start_daemon(self, conn: SSHConnection, host: bootstrap.HostState) -> None:
@@ -265,7 +275,7 @@ class SSHCluster(Cluster):
                 address=f"{self.target.destination()}:{self.target.port}",
             )
         if health is None:
-            health = self.client().health()
+            health = self.client(start=False).health()
         return ClusterStatus.from_health(
             name=self.name,
             type=self.type,

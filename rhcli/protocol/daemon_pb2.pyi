@@ -206,20 +206,22 @@ class RunInfo(_message.Message):
     def __init__(self, run_id: _Optional[str] = ..., function: _Optional[str] = ..., status: _Optional[_Union[RunStatus, str]] = ..., failure: _Optional[_Union[FailureKind, str]] = ..., reason: _Optional[str] = ..., created_at: _Optional[float] = ..., started_at: _Optional[float] = ..., ended_at: _Optional[float] = ..., parent: _Optional[str] = ..., items: _Optional[int] = ..., items_failed: _Optional[int] = ..., worker: _Optional[str] = ..., stored_at: _Optional[float] = ..., args_summary: _Optional[str] = ..., attempts: _Optional[int] = ..., items_succeeded: _Optional[int] = ...) -> None: ...
 
 class ListRunsRequest(_message.Message):
-    __slots__ = ("limit", "function", "include_items", "statuses", "parent", "stored_after")
+    __slots__ = ("limit", "function", "include_items", "statuses", "parent", "stored_after", "since")
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     FUNCTION_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_ITEMS_FIELD_NUMBER: _ClassVar[int]
     STATUSES_FIELD_NUMBER: _ClassVar[int]
     PARENT_FIELD_NUMBER: _ClassVar[int]
     STORED_AFTER_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
     limit: int
     function: str
     include_items: bool
     statuses: _containers.RepeatedScalarFieldContainer[RunStatus]
     parent: str
     stored_after: float
-    def __init__(self, limit: _Optional[int] = ..., function: _Optional[str] = ..., include_items: _Optional[bool] = ..., statuses: _Optional[_Iterable[_Union[RunStatus, str]]] = ..., parent: _Optional[str] = ..., stored_after: _Optional[float] = ...) -> None: ...
+    since: float
+    def __init__(self, limit: _Optional[int] = ..., function: _Optional[str] = ..., include_items: _Optional[bool] = ..., statuses: _Optional[_Iterable[_Union[RunStatus, str]]] = ..., parent: _Optional[str] = ..., stored_after: _Optional[float] = ..., since: _Optional[float] = ...) -> None: ...
 
 class ListRunsReply(_message.Message):
     __slots__ = ("runs",)
@@ -372,14 +374,18 @@ class InstallDone(_message.Message):
     def __init__(self, ok: _Optional[bool] = ..., skipped: _Optional[bool] = ..., fingerprint: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class LogsRequest(_message.Message):
-    __slots__ = ("run_id", "follow", "item")
+    __slots__ = ("run_id", "follow", "item", "tail", "since")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     FOLLOW_FIELD_NUMBER: _ClassVar[int]
     ITEM_FIELD_NUMBER: _ClassVar[int]
+    TAIL_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     follow: bool
     item: int
-    def __init__(self, run_id: _Optional[str] = ..., follow: _Optional[bool] = ..., item: _Optional[int] = ...) -> None: ...
+    tail: int
+    since: float
+    def __init__(self, run_id: _Optional[str] = ..., follow: _Optional[bool] = ..., item: _Optional[int] = ..., tail: _Optional[int] = ..., since: _Optional[float] = ...) -> None: ...
 
 class LogLine(_message.Message):
     __slots__ = ("seq", "stream", "t", "text", "item", "progress")

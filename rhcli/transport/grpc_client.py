@@ -140,11 +140,21 @@ class DaemonClient:
         except grpc.RpcError as exc:
             self._raise(exc)
 
-    def logs(self, run_id: str, *, follow: bool, item: int | None = None) -> Any:
+    def logs(
+        self,
+        run_id: str,
+        *,
+        follow: bool,
+        item: int | None = None,
+        tail: int | None = None,
+        since: float = 0.0,
+    ) -> Any:
         """A stream of LogBatch for one run (cancel() stops it early)."""
-        request = pb.LogsRequest(run_id=run_id, follow=follow)
+        request = pb.LogsRequest(run_id=run_id, follow=follow, since=since)
         if item is not None:
             request.item = item
+        if tail is not None:
+            request.tail = tail
         return _TranslatingStream(self._stub.Logs(request, metadata=self._metadata), self)
 
     def daemon_log(self, lines: int = 50) -> pb.DaemonLogReply:
@@ -164,11 +174,12 @@ class DaemonClient:
         parent: str = "",
         stored_after: float = 0.0,
         statuses: tuple[int, ...] = (),
+        since: float = 0.0,
     ) -> list[pb.RunInfo]:
         """The newest runs, newest first (of one function when given; map items too with
         include_items); parent: that map's items only, in index order; stored_after: only
         runs whose outcome was stored at or after that time (the daemon's clock);
-        statuses: only runs in one of these."""
+        statuses: only runs in one of these; since: only runs created at or after it."""
         request = pb.ListRunsRequest(
             limit=limit,
             function=function,
@@ -176,6 +187,7 @@ class DaemonClient:
             parent=parent,
             stored_after=stored_after,
             statuses=[pb.RunStatus.Name(s) for s in statuses],
+            since=since,
         )
         reply = self._unary(self._stub.ListRuns, request, HEALTH_TIMEOUT_S)
         return list(reply.runs)
