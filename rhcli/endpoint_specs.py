@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from rhcli.endpoint_api import Endpoint, endpoint_name, serve
 from rhcli.errors import UsageError
-from rhcli.functions import Function, default_reqs, function
+from rhcli.function_ref import default_reqs
+from rhcli.functions import Function, function
 
 if TYPE_CHECKING:
     from rhcli.clusters.base import Cluster

@@ -151,3 +151,14 @@ def resources_message(resources: Mapping[str, float]) -> Any:
         else:
             message.custom[key] = float(value)
     return message
+
+
+def default_reqs(local_root: Path, manifest: str | None) -> tuple[str, ...]:
+    """The requirements every function of the repository at local_root gets: the
+    manifest's reqs, else the repo's requirements.txt when it has one, else none."""
+    from rhcli.config.manifest import load
+
+    loaded = load(manifest)
+    if loaded.reqs is not None:
+        return loaded.reqs
+    return ("requirements.txt",) if (local_root / "requirements.txt").is_file() else ()

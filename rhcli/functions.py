@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 from rhcli import on_cluster
@@ -20,6 +19,7 @@ from rhcli.clusters.base import Cluster
 from rhcli.errors import UnreachableError
 from rhcli.function_ref import (
     FunctionSource,
+    default_reqs,
     from_callable,
     from_entrypoint,
     git_root,
@@ -398,14 +398,3 @@ def _refuse_call_during_cluster_import(name: str) -> None:
             "remote functions at import time. Put those calls under "
             '`if __name__ == "__main__":` so the cluster can import the script.'
         )
-
-
-def default_reqs(local_root: Path, manifest: str | None) -> tuple[str, ...]:
-    """The requirements every function of the repository at local_root gets: the
-    manifest's reqs, else the repo's requirements.txt when it has one, else none."""
-    from rhcli.config.manifest import load
-
-    loaded = load(manifest)
-    if loaded.reqs is not None:
-        return loaded.reqs
-    return ("requirements.txt",) if (local_root / "requirements.txt").is_file() else ()

@@ -20,12 +20,9 @@ from rhcli.cli.cluster_view import (
     status_document,
 )
 from rhcli.cli.completion import complete_clusters
+from rhcli.cli.help_format import examples
 from rhcli.cli.options import ClusterArg
 from rhcli.errors import ExitCode
-
-
-def _examples(*lines: str) -> str:
-    return "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in lines)
 
 
 def register(app: typer.Typer) -> None:
@@ -35,21 +32,21 @@ def register(app: typer.Typer) -> None:
         help="Bring the cluster up: launch it (sky), install and start its daemon, sync "
         "the repository, install the default reqs, serve the endpoints runhouse.yaml "
         "declares for it; then print its status.",
-        epilog=_examples("rhcli up", "rhcli up gpu", "rhcli up box --accept-host-key"),
+        epilog=examples("rhcli up", "rhcli up gpu", "rhcli up box --accept-host-key"),
     )(up)
     app.command(
         "down",
         short_help="Stop a cluster's daemon; tear a sky cluster down.",
         help="Stop the cluster's daemon (and its Ray); a sky cluster is also torn down "
         "through SkyPilot, after a question on the terminal (--yes for scripts).",
-        epilog=_examples("rhcli down", "rhcli down gpu --yes"),
+        epilog=examples("rhcli down", "rhcli down gpu --yes"),
     )(down)
     app.command(
         "autostop",
         short_help="Stop a sky cluster after MINUTES idle, or never.",
         help="Stop a sky cluster after MINUTES idle (runs in flight count as busy); "
         "--off disables it.",
-        epilog=_examples("rhcli autostop gpu 30", "rhcli autostop gpu --off"),
+        epilog=examples("rhcli autostop gpu 30", "rhcli autostop gpu --off"),
     )(autostop)
     app.command(
         "status",
@@ -57,34 +54,34 @@ def register(app: typer.Typer) -> None:
         help="Print the cluster's daemon (version, pid, uptime), Ray's resources and the "
         "runs running and queued. Starts nothing: a cluster that is down is said to be, "
         "with how to start it, and the exit code is 3.",
-        epilog=_examples("rhcli status", "rhcli status gpu --logs", "rhcli --json status"),
+        epilog=examples("rhcli status", "rhcli status gpu --logs", "rhcli --json status"),
     )(status)
     app.command(
         "restart",
         short_help="Restart a cluster's daemon (picks up a new rhcli).",
         help="Stop the cluster's daemon and start a new one (its settings are checked "
         "first: a bad one stops nothing); print the status.",
-        epilog=_examples("rhcli restart", "rhcli restart box"),
+        epilog=examples("rhcli restart", "rhcli restart box"),
     )(restart)
     app.command(
         "install",
         short_help="Install requirements on a cluster.",
         help="Install REQS (default: the manifest's reqs, else requirements.txt) into "
         "the cluster's environment; skipped when already done.",
-        epilog=_examples("rhcli install", "rhcli install gpu -r torch -r ./libs/mylib"),
+        epilog=examples("rhcli install", "rhcli install gpu -r torch -r ./libs/mylib"),
     )(install)
     app.command(
         "sync",
         short_help="Copy the repository to a cluster.",
         help="Copy the git repository's files (tracked, and untracked but not ignored) "
         "to the cluster; nothing to do for local.",
-        epilog=_examples("rhcli sync box", "rhcli sync box --dry-run"),
+        epilog=examples("rhcli sync box", "rhcli sync box --dry-run"),
     )(sync)
     app.command(
         "ssh",
         short_help="Open a shell on a cluster.",
         help="Open an interactive shell on the cluster (its head node).",
-        epilog=_examples("rhcli ssh box"),
+        epilog=examples("rhcli ssh box"),
     )(ssh)
 
 
@@ -305,8 +302,7 @@ def ssh(cluster: ClusterArg = None) -> None:
 
 
 def _install_default_reqs(target: Any) -> bool:
-    from rhcli.function_ref import project_root
-    from rhcli.functions import default_reqs
+    from rhcli.function_ref import default_reqs, project_root
 
     root = project_root()
     reqs = default_reqs(root, context.current.file)

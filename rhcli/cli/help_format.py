@@ -14,6 +14,12 @@ from typing import Any
 from typer.core import TyperCommand
 
 
+def examples(*lines: str) -> str:
+    """A help page's epilog: an Examples section, its lines kept as written (the \\b
+    stops click from re-wrapping them)."""
+    return "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in lines)
+
+
 class RhcliCommand(TyperCommand):
     """A Typer command whose usage line and Arguments section carry no type names."""
 

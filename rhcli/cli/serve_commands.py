@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from rhcli.cli import context
+from rhcli.cli.help_format import examples
 from rhcli.cli.render import print_endpoint, print_endpoints
 from rhcli.errors import UsageError
 
@@ -19,13 +20,28 @@ def register(app: typer.Typer) -> None:
         "(module:app with --asgi). Syncs the code first; serving again after a code "
         "change rolls the replicas. Prints the endpoint's local URL (--json: with its "
         "token). Requests need `Authorization: Bearer TOKEN`.",
+        epilog=examples(
+            "rhcli serve square",
+            "rhcli serve app:api --asgi --route /api",
+            "rhcli serve tasks:embed --min-replicas 1 --max-replicas 4 --gpus 1",
+            "rhcli -c box serve square --wait 600",
+        ),
     )(serve)
     app.command(
         "endpoints",
         help="List the cluster's HTTP endpoints: name, route, replicas running/wanted, "
         "status, local URL. Tokens only with --json --show-token.",
+        epilog=examples(
+            "rhcli endpoints",
+            "rhcli endpoints box",
+            "rhcli --json endpoints --show-token | jq -r '.[0].token'",
+        ),
     )(endpoints)
-    app.command("unserve", help="End an HTTP endpoint: its replicas, token and log go.")(unserve)
+    app.command(
+        "unserve",
+        help="End an HTTP endpoint: its replicas, token and log go.",
+        epilog=examples("rhcli unserve square", "rhcli -c box unserve api"),
+    )(unserve)
 
 
 def serve(

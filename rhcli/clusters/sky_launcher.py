@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from rhcli.config.token_file import write_private
 from rhcli.errors import (
     LaunchError,
     NotSupportedError,
@@ -321,8 +322,10 @@ class SkyPilotLauncher:
 
     def _key_file(self, name: str, credentials: dict[str, Any]) -> str | None:
         content = credentials.get("ssh_private_key_content")
-        if content:
-            return str(write_key(self._state_dir, name, content))
+        if content:  # mode 0600 from the first byte, replaced whole
+            self._state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            write_private(self._state_dir / f"{name}.key", content.encode())
+            return str(self._state_dir / f"{name}.key")
         path = credentials.get("ssh_private_key")
         if path and Path(path).expanduser().is_file():
             return str(Path(path).expanduser())
@@ -361,19 +364,6 @@ def node_addresses(handle: Any) -> tuple[tuple[str, ...], tuple[int, ...]]:
             for n, pair in enumerate(pairs):
                 ports[n] = port_of.get(tuple(pair[:2]), ports[n])
     return tuple(ips), tuple(ports)
-
-
-def write_key(state_dir: Path, name: str, content: str) -> Path:
-    """Write a private key mode 0600 (created so, never widened), replacing atomically."""
-    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = state_dir / f"{name}.key"
-    temporary = state_dir / f".{name}.key.tmp"
-    temporary.unlink(missing_ok=True)
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(content)
-    os.replace(temporary, path)
-    return path
 
 
 def load_launcher(cluster: str, state_dir: Path) -> Launcher:
