@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pickle
-import shutil
 import subprocess
 import sys
 import time
-import uuid
 from typing import Any
 
-from benchmarks.harness import REPO, Bench, stop_child
+from benchmarks.harness import REPO, Bench, ray_child_samples, stop_child
 from benchmarks.stats import Row, ms, timed
 
 SMALL = pickle.dumps(((1, 2), {}), protocol=5)  # what add(1, 2) sends, about 20 bytes
@@ -174,29 +171,16 @@ def ray_child(options: argparse.Namespace) -> None:
 
 
 def bench_ray(bench: Bench) -> list[Row]:
-    from rhcli.config.root_processes import sweep_leftovers
-
-    marker = f"bench-{uuid.uuid4().hex[:12]}"
-    bench.markers.append(f"{OWNER_ENV}={marker}".encode())
-    temp_dir = f"/tmp/rhb-ray-{marker[-6:]}"
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", **{OWNER_ENV: marker})
     r = bench.reps
-    command = [
-        *(sys.executable, "-m", "benchmarks.floors", "ray-child"),
-        *("--calls", str(r.calls), "--warmup", str(r.warmup)),
-        *("--map-items", "1000", "--map-reps", str(r.map_reps), "--temp-dir", temp_dir),
-        *("--payload", str(r.payload), "--mb1", str(bench.mb1), "--mb10", str(bench.mb10)),
-    ]
-    try:
-        done = subprocess.run(
-            command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False
-        )
-        if done.returncode != 0:
-            raise SystemExit(f"the bare Ray child failed:\n{done.stderr[-3000:]}")
-        samples: dict[str, list[float]] = json.loads(done.stdout.strip().splitlines()[-1])
-    finally:
-        sweep_leftovers(marker)
-        shutil.rmtree(temp_dir, ignore_errors=True)
+    samples = ray_child_samples(
+        bench,
+        "benchmarks.floors",
+        [
+            *("--calls", str(r.calls), "--warmup", str(r.warmup)),
+            *("--map-items", "1000", "--map-reps", str(r.map_reps)),
+            *("--payload", str(r.payload), "--mb1", str(bench.mb1), "--mb10", str(bench.mb10)),
+        ],
+    )
     return [
         Row("ray_actor", "floor: bare Ray actor method call", "ms", ms(samples["call"])),
         Row(

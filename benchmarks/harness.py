@@ -306,3 +306,31 @@ def stop_child(child: subprocess.Popen[str]) -> None:
     except subprocess.TimeoutExpired:
         child.kill()
         child.wait()
+
+
+def ray_child_samples(bench: Bench, module: str, args: list[str]) -> dict[str, list[float]]:
+    """Run ``python -m MODULE ray-child ARGS --temp-dir DIR``: a child with a private Ray
+    of its own (its temp dir, an owner marker in its environment), whose last stdout line
+    is a JSON document of samples. Every process it leaves is swept by the marker."""
+    import json
+    import shutil
+    import uuid
+
+    from rhcli.config.root_processes import OWNER_ENV, sweep_leftovers
+
+    marker = f"bench-{uuid.uuid4().hex[:12]}"
+    bench.markers.append(f"{OWNER_ENV}={marker}".encode())
+    temp_dir = f"/tmp/rhb-ray-{marker[-6:]}"
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", **{OWNER_ENV: marker})
+    command = [sys.executable, "-m", module, "ray-child", *args, "--temp-dir", temp_dir]
+    try:
+        done = subprocess.run(
+            command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"the bare Ray child ({module}) failed:\n{done.stderr[-3000:]}")
+        samples: dict[str, list[float]] = json.loads(done.stdout.strip().splitlines()[-1])
+        return samples
+    finally:
+        sweep_leftovers(marker)
+        shutil.rmtree(temp_dir, ignore_errors=True)

@@ -35,7 +35,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import floors, forwarding
-from benchmarks.cases import calls, maps, payloads, processes, sync
+from benchmarks.cases import calls, maps, payloads, processes, serving, sync
 from benchmarks.harness import (
     FULL,
     QUICK,
@@ -54,6 +54,7 @@ CASES = {
     "maps": maps,
     "processes": processes,
     "sync": sync,
+    "serving": serving,
 }
 # Rows of the SSH target carry this prefix (their floors are the shared ones).
 SSH = "ssh_"
@@ -107,6 +108,11 @@ ORDER = [
     "map_100k_resume_daemon_before",
     "map_100k_resume_daemon_peak",
     "map_100k_resume_journal",
+    "serve_bare_latency",
+    "serve_latency",
+    "serve_bare_rate",
+    "serve_rate",
+    "serve_deploy",
     "python",
     "cli_help",
     "cli_run",
@@ -296,6 +302,8 @@ FLOOR_KEYS = frozenset(
         "grpc_1mb_reply_paramiko",
         "grpc_10mb_request_openssh",
         "grpc_10mb_request_paramiko",
+        "serve_bare_latency",
+        "serve_bare_rate",
     }
 )
 

@@ -16,12 +16,13 @@ from pathlib import Path
 from rhcli.errors import ManifestError
 
 from . import manifest_cache
-from .schema import ClusterSpec, FunctionSpec, Manifest
+from .schema import ClusterSpec, EndpointSpec, FunctionSpec, Manifest
 
 __all__ = [
     "MANIFEST_ENV",
     "MANIFEST_NAMES",
     "ClusterSpec",
+    "EndpointSpec",
     "FunctionSpec",
     "Manifest",
     "find_manifest",

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from .paths import rhcli_home
-from .schema import ClusterSpec, FunctionSpec, Manifest
+from .schema import ClusterSpec, EndpointSpec, FunctionSpec, Manifest
 
 log = logging.getLogger(__name__)
 
-_FORMAT = 1
+_FORMAT = 2  # 2: endpoints kept too
 # The modules that decide what a file means: an edit of any is another stamp.
 _READERS = ("manifest_reader.py", "schema.py", "yaml_reader.py")
 
@@ -93,13 +93,14 @@ def _plain(manifest: Manifest) -> dict[str, Any]:
         "reqs": manifest.reqs,
         "clusters": {name: _fields(spec) for name, spec in manifest.clusters.items()},
         "functions": {name: _fields(spec) for name, spec in manifest.functions.items()},
+        "endpoints": {name: _fields(spec) for name, spec in manifest.endpoints.items()},
     }
 
 
-def _fields(record: ClusterSpec | FunctionSpec) -> dict[str, Any]:
+def _fields(record: ClusterSpec | FunctionSpec | EndpointSpec) -> dict[str, Any]:
     """A record's fields as JSON takes them (its read-only mappings as dicts)."""
     plain = {f.name: getattr(record, f.name) for f in fields(record)}
-    return {k: dict(v) if k == "resources" else v for k, v in plain.items()}
+    return {k: dict(v) if k == "resources" and v is not None else v for k, v in plain.items()}
 
 
 def _manifest(path: Path, plain: dict[str, Any]) -> Manifest:
@@ -108,10 +109,12 @@ def _manifest(path: Path, plain: dict[str, Any]) -> Manifest:
         for name, spec in plain["clusters"].items()
     }
     functions = {name: FunctionSpec(**spec) for name, spec in plain["functions"].items()}
+    endpoints = {name: EndpointSpec(**spec) for name, spec in plain["endpoints"].items()}
     return Manifest(
         path=path,
         default_cluster=plain["default_cluster"],
         clusters=clusters,
         reqs=plain["reqs"],
         functions=functions,
+        endpoints=endpoints,
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 from yaml.nodes import Node
 
 from . import schema
-from .schema import ClusterSpec, FunctionSpec, Manifest
+from .schema import ClusterSpec, EndpointSpec, FunctionSpec, Manifest
 from .yaml_reader import NodeReader, check_tags, compose, suggest
 
 
@@ -53,8 +53,90 @@ class _ManifestReader(NodeReader):
                 )
             functions[name] = self.function(name, node, clusters)
         reqs = self.optional(top, "reqs", "", self.strings)
+        endpoints = self.endpoints(top, clusters, functions)
         return Manifest(
-            path=path, default_cluster=default, clusters=clusters, reqs=reqs, functions=functions
+            path=path,
+            default_cluster=default,
+            clusters=clusters,
+            reqs=reqs,
+            functions=functions,
+            endpoints=endpoints,
+        )
+
+    def endpoints(
+        self,
+        top: dict[str, tuple[Node, Node]],
+        clusters: dict[str, ClusterSpec],
+        functions: dict[str, FunctionSpec],
+    ) -> dict[str, EndpointSpec]:
+        endpoints: dict[str, EndpointSpec] = {}
+        routes: dict[str, str] = {}
+        for name, (key, node) in (self.optional(top, "endpoints", "", self.mapping) or {}).items():
+            if not schema.FUNCTION_NAME.match(name):
+                self.fail(
+                    key,
+                    f"endpoints.{name}",
+                    "an endpoint name is a letter or _, then letters, digits, _ -",
+                )
+            endpoint = self.endpoint(name, node, clusters, functions)
+            route = endpoint.route or f"/{name}"
+            if route in routes:
+                why = f"route {route} is endpoint {routes[route]!r}'s already; give each its own"
+                self.fail(node, f"endpoints.{name}", why)
+            routes[route] = name
+            endpoints[name] = endpoint
+        return endpoints
+
+    def endpoint(
+        self,
+        name: str,
+        node: Node,
+        clusters: dict[str, ClusterSpec],
+        functions: dict[str, FunctionSpec],
+    ) -> EndpointSpec:
+        path = f"endpoints.{name}"
+        fields = self.mapping(node, path, schema.ENDPOINT_KEYS, f"in endpoint {name!r}")
+        if ("function" in fields) == ("asgi" in fields):
+            why = "give function (a function's name, or module:function) or asgi (module:app)"
+            self.fail(node, path, why + ", one of the two")
+        asgi = "asgi" in fields
+        key = "asgi" if asgi else "function"
+        target_node = fields[key][1]
+        target = self.string(target_node, f"{path}.{key}")
+        if asgi and not schema.is_entrypoint(target):
+            self.fail(target_node, f"{path}.asgi", f"expected module:app, got {target!r}")
+        if not asgi and target not in functions and not schema.is_entrypoint(target):
+            known = ", ".join(sorted(functions)) or "none"
+            why = f"{target!r} is neither a function of this manifest (defined: {known})"
+            self.fail(target_node, f"{path}.function", why + " nor module:function")
+        get = self.optional
+        route = get(fields, "route", path, self.string)
+        if route is not None and (not schema.ROUTE.match(route) or "//" in route):
+            why = f"expected a path like /{name} (letters, digits, . _ ~ - and /), got {route!r}"
+            self.fail(fields["route"][1], f"{path}.route", why)
+        replicas = get(fields, "replicas", path, partial(self.integer, low=1))
+        low = get(fields, "min_replicas", path, partial(self.integer, low=0))
+        high = get(fields, "max_replicas", path, partial(self.integer, low=1))
+        if replicas is not None and (low is not None or high is not None):
+            self.fail(node, path, "give replicas (a fixed count) or min/max_replicas, not both")
+        if (low is None) != (high is None):
+            self.fail(node, path, "autoscaling needs both min_replicas and max_replicas")
+        if low is not None and high is not None and low > high:
+            self.fail(fields["min_replicas"][1], f"{path}.min_replicas", "is over max_replicas")
+        cluster = get(fields, "cluster", path, self.string)
+        if cluster is not None and cluster not in clusters:
+            self.fail(fields["cluster"][1], f"{path}.cluster", self.missing(cluster, clusters))
+        return EndpointSpec(
+            name=name,
+            function=target,
+            asgi=asgi,
+            route=route,
+            replicas=replicas,
+            min_replicas=low,
+            max_replicas=high,
+            resources=get(fields, "resources", path, self.resources),
+            cluster=cluster,
+            public=get(fields, "public", path, self.boolean) or False,
         )
 
     @staticmethod

@@ -64,6 +64,14 @@ class DaemonPaths:
         return self.root / "runs"
 
     @property
+    def endpoint_logs_dir(self) -> Path:
+        """One folder per HTTP endpoint for its log. Under runs/ so that a multi-node
+        cluster's LogWriter, which writes only there, takes replicas' lines from other
+        nodes; no run id is ever "endpoints" (ids carry a time), and retention deletes
+        runs' folders only."""
+        return self.runs_dir / "endpoints"
+
+    @property
     def blobs_dir(self) -> Path:
         """Large call arguments, uploaded in chunks before their call."""
         return self.root / "blobs"

@@ -17,8 +17,19 @@ from types import MappingProxyType
 
 from rhcli.errors import UnknownClusterError, UnknownFunctionError
 
-TOP_KEYS = ("default_cluster", "clusters", "reqs", "functions")
+TOP_KEYS = ("default_cluster", "clusters", "reqs", "functions", "endpoints")
 FUNCTION_KEYS = ("entrypoint", "cluster", "reqs", "resources", "timeout")
+ENDPOINT_KEYS = (
+    "function",
+    "asgi",
+    "route",
+    "replicas",
+    "min_replicas",
+    "max_replicas",
+    "resources",
+    "cluster",
+    "public",
+)
 
 # The keys each cluster type accepts; `type` and `home` are common to all of them.
 CLUSTER_KEYS: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -45,6 +56,7 @@ _RESOURCE_ALIASES = {"cpu": "num_cpus", "gpu": "num_gpus", "mem": "memory"}
 
 CLUSTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 FUNCTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+ROUTE = re.compile(r"/[A-Za-z0-9._~/-]*\Z")
 
 
 def is_entrypoint(text: str) -> bool:
@@ -140,6 +152,33 @@ class FunctionSpec:
 
 
 @dataclass(frozen=True)
+class EndpointSpec:
+    """One entry of ``endpoints:``: a function (or an ASGI app) served over HTTP.
+
+    ``function`` names a function of ``functions:`` or is an entrypoint; with ``asgi`` it
+    is the entrypoint of an ASGI app. ``route`` None means ``/<name>``; ``replicas`` (a
+    fixed count) and ``min_replicas``/``max_replicas`` (autoscaling) exclude each other,
+    and neither means one replica. ``resources`` are per replica (None: the function's).
+    ``cluster`` None means the function's cluster, else the default one.
+    """
+
+    name: str
+    function: str
+    asgi: bool = False
+    route: str | None = None
+    replicas: int | None = None
+    min_replicas: int | None = None
+    max_replicas: int | None = None
+    resources: Mapping[str, float] | None = None
+    cluster: str | None = None
+    public: bool = False
+
+    def __post_init__(self) -> None:
+        if self.resources is not None:
+            object.__setattr__(self, "resources", MappingProxyType(dict(self.resources)))
+
+
+@dataclass(frozen=True)
 class Manifest:
     """A loaded runhouse.yaml (or the built-in default when ``path`` is None).
 
@@ -153,11 +192,13 @@ class Manifest:
     clusters: Mapping[str, ClusterSpec] = field(default_factory=dict)
     reqs: tuple[str, ...] | None = None
     functions: Mapping[str, FunctionSpec] = field(default_factory=dict)
+    endpoints: Mapping[str, EndpointSpec] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         clusters = {"local": LOCAL_CLUSTER, **self.clusters}
         object.__setattr__(self, "clusters", MappingProxyType(clusters))
         object.__setattr__(self, "functions", MappingProxyType(dict(self.functions)))
+        object.__setattr__(self, "endpoints", MappingProxyType(dict(self.endpoints)))
         if self.reqs is not None:
             object.__setattr__(self, "reqs", tuple(self.reqs))
 
@@ -186,3 +227,10 @@ class Manifest:
     def function_cluster(self, fn: FunctionSpec) -> ClusterSpec:
         """The cluster ``fn`` runs on: its own ``cluster``, else the default one."""
         return self.cluster(fn.cluster)
+
+    def endpoint_cluster(self, endpoint: EndpointSpec) -> ClusterSpec:
+        """The cluster ``endpoint`` is served on: its own ``cluster``, else its function's
+        (when that is a function of the manifest), else the default one."""
+        if endpoint.cluster is None and endpoint.function in self.functions:
+            return self.function_cluster(self.functions[endpoint.function])
+        return self.cluster(endpoint.cluster)

@@ -25,16 +25,22 @@ def create_token(path: Path) -> str:
     import secrets  # the daemon's side only: a client reading the token never needs it
 
     token = secrets.token_urlsafe(32)
+    write_private(path, token.encode())
+    return token
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Replace path's content with data, mode 0600 from the first byte: written under a
+    temporary name and renamed, so no reader ever sees a partial or loose file."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, token.encode())
+        os.write(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
     check_token_file(path)
-    return token
 
 
 def check_token_file(path: Path) -> None:

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from rhcli._version import __version__
 from rhcli.errors import (
     AuthError,
+    EndpointFailedError,
+    EndpointNotReadyError,
     HostSetupError,
     RemoteError,
     RhcliError,
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from rhcli.clusters.base import Cluster
     from rhcli.clusters.local import LocalCluster
     from rhcli.clusters.sky import OnDemandCluster
+    from rhcli.endpoint_api import Endpoint
     from rhcli.functions import Function
     from rhcli.outcomes import Outcome
     from rhcli.runref import RunRef
@@ -37,6 +40,9 @@ if TYPE_CHECKING:
 __all__ = [
     "AuthError",
     "Cluster",
+    "Endpoint",
+    "EndpointFailedError",
+    "EndpointNotReadyError",
     "Function",
     "HostSetupError",
     "LocalCluster",
@@ -55,11 +61,13 @@ __all__ = [
     "__version__",
     "cancel",
     "cluster",
+    "endpoints",
     "function",
     "get",
     "here",
     "ondemand_cluster",
     "runs",
+    "unserve",
 ]
 
 
@@ -112,6 +120,21 @@ def runs(
     return _runs(cluster=cluster, limit=limit, function=function, include_items=include_items)
 
 
+def endpoints(*, cluster: Any = None, show_token: bool = False) -> list[Endpoint]:
+    """The HTTP endpoints served on a cluster (rh.Endpoint records, each with its local
+    URL); their tokens with show_token. Serve one with ``fn.serve(...)``."""
+    from rhcli.endpoint_api import endpoints as _endpoints
+
+    return _endpoints(cluster=cluster, show_token=show_token)
+
+
+def unserve(name: str, *, cluster: Any = None) -> bool:
+    """End an HTTP endpoint; False when the cluster serves none of that name."""
+    from rhcli.endpoint_api import unserve as _unserve
+
+    return _unserve(name, cluster=cluster)
+
+
 def __getattr__(name: str) -> Any:
     # rh.here and the classes resolve lazily, keeping `import rhcli` light.
     if name == "here":
@@ -128,6 +151,10 @@ def __getattr__(name: str) -> Any:
         from rhcli.clusters.sky import OnDemandCluster
 
         return OnDemandCluster
+    if name == "Endpoint":
+        from rhcli.endpoint_api import Endpoint
+
+        return Endpoint
     if name == "Function":
         from rhcli.functions import Function
 

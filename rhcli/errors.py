@@ -81,7 +81,8 @@ class UnknownClusterError(UsageError):
 
 
 class EntrypointNotFoundError(UsageError):
-    """The module or attribute named by an entrypoint does not exist on the cluster."""
+    """The module or attribute named by an entrypoint does not exist on the cluster, or
+    the module cannot be imported there because a package it imports is missing."""
 
     def __init__(
         self,
@@ -132,9 +133,15 @@ class NotSupportedError(UsageError):
 
 
 class UnreachableError(RhcliError):
-    """The cluster or its daemon cannot be reached, or refused us."""
+    """The cluster or its daemon cannot be reached, or refused us.
+
+    run_id is set when the connection was lost after a call was sent: the run may be
+    recorded (and go on, or be marked failed by the next daemon), so it can be fetched
+    by that id once the daemon is back.
+    """
 
     exit_code = ExitCode.UNREACHABLE
+    run_id: str | None = None
 
 
 class DaemonNotRunningError(UnreachableError):
@@ -350,3 +357,39 @@ class ChangedInputError(UsageError):
 class MapJournalError(UsageError):
     """The client could not write a map's journal (its own disk is full, or the folder is
     not writable): the map stops here, its results so far kept on the cluster."""
+
+
+# --- HTTP endpoints -------------------------------------------------------------------------
+
+
+class EndpointFailedError(RhcliError):
+    """An endpoint's deploy failed: its replicas could not start (the module raised on
+    import, the entrypoint is missing, ...); carries Ray Serve's reason."""
+
+    exit_code = ExitCode.FUNCTION_RAISED
+
+    def __init__(self, *, name: str, cluster: str, reason: str) -> None:
+        self.name = name
+        self.cluster = cluster
+        self.reason = reason
+        super().__init__(
+            f"endpoint {name!r} on {cluster} failed to start: {reason}\n"
+            f"Fix the code and serve it again; `rhcli logs --endpoint {name}` shows what "
+            "its replicas printed"
+        )
+
+
+class EndpointNotReadyError(RhcliError, TimeoutError):
+    """An endpoint's replicas were not running when the wait ended; the deploy goes on."""
+
+    exit_code = ExitCode.TIMED_OUT
+
+    def __init__(self, *, name: str, cluster: str, status: str, message: str, waited: float):
+        self.name = name
+        self.cluster = cluster
+        super().__init__(
+            f"endpoint {name!r} on {cluster} is still {status} after {waited:.0f} s"
+            + (f" ({message})" if message else "")
+            + ". The deploy goes on: `rhcli endpoints` shows when it runs (its replicas may "
+            "be waiting for room on the cluster)"
+        )

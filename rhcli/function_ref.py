@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable
+import sysconfig
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,9 +130,36 @@ def _resolves_to(module_name: str, qualname: str, fn: Callable[..., Any]) -> boo
 
 
 def _is_site_packages(path: Path) -> bool:
-    import sysconfig  # here: a function given by name never needs it
 
     # The standard library counts too: it is on every cluster, not code to sync there.
     paths = sysconfig.get_paths()
     installed = {str(Path(paths[k]).resolve()) for k in ("purelib", "platlib", "stdlib")}
     return str(path) in installed or path.name in ("site-packages", "dist-packages", "lib-dynload")
+
+
+_RESOURCE_KEYS = ("num_cpus", "num_gpus", "memory")
+
+
+def resources_message(resources: Mapping[str, float]) -> Any:
+    """The protocol's Resources for a resource request (num_cpus, num_gpus, memory, and
+    custom names)."""
+    from rhcli.protocol import daemon_pb2 as pb
+
+    message = pb.Resources()
+    for key, value in resources.items():
+        if key in _RESOURCE_KEYS:
+            setattr(message, key, float(value))
+        else:
+            message.custom[key] = float(value)
+    return message
+
+
+def default_reqs(local_root: Path, manifest: str | None) -> tuple[str, ...]:
+    """The requirements every function of the repository at local_root gets: the
+    manifest's reqs, else the repo's requirements.txt when it has one, else none."""
+    from rhcli.config.manifest import load
+
+    loaded = load(manifest)
+    if loaded.reqs is not None:
+        return loaded.reqs
+    return ("requirements.txt",) if (local_root / "requirements.txt").is_file() else ()

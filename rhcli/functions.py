@@ -8,14 +8,22 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 from rhcli import on_cluster
 from rhcli.args import check_args_size, dump_args, summarize_args
 from rhcli.clusters.base import Cluster
-from rhcli.function_ref import FunctionSource, from_callable, from_entrypoint, git_root
+from rhcli.errors import UnreachableError
+from rhcli.function_ref import (
+    FunctionSource,
+    default_reqs,
+    from_callable,
+    from_entrypoint,
+    git_root,
+    resources_message,
+)
 from rhcli.log_follower import Follower, LogPrinter, batch_printer, printer_for
 from rhcli.map_stream import Call
 from rhcli.maps import collect_map, map_calls, stream_map
@@ -23,7 +31,7 @@ from rhcli.outcomes import Outcome, outcome_from_message, unwrap
 from rhcli.protocol.wire import DEADLINE_GRACE_S, INLINE_ARGS_LIMIT
 from rhcli.runref import RunRef, new_run_id
 
-_RESOURCE_KEYS = ("num_cpus", "num_gpus", "memory")
+log = logging.getLogger(__name__)
 
 
 class Function:
@@ -210,6 +218,15 @@ class Function:
         run's output is printed as it comes, all of it before this returns.
         """
         request = self._request(args, kwargs, timeout=timeout, want_json=want_json, enqueue=enqueue)
+        log.debug(
+            "run %s: %s on %s (timeout %s, enqueue %s, detach %s)",
+            request.run_id,
+            self.name,
+            self.system.name,
+            f"{request.timeout_s:g} s" if request.timeout_s else "none",
+            enqueue,
+            detach,
+        )
         if detach:
             self.system.call_daemon(lambda client: client.submit(request))
             return Outcome(run_id=request.run_id, status="queued" if enqueue else "running")
@@ -220,11 +237,24 @@ class Function:
             deadline += DEADLINE_GRACE_S
         if stream_logs is False:
             reply = self.system.call_daemon(lambda client: client.call(request, timeout=deadline))
-        else:
-            show = batch_printer(stream_logs)
-            reply = self.system.call_daemon(
-                lambda client: client.call_stream(request, timeout=deadline, on_logs=show)
-            )
+        try:
+            if stream_logs is False:
+                reply = self.system.call_daemon(
+                    lambda client: client.call(request, timeout=deadline)
+                )
+            else:
+                printer = printer_for(stream_logs)
+                show = batch_printer(printer)
+                try:
+                    reply = self.system.call_daemon(
+                        lambda client: client.call_stream(request, timeout=deadline, on_logs=show)
+                    )
+                finally:
+                    printer.finish()  # a progress line left drawn ends before the result
+        except UnreachableError as exc:
+            if exc.run_id is None:
+                exc.run_id = request.run_id  # sent: its outcome can be fetched later
+            raise
         return outcome_from_message(reply.run_id, reply.outcome)
 
     def follow(self, run_id: str, stream_logs: bool | LogPrinter) -> Follower | None:
@@ -265,7 +295,7 @@ class Function:
             run_id=self.last_run_id,
             function=self.function_message(),
             timeout_s=effective_timeout or 0.0,
-            resources=self.resources_message(),
+            resources=resources_message(self.resources),
             want_json=want_json,
             enqueue=enqueue,
             depends_on=depends_on,
@@ -289,17 +319,15 @@ class Function:
             fn_ref.entrypoint = self.source.entrypoint
         return fn_ref
 
-    def resources_message(self) -> Any:
-        """The protocol's Resources for this function's resource request."""
-        from rhcli.protocol import daemon_pb2 as pb
+    def serve(self, route: str | None = None, replicas: int | None = None, **options: Any) -> Any:
+        """Serve this function over HTTP through Ray Serve on its cluster; returns the
+        rhcli.Endpoint (its local ``url``, ``headers()`` with the token) once its replicas
+        run. Options: min_replicas, max_replicas, name, resources (per replica; default:
+        this function's), asgi (the entrypoint is an ASGI app), public, wait (seconds).
+        See rhcli.endpoint_api.serve for what it raises."""
+        from rhcli.endpoint_api import serve
 
-        message = pb.Resources()
-        for key, value in self.resources.items():
-            if key in _RESOURCE_KEYS:
-                setattr(message, key, float(value))
-            else:
-                message.custom[key] = float(value)
-        return message
+        return serve(self, route=route, replicas=replicas, **options)
 
 
 def function(
@@ -369,14 +397,3 @@ def _refuse_call_during_cluster_import(name: str) -> None:
             "remote functions at import time. Put those calls under "
             '`if __name__ == "__main__":` so the cluster can import the script.'
         )
-
-
-def default_reqs(local_root: Path, manifest: str | None) -> tuple[str, ...]:
-    """The requirements every function of the repository at local_root gets: the
-    manifest's reqs, else the repo's requirements.txt when it has one, else none."""
-    from rhcli.config.manifest import load
-
-    loaded = load(manifest)
-    if loaded.reqs is not None:
-        return loaded.reqs
-    return ("requirements.txt",) if (local_root / "requirements.txt").is_file() else ()

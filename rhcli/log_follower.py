@@ -8,6 +8,8 @@ returns its result only after its follower has printed the end of its log.
 
 from __future__ import annotations
 
+import datetime
+import json
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -19,18 +21,37 @@ if TYPE_CHECKING:
 
 
 class LogPrinter:
-    """Writes log lines: stdout lines to out, stderr lines to err; map items prefixed."""
+    """Writes log lines: stdout lines to out, stderr lines to err; map items prefixed.
+
+    A progress record (a line redrawn with carriage returns) is drawn as a terminal
+    would show it: on a terminal, redrawn in place and replaced by whatever comes next
+    (its final state, usually); elsewhere, each on a line of its own, with the final
+    line left out when it repeats the last progress record of its stream. timestamps
+    puts each line's time (UTC, ISO 8601) in front of it.
+    """
 
     def __init__(
-        self, *, out: IO[str] | None = None, err: IO[str] | None = None, as_json: bool = False
+        self,
+        *,
+        out: IO[str] | None = None,
+        err: IO[str] | None = None,
+        as_json: bool = False,
+        timestamps: bool = False,
     ) -> None:
         self._out = out
         self._err = err
         self._as_json = as_json
+        self._timestamps = timestamps
         self._lock = threading.Lock()
+        self._drawn: IO[str] | None = None  # a terminal whose last line is a progress
+        self._last_progress: dict[str, str] = {}  # stream -> its last progress line (pipe)
 
     def print_batch(self, batch: Any) -> None:
+        """Print a LogBatch; its end marker finishes a progress line left drawn."""
         self.print_lines(batch.lines)
+        if batch.end:
+            with self._lock:
+                self.finish()
 
     def print_lines(self, lines: Any) -> None:
         with self._lock:
@@ -40,21 +61,54 @@ class LogPrinter:
     def _print(self, line: Any) -> None:
         target = (self._out if line.stream == "out" else self._err) or sys.stderr
         if self._as_json:
-            import json
-
-            record = {"seq": line.seq, "stream": line.stream, "t": line.t, "text": line.text}
-            if line.HasField("item"):
-                record["item"] = line.item
-            if line.progress:
-                record["progress"] = True
-            target.write(json.dumps(record) + "\n")
+            target.write(json.dumps(_record(line)) + "\n")
+            target.flush()
+            return
+        prefix = f"[{line.item}] " if line.HasField("item") else ""
+        if self._timestamps:
+            prefix = f"{_utc(line.t)} {prefix}"
+        text = prefix + line.text
+        if target.isatty():
+            if self._drawn is not None:  # clear the progress line: this one takes it
+                self._drawn.write(_CLEAR_LINE)
+                if self._drawn is not target:
+                    self._drawn.flush()
+            target.write(text if line.progress else text + "\n")
+            self._drawn = target if line.progress else None
+        elif line.progress:
+            target.write(text + "\n")
+            self._last_progress[line.stream] = line.text
         else:
-            prefix = f"[{line.item}] " if line.HasField("item") else ""
-            if line.progress and target.isatty():
-                target.write(f"\r{prefix}{line.text}")
-            else:
-                target.write(f"{prefix}{line.text}\n")
+            if self._last_progress.pop(line.stream, None) != line.text:
+                target.write(text + "\n")
         target.flush()
+
+    def finish(self) -> None:
+        """End a progress line left drawn on a terminal, so that what is printed next
+        starts on a line of its own. Idempotent."""
+        if self._drawn is not None:
+            self._drawn.write("\n")
+            self._drawn.flush()
+            self._drawn = None
+
+
+# Back to the start of the line, and erase it (ANSI "erase in line").
+_CLEAR_LINE = "\r\x1b[K"
+
+
+def _record(line: Any) -> dict[str, Any]:
+    record = {"seq": line.seq, "stream": line.stream, "t": line.t, "text": line.text}
+    if line.HasField("item"):
+        record["item"] = line.item
+    if line.progress:
+        record["progress"] = True
+    return record
+
+
+def _utc(t: float) -> str:
+    """2026-11-26T11:42:35.123Z"""
+    stamp = datetime.datetime.fromtimestamp(t, tz=datetime.timezone.utc)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
 
 def printer_for(stream_logs: bool | LogPrinter) -> LogPrinter:
@@ -81,15 +135,30 @@ def batch_printer(stream_logs: bool | LogPrinter) -> Callable[[Any], None]:
 
 
 def print_log(
-    run_id: str, *, cluster: Cluster, printer: LogPrinter, follow: bool, item: int | None = None
+    run_id: str,
+    *,
+    cluster: Cluster,
+    printer: LogPrinter,
+    follow: bool,
+    item: int | None = None,
+    tail: int | None = None,
+    since: float | None = None,
+    start: bool = True,
 ) -> str:
     """Print a run's log (following it until it ends when follow); its end status, or ""
-    when the log ended without one (not following). item: only that map item's lines."""
-    for batch in cluster.client().logs(run_id, follow=follow, item=item):
-        printer.print_batch(batch)
-        if batch.end:
-            return str(batch.status)
-    return ""
+    when the log ended without one (not following). item: only that map item's lines;
+    tail: only the last N lines written so far (then the new ones, when following);
+    since (unix seconds): only lines written at or after it. start=False starts no
+    daemon (a down one raises DaemonNotRunningError)."""
+    client = cluster.client(start=start)
+    try:
+        for batch in client.logs(run_id, follow=follow, item=item, tail=tail, since=since or 0.0):
+            printer.print_batch(batch)
+            if batch.end:
+                return str(batch.status)
+        return ""
+    finally:
+        printer.finish()
 
 
 class Follower:

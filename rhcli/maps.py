@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from rhcli.errors import MapIncompleteError, UnreachableError, UsageError
+from rhcli.function_ref import resources_message
 from rhcli.map_journal import MapJournal
 from rhcli.map_resume import journal_for_resume, plan_resume
 from rhcli.map_stream import Call, check_complete, map_requests, run_attempt
@@ -162,7 +163,7 @@ def _run(
     start = pb.MapStart(
         function=fn.function_message(),
         timeout_s=timeout or 0.0,
-        resources=fn.resources_message(),
+        resources=resources_message(fn.resources),
         want_json=want_json,
         total=total,
     )

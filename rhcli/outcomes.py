@@ -173,6 +173,39 @@ def raise_failure(outcome: Outcome, *, entrypoint: str = "") -> NoReturn:
     raise RunError(message, run_id=run_id)
 
 
+# The class unwrap() raises for a run that ended without a result, by failure kind (or
+# status, for a cancelled run); a raised run's is the function's own exception's.
+_FAILURE_CLASSES: dict[str, type[BaseException]] = {
+    "entrypoint_not_found": EntrypointNotFoundError,
+    "worker_died": WorkerDiedError,
+    "result_not_serializable": ResultNotSerializableError,
+    "timeout": RunTimeoutError,
+    "resources_unavailable": ResourcesUnavailableError,
+}
+
+
+def error_type(outcome: Outcome) -> str:
+    """The name of the exception a failed run stands for, in one style: as a Python
+    traceback names a class (``ZeroDivisionError``, ``mypkg.errors.BadInput``,
+    ``rhcli.errors.RunTimeoutError``). For a run that raised, its exception's class; for
+    any other ending, the rhcli error ``unwrap`` raises for it."""
+    if outcome.failure == "raised" and outcome.error is not None and outcome.error.type_name:
+        return traceback_name(outcome.error.type_name)
+    if outcome.status == "cancelled":
+        cls: type[BaseException] = RunCancelledError
+    elif outcome.status == "timed_out":
+        cls = RunTimeoutError
+    else:
+        cls = _FAILURE_CLASSES.get(outcome.failure, RunError)
+    return traceback_name(f"{cls.__module__}.{cls.__qualname__}")
+
+
+def traceback_name(qualified: str) -> str:
+    """A module-qualified class name as a traceback shows it: builtins.ValueError is
+    ValueError; any other name stays as it is."""
+    return qualified.removeprefix("builtins.")
+
+
 def rebuild_exception(run_id: str, error: ErrorInfo) -> BaseException:
     """The remote exception as its own type when it unpickles here, else RemoteError.
 

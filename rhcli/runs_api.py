@@ -140,18 +140,20 @@ def outcome(
     cluster: Cluster | str | None = None,
     timeout: float | None = None,
     fetch: bool = True,
+    start: bool = True,
 ) -> Outcome:
     """The run's outcome once it ends, or after timeout seconds one still queued or
     running (timeout=None waits as long as the run does). With fetch, a result too large
-    to travel inline is fetched into it."""
+    to travel inline is fetched into it. start=False starts no daemon (a down one raises
+    DaemonNotRunningError), as for every read-only function here."""
     system = cluster_of(ref, cluster)
     run_id = str(ref)
-    message = system.call_daemon(lambda client: client.wait(run_id, timeout=timeout))
+    message = system.call_daemon(lambda client: client.wait(run_id, timeout=timeout), start=start)
     found = outcome_from_message(run_id, message)
-    return found.fetch_result(system.client().read_result) if fetch else found
+    return found.fetch_result(system.client(start=start).read_result) if fetch else found
 
 
-def map_size(ended: Outcome, *, cluster: Cluster) -> int:
+def map_size(ended: Outcome, *, cluster: Cluster, start: bool = True) -> int:
     """How many items the run has when it is a map that has ended, else 0.
 
     A map's own record holds no result (its items do); a plain run that ended always has
@@ -159,11 +161,11 @@ def map_size(ended: Outcome, *, cluster: Cluster) -> int:
     """
     if ended.status not in ("succeeded", "failed") or ended.result or ended.result_size:
         return 0
-    return info(ended.run_id, cluster=cluster).items
+    return info(ended.run_id, cluster=cluster, start=start).items
 
 
 def map_item_outcomes(
-    map_id: str, items: int, *, cluster: Cluster, fetch: bool = False
+    map_id: str, items: int, *, cluster: Cluster, fetch: bool = False, start: bool = True
 ) -> Iterator[Outcome]:
     """Each item's outcome of a map that has ended, in input order: from this machine's
     journal of the map when it has the item's result, else from the cluster (one Wait per
@@ -172,7 +174,7 @@ def map_item_outcomes(
     from rhcli.map_journal import MapJournal
 
     journal = MapJournal.open(map_id, writable=False)
-    client = cluster.client()
+    client = cluster.client(start=start)
     for index in range(items):
         item_id = f"{map_id}.{index}"
         if journal is not None and journal.has(index):
@@ -192,17 +194,19 @@ def map_item_outcomes(
         yield found.fetch_result(client.read_result) if fetch else found
 
 
-def info(ref: str, *, cluster: Cluster | str | None = None) -> RunInfo:
+def info(ref: str, *, cluster: Cluster | str | None = None, start: bool = True) -> RunInfo:
     """The run's record (UnknownRunError when the cluster does not know it)."""
     system = cluster_of(ref, cluster)
-    return run_info_from_message(system.call_daemon(lambda client: client.get_run(str(ref))))
+    message = system.call_daemon(lambda client: client.get_run(str(ref)), start=start)
+    return run_info_from_message(message)
 
 
-def cancel(ref: str, *, cluster: Cluster | str | None = None) -> RunInfo:
+def cancel(ref: str, *, cluster: Cluster | str | None = None, start: bool = True) -> RunInfo:
     """Stop a queued or running run; a run that has ended is left as it is. Returns its
     record after the cancel."""
     system = cluster_of(ref, cluster)
-    return run_info_from_message(system.call_daemon(lambda client: client.cancel(str(ref))))
+    message = system.call_daemon(lambda client: client.cancel(str(ref)), start=start)
+    return run_info_from_message(message)
 
 
 def map_items(
@@ -232,16 +236,51 @@ def runs(
     function: str = "",
     include_items: bool = False,
     statuses: tuple[Status, ...] = (),
+    since: float | None = None,
+    start: bool = True,
 ) -> list[RunInfo]:
-    """The newest runs on the cluster, newest first; map items too with include_items;
-    only those in one of statuses when given."""
+    """The newest runs on the cluster, newest first; map items too with include_items.
+
+    statuses keeps runs in one of them; since (unix seconds) runs created at or after it.
+    Raises UsageError for a limit under 1 or an unknown status.
+    """
+    from rhcli.errors import UsageError
     from rhcli.protocol.statuses import STATUS_VALUES
 
+    if limit < 1:
+        raise UsageError(f"the number of runs to list must be 1 or more, not {limit}")
+    unknown = [name for name in statuses if name not in STATUS_VALUES]
+    if unknown:
+        raise UsageError(f"unknown status {unknown[0]!r}; statuses are: {', '.join(STATUS_VALUES)}")
+    values = tuple(STATUS_VALUES[name] for name in statuses)
     system = cluster_of("", cluster)
-    wanted = tuple(STATUS_VALUES[name] for name in statuses)
     found = system.call_daemon(
         lambda client: client.list_runs(
-            limit=limit, function=function, include_items=include_items, statuses=wanted
-        )
+            limit=limit,
+            function=function,
+            include_items=include_items,
+            statuses=values,
+            since=since or 0.0,
+        ),
+        start=start,
     )
     return [run_info_from_message(message) for message in found]
+
+
+LAST = "last"
+
+
+def resolve_run_id(ref: str, *, cluster: Cluster | str | None = None, start: bool = True) -> str:
+    """The run id ref names: itself, or for "last" the newest run's on the cluster (map
+    items aside). Raises UnknownRunError when the cluster has no run at all."""
+    from rhcli.errors import UnknownRunError
+
+    if str(ref) != LAST:
+        return str(ref)
+    newest = runs(cluster=cluster, limit=1, start=start)
+    if not newest:
+        raise UnknownRunError(
+            "`last` names the newest run, but this cluster has none (runs are kept for the "
+            "retention period); start one with `rhcli run FN`"
+        )
+    return newest[0].run_id

@@ -22,7 +22,7 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,sky,dashboard]'
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,sky,dashboard,serve]'
 # Started from a background job of a non-interactive shell (CI runners, `cmd &` in a
 # script), this shell and its children inherit SIGINT as ignored, and a shell cannot undo
 # that itself; Python then installs no KeyboardInterrupt handler. Give pytest Python's

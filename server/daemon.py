@@ -28,10 +28,12 @@ from pathlib import Path
 import grpc
 
 from rhcli._version import __version__
+from rhcli.config.daemon_settings import daemon_settings
 from rhcli.config.daemon_state import PID_FILE, is_daemon_process
 from rhcli.config.paths import DaemonPaths, rhcli_home
 from rhcli.config.root_processes import sweep_leftovers
 from rhcli.config.token_file import InsecureTokenFileError, check_token_file, create_token
+from rhcli.errors import UsageError
 from rhcli.protocol import daemon_pb2_grpc as pb_grpc
 from rhcli.protocol.wire import MAX_MESSAGE_BYTES, BadLimitError
 from rhcli.protocol.wire import max_arg_bytes as max_arg_bytes_env
@@ -61,6 +63,9 @@ class StartupError(Exception):
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line, with defaults from the environment (UsageError when one of
+    those is malformed: rhcli.config.daemon_settings)."""
+    settings = daemon_settings()
     parser = argparse.ArgumentParser(prog="python -m rhcli.server", description=__doc__)
     parser.add_argument(
         "--home",
@@ -76,7 +81,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--port",
         type=int,
-        default=int(os.environ.get("RHCLI_PORT", "0")),
+        default=int(settings["RHCLI_PORT"]),
         help="port to listen on; 0 picks a free one (default: $RHCLI_PORT or 0)",
     )
     parser.add_argument(
@@ -87,7 +92,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--map-retries",
         type=int,
-        default=int(os.environ.get("RHCLI_MAP_RETRIES", "2")),
+        default=int(settings["RHCLI_MAP_RETRIES"]),
         help="how often a map chunk whose worker died (its node lost) is run again "
         "(default: $RHCLI_MAP_RETRIES or 2)",
     )
@@ -101,21 +106,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--cancel-grace-s",
         type=float,
-        default=float(os.environ.get("RHCLI_CANCEL_GRACE_S", "5")),
+        default=settings["RHCLI_CANCEL_GRACE_S"],
         help="seconds a cancelled run has after SIGTERM before its worker is killed "
         "(default: $RHCLI_CANCEL_GRACE_S or 5)",
     )
     parser.add_argument(
         "--retention-days",
         type=float,
-        default=float(os.environ.get("RHCLI_RETENTION_DAYS", "7")),
+        default=settings["RHCLI_RETENTION_DAYS"],
         help="delete finished runs older than this (default: $RHCLI_RETENTION_DAYS or 7)",
     )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    try:
+        args = parse_args(argv)
+    except UsageError as exc:  # a malformed RHCLI_* setting: refused before anything
+        print(f"rhcli daemon: {exc}", file=sys.stderr)
+        return 2
     if args.max_arg_bytes is None:
         try:
             args.max_arg_bytes = max_arg_bytes_env()
@@ -197,13 +206,19 @@ def _serve(paths: DaemonPaths, args: argparse.Namespace) -> int:
     from rhcli.server.mapper import Mapper
     from rhcli.server.runs import RunManager
     from rhcli.server.servicer import DaemonServicer
+    from rhcli.server.serving import EndpointManager
 
     store = RunStore(paths.run_db, paths.runs_dir)
-    executor = Executor(
-        paths.runs_dir,
-        cancel_grace_s=args.cancel_grace_s,
-        multinode=args.ray_address != "local",
+    multinode = args.ray_address != "local"
+    executor = Executor(paths.runs_dir, cancel_grace_s=args.cancel_grace_s, multinode=multinode)
+    endpoints = EndpointManager(
+        root=paths.root,
+        logs_dir=paths.endpoint_logs_dir,
+        executor=executor,
+        head_node_id=ray_runtime.node_id() if multinode else "",
     )
+    if multinode:  # a private Ray ends with its driver; a cluster's Ray keeps Serve
+        endpoints.clear_leftovers()
     runs = RunManager(store, executor, BlobStore(paths.blobs_dir, max_bytes=args.max_arg_bytes))
     runs.recover()
     retention_s = args.retention_days * 86400
@@ -211,7 +226,11 @@ def _serve(paths: DaemonPaths, args: argparse.Namespace) -> int:
     mapper = Mapper(runs, max_retries=max(0, args.map_retries))
     _install_test_hook(mapper)
     servicer = DaemonServicer(
-        home=paths.root, runs=runs, mapper=mapper, installer=ReqsInstaller(paths.reqs_dir)
+        home=paths.root,
+        runs=runs,
+        mapper=mapper,
+        installer=ReqsInstaller(paths.reqs_dir),
+        endpoints=endpoints,
     )
     server = grpc.server(
         # Blocking calls hold a thread each for as long as they run: be generous.
@@ -232,6 +251,7 @@ def _serve(paths: DaemonPaths, args: argparse.Namespace) -> int:
         pass
     log.info("stopping: finishing in-flight calls (up to 5 s)")
     server.stop(grace=5).wait()
+    endpoints.shutdown()  # before Ray: on a multi-node cluster Serve would outlive us
     # The store stays open: runs still finishing write their outcome until Ray stops
     # them; what is left running is failed by the next daemon's recovery.
     executor.shutdown()

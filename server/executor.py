@@ -23,6 +23,7 @@ from rhcli.server.memory_limit import watch_memory
 from rhcli.server.outcomes import cancelled_outcome, death_reason, timed_out, to_proto
 from rhcli.server.placement import Placements
 from rhcli.server.pool import PoolKey, Slot, Unsatisfiable, WorkerPool, shape_of
+from rhcli.server.reservations import Reservations
 from rhcli.server.result_files import INLINE_RESULT_LIMIT
 from rhcli.server.run_logs import append_note, log_path
 from rhcli.server.worker import BatchCall, RunCall, Worker, WorkerOutcome
@@ -79,7 +80,13 @@ class Executor:
         self._capacity: dict[str, float] = {}
         self._capacity_at = 0.0
         self._capacity_lock = threading.Lock()
-        self.pool = WorkerPool(create=self._create, kill=self._kill, capacity=self.capacity)
+        # What HTTP endpoints' replicas hold is not the pool's to hand out (reservations).
+        self.reserved = Reservations()
+        self.pool = WorkerPool(
+            create=self._create,
+            kill=self._kill,
+            capacity=lambda: self.reserved.left_of(self.capacity()),
+        )
         self._head_node_id = ""
         if multinode:  # last: the watcher thread uses everything above
             from rhcli.server.log_forwarding import start_log_writer

@@ -52,9 +52,12 @@ class FunctionLoader:
         self._forget_changed_modules()
         if pickled:
             return self._unpickle_function(pickled)
-        fn = _import_entrypoint(entrypoint, self.code_root)
-        self._track_user_modules()
-        return fn
+        try:
+            return _import_entrypoint(entrypoint, self.code_root)
+        finally:
+            # Also when the attribute is missing: the module stays imported, and an edit
+            # that adds the attribute must be seen by the next call.
+            self._track_user_modules()
 
     def after_call(self) -> None:
         """Track the user modules the call imported, so their edits are seen too."""
@@ -191,7 +194,13 @@ def _import_entrypoint(entrypoint: str, code_root: str) -> Callable[..., Any]:
                 f"no module named {module_name!r} under {code_root} "
                 f"(entrypoint {entrypoint!r}); check the path and that the file is in the repo"
             ) from None
-        raise
+        # The module is there but imports a package the cluster lacks: a setup problem
+        # that rerunning cannot fix, told as such (exit 2), with where the import is.
+        raise EntrypointMissing(
+            f"module {module_name!r} imports {missing or exc.msg!r}{_import_site(exc)}, "
+            "which is not installed on the cluster; add it to the function's reqs "
+            "(or requirements.txt) and run `rhcli install`"
+        ) from None
     obj: Any = module
     for part in qualname.split("."):
         try:
@@ -211,3 +220,16 @@ def _import_entrypoint(entrypoint: str, code_root: str) -> Callable[..., Any]:
     if not callable(obj):
         raise EntrypointMissing(f"{entrypoint!r} is a {type(obj).__name__}, not a function")
     return obj  # type: ignore[no-any-return]
+
+
+def _import_site(exc: BaseException) -> str:
+    """Where the failed import statement is: " (at FILE, line N)", the innermost frame
+    outside the import machinery; "" when there is none."""
+    site = ""
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if not filename.startswith("<frozen ") and filename != __file__:
+            site = f" (at {filename}, line {tb.tb_lineno})"
+        tb = tb.tb_next
+    return site

@@ -116,6 +116,13 @@ def stop_ray() -> None:
         ray.shutdown()
 
 
+def node_id() -> str:
+    """This process's Ray node (hex)."""
+    import ray
+
+    return str(ray.get_runtime_context().get_node_id())
+
+
 def cluster_nodes() -> list[dict[str, Any]]:
     """Every node Ray has seen in this cluster (a lost one stays listed, not alive)."""
     import ray

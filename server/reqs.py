@@ -74,8 +74,10 @@ def plan(reqs: list[str], code_root: Path) -> Plan:
     return Plan(tuple(args), digest.hexdigest()[:24], tuple(specs) if specs is not None else None)
 
 
-def satisfied(specs: tuple[str, ...]) -> bool:
-    """True when every spec names an installed distribution of an acceptable version."""
+def satisfied(specs: tuple[str, ...], *, depth: int = 0) -> bool:
+    """True when every spec names an installed distribution of an acceptable version,
+    with what each extra it names requires (``ray[serve]`` is not satisfied by a bare
+    ``ray``: the extra's packages are what was asked for)."""
     for spec in specs:
         try:
             req = Requirement(spec)
@@ -91,7 +93,25 @@ def satisfied(specs: tuple[str, ...]) -> bool:
             return False
         if req.specifier and not req.specifier.contains(version, prereleases=True):
             return False
+        if req.extras and not _extras_satisfied(req, depth):
+            return False
     return True
+
+
+def _extras_satisfied(req: Requirement, depth: int) -> bool:
+    if depth > 3:  # extras naming extras naming extras: let pip decide
+        return False
+    needed = []
+    for line in metadata.requires(req.name) or []:
+        dependency = Requirement(line)
+        marker = dependency.marker
+        # An extra's requirement is one whose marker holds only with that extra named.
+        if marker is None or marker.evaluate({"extra": ""}):
+            continue
+        if any(marker.evaluate({"extra": extra}) for extra in req.extras):
+            dependency.marker = None
+            needed.append(str(dependency))
+    return satisfied(tuple(needed), depth=depth + 1)
 
 
 class ReqsInstaller:

@@ -24,6 +24,7 @@ import os
 import select
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -83,13 +84,18 @@ def read_records(
     finished: Callable[[], bool],
     cancelled: Callable[[], bool],
     item: int | None = None,
+    tail: int | None = None,
+    since: float = 0.0,
 ) -> Iterator[list[dict[str, Any]]]:
     """Batches of records of one log, up to and including its end marker.
 
     Without follow, stops at the end of what is written now. With follow, waits for more
     until the end marker, until finished() says the run ended and nothing more came, or
-    until cancelled() (the client went away). item keeps one map item's lines.
+    until cancelled() (the client went away). item keeps one map item's lines; since
+    (unix seconds) the lines written at or after it; tail the last `tail` of the lines
+    written before the log was opened (every line written after follows).
     """
+    keep = _Filter(item, since)
     handle = None
     pending = b""
     quiet_polls = 0  # polls since data last came: past 1 s, poll less often
@@ -103,17 +109,26 @@ def read_records(
                 except FileNotFoundError:
                     if not follow or finished():
                         return
+                    tail = None  # nothing written yet: every line to come is new
                     if watch is not None:
                         watch.wait(WATCH_TIMEOUT_S)
                     else:
                         time.sleep(IDLE_POLL_S)
+                    continue
+                if tail is not None:
+                    shown, pending, ended = _last_records(handle, keep, tail)
+                    if shown:
+                        yield shown
+                    if ended:
+                        return
+                    tail = None
                     continue
             data = handle.read(1 << 20)
             if data:
                 quiet_polls = 0
                 pending += data
                 *lines, pending = pending.split(b"\n")
-                batch, ended = _parse(lines, item)
+                batch, ended = keep.parse(lines)
                 if batch:
                     yield batch
                 if ended:
@@ -139,18 +154,50 @@ def read_records(
             watch.close()
 
 
-def _parse(lines: list[bytes], item: int | None) -> tuple[list[dict[str, Any]], bool]:
-    batch = []
-    for raw in lines:
-        if not raw:
-            continue
-        record = json.loads(raw)
-        if record.get("end"):
+def _last_records(
+    handle: Any, keep: _Filter, tail: int
+) -> tuple[list[dict[str, Any]], bytes, bool]:
+    """The last `tail` kept records of what handle holds now (read to its end, holding
+    no more than `tail` records), then the end marker if it came; the incomplete last
+    line; whether the marker came."""
+    last: deque[dict[str, Any]] = deque(maxlen=tail)
+    pending = b""
+    while data := handle.read(1 << 20):
+        pending += data
+        *lines, pending = pending.split(b"\n")
+        batch, ended = keep.parse(lines)
+        if ended:
+            end = batch.pop()
+            last.extend(batch)
+            return [*last, end], b"", True
+        last.extend(batch)
+    return list(last), pending, False
+
+
+class _Filter:
+    """Which records a reader keeps: one map item's, and those written since a time."""
+
+    def __init__(self, item: int | None, since: float) -> None:
+        self.item = item
+        self.since = since
+
+    def parse(self, lines: list[bytes]) -> tuple[list[dict[str, Any]], bool]:
+        """The kept records of complete lines, up to an end marker (kept); and whether
+        the marker came."""
+        batch = []
+        for raw in lines:
+            if not raw:
+                continue
+            record = json.loads(raw)
+            if record.get("end"):
+                batch.append(record)
+                return batch, True
+            if self.item is not None and record.get("item") != self.item:
+                continue
+            if self.since and record.get("t", 0.0) < self.since:
+                continue
             batch.append(record)
-            return batch, True
-        if item is None or record.get("item") == item:
-            batch.append(record)
-    return batch, False
+        return batch, False
 
 
 # inotify(7): a file was written to, created in, or moved into the watched folder.

@@ -97,14 +97,19 @@ def list_query(
     statuses: Iterable[int],
     parent: str = "",
     stored_after: float = 0.0,
+    since: float = 0.0,
 ) -> tuple[str, list[object]]:
     """The SELECT (newest first) and its parameters for ListRuns' filters.
 
     parent: only that map's items (in index order, so a page of them is the first ones);
-    stored_after > 0: only runs whose outcome was stored at or after that time.
+    stored_after > 0: only runs whose outcome was stored at or after that time;
+    since > 0: only runs created at or after that time (unix seconds).
     """
     where: list[str] = []
     params: list[object] = []
+    if since > 0:
+        where.append("created_at >= ?")
+        params.append(since)
     if function:
         where.append("function = ?")
         params.append(function)

@@ -256,6 +256,7 @@ class RunStore:
         statuses: Iterable[int] = (),
         parent: str = "",
         stored_after: float = 0.0,
+        since: float = 0.0,
     ) -> list[pb.RunInfo]:
         """Newest first; a map's items (parent) in index order. See run_table.list_query."""
         sql, params = list_query(
@@ -265,6 +266,7 @@ class RunStore:
             statuses=statuses,
             parent=parent,
             stored_after=stored_after,
+            since=since,
         )
         with self._lock:
             rows = self._db.execute(sql, params).fetchall()

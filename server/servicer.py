@@ -24,6 +24,7 @@ from rhcli.protocol import daemon_pb2_grpc as pb_grpc
 from rhcli.protocol.statuses import STATUS_NAMES
 from rhcli.protocol.wire import CHUNK_BYTES, INLINE_REPLY_LIMIT
 from rhcli.server.blobs import BlobTooLargeError
+from rhcli.server.endpoint_spec import EndpointRefused
 from rhcli.server.map_run import MapStopped, StopKind
 from rhcli.server.map_state import map_state_batches
 from rhcli.server.mapper import Mapper
@@ -33,6 +34,7 @@ from rhcli.server.result_files import ResultLostError, is_disk_full
 from rhcli.server.run_logs import read_records
 from rhcli.server.runs import RunManager, UnknownRunError
 from rhcli.server.runstore import FINISHED, DuplicateRunError
+from rhcli.server.serving import EndpointManager, ServeMissing
 
 # How long a log follower waits for a run that has no record yet.
 RECORD_WAIT_S = 30.0
@@ -48,9 +50,16 @@ _STOP_CODES = {
 
 class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
     def __init__(
-        self, *, home: Path, runs: RunManager, mapper: Mapper, installer: ReqsInstaller
+        self,
+        *,
+        home: Path,
+        runs: RunManager,
+        mapper: Mapper,
+        installer: ReqsInstaller,
+        endpoints: EndpointManager,
     ) -> None:
         self._home = home
+        self._endpoints = endpoints
         self._runs = runs
         self._mapper = mapper
         self._installer = installer
@@ -58,6 +67,8 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
         self._node_view = NodeView(runs.executor.placements)
 
     def Health(self, request: pb.HealthRequest, context: grpc.ServicerContext) -> pb.HealthReply:
+        import ray
+
         executor = self._runs.executor
         running, queued, depths = self._runs.counts()
         return pb.HealthReply(
@@ -73,6 +84,8 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
             runs_queued=queued,
             queue_depths=depths,
             workers=executor.pool.size,
+            ray_version=ray.__version__,
+            endpoints=self._endpoints.count(),
         )
 
     def Nodes(self, request: pb.NodesRequest, context: grpc.ServicerContext) -> pb.NodesReply:
@@ -218,6 +231,7 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
             statuses=request.statuses,
             parent=request.parent,
             stored_after=request.stored_after,
+            since=request.since,
         )
         return pb.ListRunsReply(runs=runs)
 
@@ -246,6 +260,8 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
             finished=finished,
             cancelled=gone.is_set,
             item=item,
+            tail=request.tail if request.HasField("tail") else None,
+            since=request.since,
         ):
             batch = pb.LogBatch()
             for record in records:
@@ -306,6 +322,55 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
                 )
             else:
                 yield pb.InstallEvent(line=item)
+
+    # --- HTTP endpoints -----------------------------------------------------------------
+
+    def Serve(self, request: pb.ServeRequest, context: grpc.ServicerContext) -> pb.EndpointInfo:
+        try:
+            return self._endpoints.serve(request.spec, wait_s=request.wait_s)
+        except ServeMissing as exc:
+            _abort(context, grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+        except EndpointRefused as exc:
+            _abort(context, _REFUSAL_CODES[exc.kind], str(exc))
+
+    def ListEndpoints(
+        self, request: pb.ListEndpointsRequest, context: grpc.ServicerContext
+    ) -> pb.ListEndpointsReply:
+        return pb.ListEndpointsReply(endpoints=self._endpoints.list(show_token=request.show_token))
+
+    def Unserve(self, request: pb.UnserveRequest, context: grpc.ServicerContext) -> pb.UnserveReply:
+        return pb.UnserveReply(found=self._endpoints.unserve(request.name))
+
+    def EndpointLogs(
+        self, request: pb.EndpointLogsRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.LogBatch]:
+        gone = threading.Event()
+        context.add_callback(gone.set)
+        name = request.name
+        path = self._endpoints.log_path(name)
+        if not self._endpoints.is_served(name) and not path.exists():
+            _abort(
+                context,
+                grpc.StatusCode.NOT_FOUND,
+                f"no endpoint {name!r} on this cluster, and no log of one; "
+                "`rhcli endpoints` lists those served",
+            )
+        for records in read_records(
+            path,
+            follow=request.follow,
+            finished=lambda: not self._endpoints.is_served(name),
+            cancelled=gone.is_set,
+        ):
+            yield pb.LogBatch(lines=[_log_line(r) for r in records if not r.get("end")])
+        if request.follow and not gone.is_set():
+            yield pb.LogBatch(end=True, status="unserved")
+
+
+_REFUSAL_CODES = {
+    "invalid": grpc.StatusCode.INVALID_ARGUMENT,
+    "exists": grpc.StatusCode.ALREADY_EXISTS,
+    "room": grpc.StatusCode.FAILED_PRECONDITION,
+}
 
 
 def _check_call(

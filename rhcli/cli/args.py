@@ -2,13 +2,16 @@
 
 Each value is read as JSON when it parses as JSON (``50``, ``true``, ``[1, 2]``,
 ``{"a": 1}``, ``"text"``), else kept as the string it is (``A dog.``). ``--args-json``
-gives exact types instead: ``{"args": [...], "kwargs": {...}}``.
+gives exact types instead: ``{"args": [...], "kwargs": {...}}``, inline, from ``@FILE``,
+or from stdin (``-``).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sys
+from pathlib import Path
 from typing import Any
 
 from rhcli.errors import UsageError
@@ -32,7 +35,8 @@ def parse_call_args(
     if args_json is not None:
         if tokens:
             raise UsageError("give call arguments either as ARGS or as --args-json, not both")
-        return parse_args_document(args_json, where="--args-json")
+        text, where = read_args_json(args_json)
+        return parse_args_document(text, where=where)
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
     for token in tokens:
@@ -50,6 +54,23 @@ def parse_call_args(
             raise UsageError(f"keyword argument {name!r} is given twice")
         kwargs[name] = parse_value(value)
     return args, kwargs
+
+
+def read_args_json(value: str) -> tuple[str, str]:
+    """The document --args-json gives, and where it came from for messages: the value
+    itself, the file `@FILE` names, or stdin for `-` (for arguments past the shell's
+    argument limit). UsageError when the file cannot be read."""
+    if value == "-":
+        return sys.stdin.read(), "--args-json - (stdin)"
+    if value.startswith("@"):
+        path = value[1:]
+        try:
+            return Path(path).expanduser().read_text(), f"--args-json {value}"
+        except OSError as exc:
+            raise UsageError(f"cannot read --args-json {value}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"--args-json {value} is not UTF-8 text (JSON is)") from None
+    return value, "--args-json"
 
 
 def parse_args_document(text: str, *, where: str) -> tuple[list[Any], dict[str, Any]]:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from rhcli.cli import context
+from rhcli.cli.help_format import examples
 from rhcli.cli.render import print_dashboard_started
 
 
@@ -16,6 +17,7 @@ def register(app: typer.Typer) -> None:
         "dashboard",
         help="Serve a live web page of the cluster's runs, maps, logs and nodes on "
         "127.0.0.1 (the printed address carries a token made for this run); Ctrl-C stops it.",
+        epilog=examples("rhcli dashboard", "rhcli dashboard box --port 8899 --no-open"),
     )(dashboard)
 
 

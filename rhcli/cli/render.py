@@ -1,8 +1,11 @@
-"""Everything the CLI prints, in one place: outcomes, map lines, run tables, status.
+"""How the CLI prints a run's outcome, and the JSON documents of runs.
 
-Results print as JSON when they are JSON, else as their repr; a failure prints the remote
-traceback and one line on stderr. With --json, one document on stdout either way. Every
-function here takes the library's plain values (Outcome, RunInfo, ClusterStatus).
+A result prints as JSON when it is JSON; one that is not prints as the marker
+`{"repr": "..."}` with a note on stderr (never its repr passed off as a value), and
+`--output FILE` saves it whole. A failure prints the remote traceback and one `error:`
+line on stderr. With --json, one document on stdout either way, with the same keys for
+every status (null where a value is absent). Every function here takes the library's
+plain values (Outcome, RunInfo).
 """
 
 from __future__ import annotations
@@ -11,21 +14,25 @@ import contextlib
 import dataclasses
 import json
 import pickle
-import sys
-import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rhcli.cli import context
 from rhcli.errors import ExitCode
-from rhcli.outcomes import Outcome
+from rhcli.outcomes import Outcome, error_type
 from rhcli.runs_api import RunInfo
+
+if TYPE_CHECKING:  # `rhcli --help` imports this module: the endpoint API only when used
+    from rhcli.endpoint_api import Endpoint
 
 _FAILURE_EXIT = {
     "entrypoint_not_found": ExitCode.USAGE,
     "timeout": ExitCode.TIMED_OUT,
     "resources_unavailable": ExitCode.UNREACHABLE,
 }
+# The most of a non-JSON result's repr that the {"repr": ...} marker carries.
+MARKER_REPR_CHARS = 1000
 
 
 # --- one run's outcome ---------------------------------------------------------------------
@@ -39,25 +46,36 @@ def exit_code_for(outcome: Outcome) -> ExitCode:
     return _FAILURE_EXIT.get(outcome.failure, ExitCode.FUNCTION_RAISED)
 
 
+def seconds(value: float | None) -> float | None:
+    """A duration in JSON: seconds to the millisecond, or null."""
+    return None if value is None else round(value, 3)
+
+
 def outcome_document(outcome: Outcome) -> dict[str, Any]:
-    """The JSON form of an outcome (what `--json` prints)."""
-    document: dict[str, Any] = {"run_id": outcome.run_id, "status": outcome.status}
-    if outcome.status == "succeeded":
-        document["result"] = (
-            json.loads(outcome.result_json) if outcome.result_json is not None else None
-        )
-        document["result_repr"] = outcome.result_repr
-    else:
-        error = outcome.error
-        document["error"] = {
-            "type": (error.type_name if error else "") or outcome.failure,
-            "message": (error.message if error else "") or outcome.reason,
-            "reason": outcome.reason,
-            "traceback": error.traceback if error else "",
+    """The JSON form of an outcome (what `--json` prints): the same keys for every
+    status, null where a value is absent. result is the JSON value (null when the result
+    is not JSON: result_is_json says which, result_repr shows it)."""
+    succeeded = outcome.status == "succeeded"
+    is_json = succeeded and outcome.result_json is not None
+    error = None
+    if outcome.ended and not succeeded:
+        info = outcome.error
+        error = {
+            "type": error_type(outcome),
+            "message": (info.message if info else "") or outcome.reason or None,
+            "reason": failure_text(outcome),
+            # The function's own traceback; other failures' would show rhcli's insides.
+            "traceback": (info.traceback if info and outcome.failure == "raised" else None) or None,
         }
-    if outcome.started_at:
-        document["duration_s"] = round(outcome.duration_s or 0.0, 6)
-    return document
+    return {
+        "run_id": outcome.run_id,
+        "status": outcome.status,
+        "result": json.loads(outcome.result_json or "null") if is_json else None,
+        "result_is_json": is_json if succeeded else None,
+        "result_repr": outcome.result_repr if succeeded else None,
+        "error": error,
+        "duration_s": seconds(outcome.duration_s),
+    }
 
 
 def render_outcome(outcome: Outcome) -> ExitCode:
@@ -66,13 +84,44 @@ def render_outcome(outcome: Outcome) -> ExitCode:
     if context.current.json:
         context.emit_json(outcome_document(outcome))
     elif outcome.status == "succeeded":
-        text = outcome.result_json if outcome.result_json is not None else outcome.result_repr
-        print(text, flush=True)
+        print(result_text(outcome), flush=True)
     if code != ExitCode.OK:
-        if outcome.error is not None and outcome.error.traceback and outcome.failure == "raised":
-            context.err(outcome.error.traceback.rstrip("\n"))
-        context.err(f"error: run {outcome.run_id} {outcome.status}: {outcome.reason}")
+        report_failure(outcome)
     return code
+
+
+def result_text(outcome: Outcome) -> str:
+    """A succeeded run's result for stdout: its JSON, or (not JSON) the {"repr": ...}
+    marker, with a note on stderr saying so and how to save the result itself."""
+    if outcome.result_json is not None:
+        return outcome.result_json
+    shown = outcome.result_repr
+    if len(shown) > MARKER_REPR_CHARS:
+        shown = shown[:MARKER_REPR_CHARS] + f"... (cut at {MARKER_REPR_CHARS:,} characters)"
+    context.note(
+        f"the result of run {outcome.run_id} is not JSON, so stdout holds "
+        '{"repr": ...}; `rhcli get '
+        f"{outcome.run_id} --output FILE` saves the result itself (bytes as they are, "
+        "anything else as its pickle)"
+    )
+    return json.dumps({"repr": shown})
+
+
+def report_failure(outcome: Outcome) -> None:
+    """On stderr: the remote traceback of a run that raised, then its `error:` line."""
+    if outcome.error is not None and outcome.error.traceback and outcome.failure == "raised":
+        context.err(outcome.error.traceback.rstrip("\n"))
+    ended = outcome.status.replace("_", " ")
+    context.error(f"run {outcome.run_id} {ended}: {failure_text(outcome)}")
+
+
+def failure_text(outcome: Outcome) -> str:
+    """Why a run did not succeed, in one line: the exception (as a traceback names it)
+    and its message for a run that raised, else the daemon's reason."""
+    info = outcome.error
+    if outcome.failure == "raised" and info is not None and info.type_name:
+        return f"{error_type(outcome)}: {info.message}" if info.message else error_type(outcome)
+    return outcome.reason or outcome.status.replace("_", " ")
 
 
 def with_json(outcome: Outcome) -> Outcome:
@@ -86,12 +135,12 @@ def with_json(outcome: Outcome) -> Outcome:
     return outcome
 
 
-def write_result(path: Path, outcome: Outcome) -> None:
+def write_result(path: Path, outcome: Outcome) -> int:
     """Write a succeeded run's result to path, whole or not at all: bytes as they are,
-    else JSON, else (not JSON) its pickle, saying so on stderr."""
+    else JSON, else (not JSON) its pickle, saying so on stderr. Returns the size."""
     try:
         value = pickle.loads(outcome.result)
-    except Exception:
+    except Exception:  # its class is not importable here: the pickle is what there is
         value = None
     if isinstance(value, (bytes, bytearray)):
         data = bytes(value)
@@ -99,10 +148,20 @@ def write_result(path: Path, outcome: Outcome) -> None:
         data = outcome.result_json.encode() + b"\n"
     else:
         data = outcome.result
-        print(f"the result is not JSON: {path} holds its pickle", file=sys.stderr)
+        context.note(f"the result is not JSON: {path} holds its pickle")
     tmp = path.with_name(f".{path.name}.part")
     tmp.write_bytes(data)
     tmp.replace(path)
+    return len(data)
+
+
+def save_result(path: Path, outcome: Outcome) -> None:
+    """`--output FILE`: write the result and say where it went (JSON: one document)."""
+    size = write_result(path, outcome)
+    if context.current.json:
+        context.emit_json({"run_id": outcome.run_id, "status": outcome.status, "output": str(path)})
+    else:
+        context.err(f"run {outcome.run_id}: result written to {path} ({size:,} bytes)")
 
 
 # --- maps ---------------------------------------------------------------------------------
@@ -140,39 +199,61 @@ def report_failures(
 
 
 def run_document(info: RunInfo) -> dict[str, Any]:
-    duration = info.duration_s
+    """A run's record as JSON (`runs`, `cancel`): null where a value is absent."""
+    is_map = info.items > 0
     return {
         "run_id": info.run_id,
         "function": info.function,
         "status": info.status,
-        "reason": info.reason,
+        # the daemon's one line, its exception named as everywhere else in the CLI
+        "reason": (
+            info.reason.removeprefix("builtins.") if info.failure == "raised" else info.reason
+        )
+        or None,
+        "parent": info.parent,
         "created_at": info.created_at,
         "started_at": info.started_at,
         "ended_at": info.ended_at,
-        "duration_s": round(duration, 3) if duration is not None else None,
-        "items": info.items,
-        "items_failed": info.items_failed,
-        "items_succeeded": info.items_succeeded,
-        "attempts": info.attempts,
+        "duration_s": seconds(info.duration_s),
+        "items": info.items if is_map else None,
+        "items_failed": info.items_failed if is_map else None,
+        "items_succeeded": info.items_succeeded if is_map else None,
+        "attempts": info.attempts if is_map else None,
     }
 
 
-def print_runs(found: list[RunInfo]) -> None:
+# --- HTTP endpoints ----------------------------------------------------------------------
+
+
+def print_endpoint(endpoint: Endpoint) -> None:
+    """A served endpoint: where it answers and how to call it (never its token)."""
+    print(
+        f"{endpoint.name}: {endpoint.status}, {endpoint.replicas_running}/{endpoint.wanted} "
+        f"replicas on {endpoint.cluster}\n"
+        f"  url        {endpoint.url}"
+        + (f"\n  public url {endpoint.public_url}" if endpoint.public_url else "")
+        + "\n  call it    curl -H \"Authorization: Bearer $TOKEN\" -d '{...}' "
+        f"{endpoint.url}\n"
+        f"  token      rhcli -c {endpoint.cluster} --json endpoints --show-token",
+        flush=True,
+    )
+
+
+def print_endpoints(found: list[Endpoint]) -> None:
     if not found:
-        print("no runs")
+        print("no endpoints")
         return
-    rows = [("RUN ID", "FUNCTION", "STATUS", "STARTED", "DURATION")]
-    for info in found:
-        duration = info.duration_s
-        rows.append(
-            (
-                info.run_id,
-                info.function,
-                info.status + _items_note(info),
-                _clock(info.started_at or info.created_at),
-                "-" if duration is None else f"{round(duration, 3):.3f}s",
-            )
-        )
+    rows = [("NAME", "ROUTE", "REPLICAS", "STATUS", "URL")]
+    for e in found:
+        url = e.url + (f"  (public: {e.public_url})" if e.public_url else "")
+        rows.append((e.name, e.route, f"{e.replicas_running}/{e.wanted}", e.status, url))
+    _print_table(rows)
+    for e in found:
+        if e.message and e.status != "running":
+            print(f"{e.name}: {e.message}")
+
+
+def _print_table(rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print(
@@ -180,85 +261,7 @@ def print_runs(found: list[RunInfo]) -> None:
         )
 
 
-def _items_note(info: RunInfo) -> str:
-    """A map's items: how many, failed, without an outcome here, and its attempts."""
-    if not info.items:
-        return ""
-    note = f" ({info.items} items, {info.items_failed} failed"
-    unsettled = info.items - info.items_failed - info.items_succeeded
-    if unsettled > 0 and info.status not in ("running", "queued"):
-        note += f", {unsettled} not run"
-    if info.attempts > 1:
-        note += f", attempt {info.attempts}"
-    return note + ")"
-
-
-def _clock(timestamp: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp)) if timestamp else "-"
-
-
-# --- clusters ----------------------------------------------------------------------------
-
-
-def print_status(state: Any) -> None:
-    if context.current.json:
-        context.emit_json(dataclasses.asdict(state))
-        return
-    if not state.up:
-        print(
-            f"{state.name} ({state.type}): down - no daemon running (root {state.home}); "
-            f"start it with `rhcli up {state.name}`"
-        )
-        return
-    resources = state.resources
-    lines = [
-        f"{state.name} ({state.type}): up",
-        f"  daemon     rhcli {state.version}, pid {state.pid}, up {_duration(state.uptime_s)}",
-        f"  address    {state.address}",
-        f"  root       {state.home}",
-        f"  python     {state.python}",
-        f"  ray        CPU {_amount(resources, 'CPU')} "
-        f"(free {_amount(state.available, 'CPU')}), GPU {_amount(resources, 'GPU')} "
-        f"(free {_amount(state.available, 'GPU')}), memory "
-        f"{resources.get('memory', 0) / 2**30:.1f} GiB",
-        f"  runs       {state.runs_running} running, {state.runs_queued} queued; "
-        f"{state.workers} warm workers",
-    ]
-    lines += [f"  queue      {name}: {depth}" for name, depth in sorted(state.queue_depths.items())]
-    for node in state.nodes:
-        lines += node_lines(node)
-    print("\n".join(lines))
-
-
-def node_lines(node: dict[str, Any]) -> list[str]:
-    """A node of `rhcli status`: its Ray resources, what it uses now, each GPU."""
-    res = node["resources"]
-    lines = [
-        f"  node       {node['address']:<15} {'alive' if node['alive'] else 'LOST':<5} "
-        f"CPU {_amount(res, 'CPU')}, GPU {_amount(res, 'GPU')}, memory "
-        f"{res.get('memory', 0) / 2**30:.1f} GiB{' (head)' if node['head'] else ''}"
-    ]
-    use = []
-    if node.get("cpu_percent") is not None:
-        use.append(f"CPU {node['cpu_percent']:.0f}%")
-    if node.get("memory_total"):
-        use.append(f"memory {_gib(node['memory_used'])} of {_gib(node['memory_total'])} GiB")
-    if node.get("runs"):
-        use.append(f"{len(node['runs'])} running")
-    if use:
-        lines.append(f"    in use   {', '.join(use)}")
-    for gpu in node.get("gpus", []):
-        lines.append(
-            f"    gpu {gpu['index']:<4} {gpu['name']}: {gpu['utilization']:.0f}% busy, memory "
-            f"{_gib(gpu['memory_used'])} of {_gib(gpu['memory_total'])} GiB"
-        )
-    if node.get("usage_error"):
-        lines.append(f"    figures  {node['usage_error']}")
-    return lines
-
-
-def _gib(size: int) -> str:
-    return f"{size / 2**30:.1f}"
+# --- the dashboard -----------------------------------------------------------------------
 
 
 def print_dashboard_started(started: Any) -> None:
@@ -267,44 +270,3 @@ def print_dashboard_started(started: Any) -> None:
         context.emit_json({"cluster": started.cluster, "url": started.url, "port": started.port})
         return
     print(f"Dashboard for {started.cluster}: {started.url}   (Ctrl-C to stop)", flush=True)
-
-
-def print_sky_view(record: Any) -> None:
-    """SkyPilot's side of a sky cluster, under the daemon's."""
-    if record is None:
-        print("  skypilot   no such cluster (launch it with `rhcli up`)")
-        return
-    autostop = (
-        "off"
-        if record.autostop_mins is None
-        else f"{'down' if record.to_down else 'stop'} after {record.autostop_mins} idle min"
-    )
-    cost = f", ${record.cost_per_hour:.2f}/h" if record.cost_per_hour is not None else ""
-    print(
-        f"  skypilot   {record.status}, {record.resources or '?'}, autostop {autostop}{cost}"
-        + (f"\n  head       {record.ssh_user}@{record.head_ip}" if record.head_ip else "")
-    )
-
-
-def print_sync(name: str, result: Any, *, dry_run: bool) -> None:
-    verb = "would send" if dry_run else "sent"
-    for path, size in result.transferred:
-        print(f"{size:>12,}  {path}")
-    for path in result.deleted:
-        print(f"{'deleted':>12}  {path}")
-    print(
-        f"{name}: {verb} {len(result.transferred)} files "
-        f"({result.transferred_bytes:,} bytes), {len(result.deleted)} deleted"
-    )
-
-
-def _amount(resources: dict[str, float], name: str) -> str:
-    return f"{resources.get(name, 0.0):g}"
-
-
-def _duration(seconds: float) -> str:
-    return (
-        time.strftime("%H:%M:%S", time.gmtime(seconds))
-        if seconds < 86400
-        else (f"{seconds / 86400:.1f} days")
-    )

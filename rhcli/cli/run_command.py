@@ -3,24 +3,45 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from rhcli.cli import context
 from rhcli.cli.args import parse_call_args
-from rhcli.cli.render import render_outcome
+from rhcli.cli.options import ClusterOpt, FnArg, OutputOpt, positive_seconds
+from rhcli.cli.render import exit_code_for, render_outcome, report_failure, save_result
 from rhcli.errors import ExitCode
 
-FnArg = Annotated[str, typer.Argument(help="function name in runhouse.yaml, or module:function")]
-ArgsArg = Annotated[list[str] | None, typer.Argument(help="call arguments")]
+ArgsArg = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="[ARGS]...",
+        help="call arguments: name=value is a keyword, anything else positional",
+        show_default=False,
+    ),
+]
 TimeoutOpt = Annotated[
     float | None,
-    typer.Option("--timeout", help="seconds; the run is stopped and the exit code is 4"),
+    typer.Option(
+        "--timeout",
+        metavar="SECONDS",
+        help="stop the run after SECONDS (above 0) and exit 4; default: the manifest's "
+        "timeout for FN, else none",
+        callback=positive_seconds,
+        show_default=False,
+    ),
 ]
 ArgsJsonOpt = Annotated[
     str | None,
-    typer.Option("--args-json", help='exact arguments: {"args": [...], "kwargs": {...}}'),
+    typer.Option(
+        "--args-json",
+        metavar="JSON|@FILE|-",
+        help='exact arguments as {"args": [...], "kwargs": {...}}: the document itself, '
+        "@FILE to read it from FILE, or - from stdin (for arguments past the shell's limit)",
+        show_default=False,
+    ),
 ]
 DetachOpt = Annotated[
     bool,
@@ -30,29 +51,49 @@ DetachOpt = Annotated[
         help="print the run id and return at once (fetch the result later with `rhcli get RUN_ID`)",
     ),
 ]
-
 StreamOpt = Annotated[
     bool,
     typer.Option(
         "--stream-logs/--no-stream-logs",
-        help="print the run's output (on stderr) as it is produced",
+        help="print the run's output on stderr as it is produced  [default: on]",
+        show_default=False,
     ),
 ]
 
 _ARGS_HELP = (
-    "ARGS: name=value is a keyword argument, anything else positional; values are JSON "
-    "when they parse as JSON, else strings. Put `--` before a value that starts with '-'."
+    "ARGS: name=value is a keyword argument, anything else positional; each value is "
+    "read as JSON when it parses as JSON, else kept as a string. Put -- before a value "
+    "that starts with '-'."
 )
+_RUN_EXAMPLES = """Examples:
+
+\b
+  rhcli run tasks:add 2 3
+  rhcli run generate "A dog." steps=50 --timeout 600
+  ID=$(rhcli run --detach train epochs=10) && rhcli logs -f $ID
+  rhcli run tasks:blob 200 --output blob.bin
+  rhcli run tasks:echo --args-json @args.json"""
+_ENQUEUE_EXAMPLES = """Examples:
+
+\b
+  rhcli enqueue train epochs=10
+  rhcli --json enqueue --detach train epochs=10"""
 
 
 def register(app: typer.Typer) -> None:
     app.command(
-        "run", help="Call FN (a name from runhouse.yaml, or module:function). " + _ARGS_HELP
+        "run",
+        short_help="Call a function on its cluster and print its result.",
+        help="Call FN (a name from runhouse.yaml, or module:function) on its cluster, "
+        "wait for it, and print its result on stdout. " + _ARGS_HELP,
+        epilog=_RUN_EXAMPLES,
     )(run)
     app.command(
         "enqueue",
-        help="Call FN through its FIFO queue on the cluster: enqueued "
-        "runs of a function never overlap and start in arrival order. " + _ARGS_HELP,
+        short_help="As run, through the function's FIFO queue (never overlaps).",
+        help="Call FN through its FIFO queue on the cluster: enqueued runs of a function "
+        "never overlap and start in arrival order. " + _ARGS_HELP,
+        epilog=_ENQUEUE_EXAMPLES,
     )(enqueue)
 
 
@@ -63,16 +104,10 @@ def run(
     args_json: ArgsJsonOpt = None,
     detach: DetachOpt = False,
     stream_logs: StreamOpt = True,
+    output: OutputOpt = None,
+    cluster: ClusterOpt = None,
 ) -> None:
-    _call(
-        fn,
-        args,
-        timeout=timeout,
-        args_json=args_json,
-        detach=detach,
-        enqueue=False,
-        stream_logs=stream_logs,
-    )
+    _call(fn, args, timeout, args_json, detach, stream_logs, output, cluster, enqueue=False)
 
 
 def enqueue(
@@ -82,34 +117,36 @@ def enqueue(
     args_json: ArgsJsonOpt = None,
     detach: DetachOpt = False,
     stream_logs: StreamOpt = True,
+    output: OutputOpt = None,
+    cluster: ClusterOpt = None,
 ) -> None:
-    _call(
-        fn,
-        args,
-        timeout=timeout,
-        args_json=args_json,
-        detach=detach,
-        enqueue=True,
-        stream_logs=stream_logs,
-    )
+    _call(fn, args, timeout, args_json, detach, stream_logs, output, cluster, enqueue=True)
 
 
 def _call(
     fn: str,
     args: list[str] | None,
-    *,
     timeout: float | None,
     args_json: str | None,
     detach: bool,
-    enqueue: bool,
     stream_logs: bool,
+    output: Path | None,
+    cluster: str | None,
+    *,
+    enqueue: bool,
 ) -> None:
     from rhcli.functions import function
     from rhcli.log_follower import LogPrinter
 
+    if detach and output is not None:
+        raise typer.BadParameter(
+            "a detached run has no result yet: fetch it later with "
+            "`rhcli get RUN_ID --output FILE`",
+            param_hint="'--output'",
+        )
     call_args, call_kwargs = parse_call_args(args or [], args_json)
     options = context.current
-    remote = function(fn, system=options.cluster, manifest=options.file)
+    remote = function(fn, system=cluster or options.cluster, manifest=options.file)
     # The run's output goes to stderr: stdout keeps only the result (or the JSON document).
     printer = LogPrinter(out=sys.stderr, err=sys.stderr) if stream_logs and not detach else False
     try:
@@ -132,6 +169,18 @@ def _call(
         else:
             print(outcome.run_id, flush=True)
         return
+    if output is not None and outcome.succeeded:
+        if outcome.result_size:  # too large to have travelled inline: fetch it now
+            outcome = outcome.fetch_result(remote.system.client().read_result)
+        save_result(output, outcome)
+        return
+    if output is not None:  # failed: nothing is written, the failure is told as usual
+        code = exit_code_for(outcome)
+        if options.json:
+            render_outcome(outcome)
+        else:
+            report_failure(outcome)
+        raise typer.Exit(int(code))
     code = render_outcome(outcome)
     if code:
         raise typer.Exit(int(code))

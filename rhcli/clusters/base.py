@@ -15,6 +15,7 @@ Shared here, so each exists once:
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 from collections.abc import Callable
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from rhcli.transport.grpc_client import DaemonClient
 
 _T = TypeVar("_T")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,8 @@ class ClusterStatus:
     workers: int = 0
     # One entry per Ray node (see node_records); empty when the cluster is down.
     nodes: list[dict[str, Any]] = field(default_factory=list)
+    # Why it is down, for people, when more is known than "no daemon answers".
+    reason: str = ""
 
     @classmethod
     def from_health(
@@ -162,24 +166,28 @@ class Cluster:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 
-    def client(self) -> DaemonClient:
-        """A connected client of this cluster's daemon (brings the cluster up if it may);
-        one per cluster object, shared by every call."""
+    def client(self, *, start: bool = True) -> DaemonClient:
+        """A connected client of this cluster's daemon; one per cluster object, shared by
+        every call. With start (the default) it brings the cluster and its daemon up if
+        it may; without, it starts nothing and raises DaemonNotRunningError (saying how
+        to start it) when the daemon is down: what read-only commands use."""
         with self._lock:
             if self._client is None:
-                self._client = self._connect(start=True)
+                self._client = self._connect(start=start)
             return self._client
 
-    def call_daemon(self, rpc: Callable[[DaemonClient], _T]) -> _T:
-        """rpc(client) on this cluster's daemon. When the daemon restarted since we
-        connected (another port, or the same one with a new token), connect anew and try
-        once more: run ids make that safe (a run the old daemon recorded is answered for,
-        never run twice; a refused call never ran), and run records outlive the daemon."""
+    def call_daemon(self, rpc: Callable[[DaemonClient], _T], *, start: bool = True) -> _T:
+        """rpc(client) on this cluster's daemon (start: as for client()). When the daemon
+        restarted since we connected (another port, or the same one with a new token),
+        connect anew and try once more: run ids make that safe (a run the old daemon
+        recorded is answered for, never run twice; a refused call never ran), and run
+        records outlive the daemon."""
         try:
-            return rpc(self.client())
-        except (DaemonNotRunningError, AuthError):
+            return rpc(self.client(start=start))
+        except (DaemonNotRunningError, AuthError) as exc:
+            log.debug("%s: %s; connecting anew and trying once more", self.name, exc)
             self.reset_client()
-            return rpc(self.client())
+            return rpc(self.client(start=start))
 
     def _connect(self, *, start: bool) -> DaemonClient:
         """Reach the daemon (starting it when start and it may), check its version."""
@@ -238,6 +246,34 @@ class Cluster:
 
     def ssh(self) -> None:
         raise NotImplementedError
+
+    def endpoint_address(self, remote_port: int) -> str:
+        """host:port on this machine where the cluster's HTTP endpoints answer, given the
+        port Serve's proxy has on the cluster (this machine: that port itself)."""
+        return f"127.0.0.1:{remote_port}"
+
+    def public_host(self) -> str:
+        """The address others reach the cluster's head on (for public endpoints): this
+        machine's name when it resolves off the loopback, else the address of the
+        interface its default route leaves by (the loopback only when it has none)."""
+        import ipaddress
+        import socket
+
+        name = socket.getfqdn()
+        try:
+            if not ipaddress.ip_address(socket.gethostbyname(name)).is_loopback:
+                return name
+        except (OSError, ValueError):
+            pass
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.connect(("192.0.2.1", 9))  # UDP: picks a route, sends nothing
+                return str(probe.getsockname()[0])
+            except OSError:
+                return "127.0.0.1"
+
+    def close_endpoint_forward(self) -> None:
+        """Stop forwarding a local port to the endpoints (nothing to do here)."""
 
     def daemon_log(self, lines: int = 50) -> tuple[str, str]:
         """The daemon's own log: (its path on the cluster, its last lines)."""

@@ -7,6 +7,7 @@ started it (``rhcli.clusters.local_daemon``).
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import time
 from pathlib import Path
@@ -20,11 +21,14 @@ from rhcli.clusters.base import (
     node_records,
 )
 from rhcli.clusters.local_daemon import LocalDaemon
+from rhcli.config.daemon_settings import daemon_settings
 from rhcli.config.paths import rhcli_home
 from rhcli.errors import AuthError, DaemonNotRunningError, NotSupportedError
 
 if TYPE_CHECKING:
     from rhcli.transport.grpc_client import DaemonClient
+
+log = logging.getLogger(__name__)
 
 
 class LocalCluster(Cluster):
@@ -53,6 +57,12 @@ class LocalCluster(Cluster):
             health=client.health(),
             nodes=node_records(client.nodes()),
         )
+
+    def restart_server(self) -> Cluster:
+        """Stop the daemon and start a new one. The daemon's environment settings are
+        checked first: a malformed one raises UsageError with the daemon left running."""
+        daemon_settings()
+        return super().restart_server()
 
     def down(self) -> bool:
         """Stop the daemon (and its Ray); False when none was running."""
@@ -121,5 +131,12 @@ class LocalCluster(Cluster):
             except BaseException:
                 client.close()
                 raise
+            log.debug(
+                "local daemon pid %s at %s (root %s, rhcli %s)",
+                state.pid,
+                state.address,
+                self.daemon.paths.root,
+                health.version,
+            )
             return client
         raise AssertionError("unreachable")

@@ -21,11 +21,17 @@ from pathlib import Path
 from typing import IO, Any
 
 from rhcli.config import daemon_state
+from rhcli.config.daemon_settings import daemon_settings
 from rhcli.config.daemon_state import is_daemon_process
 from rhcli.config.paths import DaemonPaths
 from rhcli.config.root_processes import sweep_leftovers
 from rhcli.config.token_file import InsecureTokenFileError, read_token
-from rhcli.errors import DaemonNotRunningError, DaemonStartError, UnreachableError
+from rhcli.errors import (
+    DaemonNotRunningError,
+    DaemonStartError,
+    UnreachableError,
+    UsageError,
+)
 
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 30.0
@@ -76,7 +82,7 @@ class LocalDaemon:
         Raises DaemonStartError (with the tail of the daemon's log) when it exits or does
         not serve within START_TIMEOUT_S.
         """
-        self.paths.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        daemon_settings()  # a malformed RHCLI_* setting: UsageError here, not a failed start
         with self._start_lock():
             state = self.state()
             if state is not None:
@@ -164,7 +170,18 @@ class LocalDaemon:
 
     @contextlib.contextmanager
     def _start_lock(self) -> Iterator[None]:
-        with _private_file(self.paths.start_lock, "a") as handle:
+        """Holds the root's start lock (creating the root); a root that cannot be made or
+        written (an unwritable or missing HOME in a CI step) is a UsageError naming it."""
+        root = self.paths.root
+        try:
+            root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            handle = _private_file(self.paths.start_lock, "a")
+        except OSError as exc:
+            raise UsageError(
+                f"cannot use {root} as rhcli's root ({exc.strerror or exc}); point "
+                "RHCLI_HOME at a folder this user can write (nothing was started)"
+            ) from None
+        with handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield

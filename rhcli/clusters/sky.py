@@ -213,9 +213,22 @@ class OnDemandCluster(Cluster):
                 self._recheck = True
             return use(self.head(launch=True))
 
-    def client(self) -> DaemonClient:
+    def client(self, *, start: bool = True) -> DaemonClient:
         with self._lock:
-            return self._on_head(self._client_on)
+            if start:
+                return self._on_head(self._client_on)
+            # Read-only: no launch, no daemon start, and not even SkyPilot's API server.
+            problem = self.launcher.server_problem()
+            if problem:
+                raise DaemonNotRunningError(self._server_down(problem))
+            return self.head(launch=False).client(start=False)
+
+    def _server_down(self, problem: str) -> str:
+        return (
+            f"{problem}, and rhcli starts it only to use the cluster: the state of sky "
+            f"cluster {self.name!r} is unknown. `sky api start` starts it (so does "
+            f"`rhcli up {self.name}`)"
+        )
 
     def _client_on(self, head: SSHCluster) -> DaemonClient:
         client = head.client()
@@ -261,6 +274,16 @@ class OnDemandCluster(Cluster):
     def run(self, commands: list[str]) -> list[CommandResult]:
         return self._on_head(lambda head: head.run(commands))
 
+    def endpoint_address(self, remote_port: int) -> str:
+        return self._on_head(lambda head: head.endpoint_address(remote_port))
+
+    def public_host(self) -> str:
+        return self.head(launch=False).public_host()
+
+    def close_endpoint_forward(self) -> None:
+        if self._head is not None:
+            self._head.close_endpoint_forward()
+
     def ssh(self) -> None:
         head = self.head(launch=True)
         head.connection()  # learns the host key first: the system ssh checks it strictly
@@ -283,19 +306,41 @@ class OnDemandCluster(Cluster):
         self.client()
         return self
 
+    def sky_server_problem(self) -> str:
+        """Empty when SkyPilot's API server answers; else why not. Starts nothing."""
+        return self.launcher.server_problem()
+
     def status(self) -> ClusterStatus:
-        """The daemon's status; `up` is False when SkyPilot or the daemon is not up."""
+        """The daemon's status; `up` is False when SkyPilot or the daemon is not up.
+        Starts nothing: no launch, no daemon, not SkyPilot's API server (when that is
+        down, the status is down with the reason)."""
+        home = self.spec.home or DEFAULT_HOME
+        problem = self.launcher.server_problem()
+        if problem:
+            return ClusterStatus(
+                name=self.name,
+                type=self.type,
+                up=False,
+                home=home,
+                reason=self._server_down(problem),
+            )
         record = self.launcher.record(self.name)
         if record is None or not record.up:
+            known = record.status if record else "not launched"
             return ClusterStatus(
-                name=self.name, type=self.type, up=False, home=self.spec.home or DEFAULT_HOME
+                name=self.name,
+                type=self.type,
+                up=False,
+                home=home,
+                reason=f"sky cluster {self.name!r} is {known}; launch it with "
+                f"`rhcli up {self.name}`",
             )
         with self._lock:
             head = self._head_from(record)
             self._recheck = False
         state = head.status()
         if state.up:
-            self.client()  # make sure the keep-alive runs beside this daemon
+            self.client()  # the daemon is up: this only makes sure its keep-alive runs
         return dataclasses.replace(state, name=self.name, type=self.type)
 
     def down(self) -> bool:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from rhcli.config.token_file import write_private
 from rhcli.errors import (
     LaunchError,
     NotSupportedError,
@@ -97,7 +98,12 @@ class Launcher(Protocol):
         up. Raises LaunchError with SkyPilot's reason, leaving no record it created."""
 
     def record(self, name: str) -> SkyRecord | None:
-        """SkyPilot's record of the cluster, None when it has none."""
+        """SkyPilot's record of the cluster, None when it has none. Starts SkyPilot's
+        API server when it is not running (every SkyPilot call does)."""
+
+    def server_problem(self) -> str:
+        """Empty when SkyPilot's API server answers; else why not, in a sentence. Asking
+        starts nothing: what read-only commands check before they touch SkyPilot."""
 
     def down(self, name: str) -> bool:
         """Tear the cluster down (all billing stops); False when there was none."""
@@ -210,6 +216,19 @@ class SkyPilotLauncher:
                 return self._to_record(item)
         return None
 
+    def server_problem(self) -> str:
+        from sky.server import common
+
+        # A health request to the configured endpoint: unlike every other SkyPilot call,
+        # it never starts a local API server.
+        info = common.get_api_server_status()
+        if info.status == common.ApiServerStatus.HEALTHY:
+            return ""
+        return (
+            f"SkyPilot's API server at {common.get_server_url()} is not answering "
+            f"({info.status.value})"
+        )
+
     def down(self, name: str) -> bool:
         sky = self._sky
         if not self._exists(name):
@@ -303,8 +322,10 @@ class SkyPilotLauncher:
 
     def _key_file(self, name: str, credentials: dict[str, Any]) -> str | None:
         content = credentials.get("ssh_private_key_content")
-        if content:
-            return str(write_key(self._state_dir, name, content))
+        if content:  # mode 0600 from the first byte, replaced whole
+            self._state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            write_private(self._state_dir / f"{name}.key", content.encode())
+            return str(self._state_dir / f"{name}.key")
         path = credentials.get("ssh_private_key")
         if path and Path(path).expanduser().is_file():
             return str(Path(path).expanduser())
@@ -343,19 +364,6 @@ def node_addresses(handle: Any) -> tuple[tuple[str, ...], tuple[int, ...]]:
             for n, pair in enumerate(pairs):
                 ports[n] = port_of.get(tuple(pair[:2]), ports[n])
     return tuple(ips), tuple(ports)
-
-
-def write_key(state_dir: Path, name: str, content: str) -> Path:
-    """Write a private key mode 0600 (created so, never widened), replacing atomically."""
-    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = state_dir / f"{name}.key"
-    temporary = state_dir / f".{name}.key.tmp"
-    temporary.unlink(missing_ok=True)
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(content)
-    os.replace(temporary, path)
-    return path
 
 
 def load_launcher(cluster: str, state_dir: Path) -> Launcher:

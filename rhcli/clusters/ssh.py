@@ -30,7 +30,7 @@ from rhcli.clusters.ssh_warm import WarmState, WarmStore, cluster_key, connect_w
 from rhcli.config.paths import DEFAULT_HOME
 from rhcli.errors import DaemonNotRunningError, RhcliError, VersionMismatchError
 from rhcli.progress import say
-from rhcli.transport import bootstrap, sync
+from rhcli.transport import bootstrap, http_forward, sync
 from rhcli.transport.ssh_master import Master, control_dir
 from rhcli.transport.ssh_target import SSHTarget, resolve_target
 
@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # paramiko is imported only on the full path (see the module 
     from rhcli.transport.grpc_client import DaemonClient
     from rhcli.transport.ssh import SSHConnection
     from rhcli.transport.tunnel import Tunnel
+
 
 # A long-lived process checks its repository for edits at most this often before a call.
 SYNC_CHECK_INTERVAL_S = 1.0
@@ -270,6 +271,19 @@ class SSHCluster(Cluster):
             self._synced[root] = (the_plan.fingerprint, time.monotonic())
         return result
 
+    # --- HTTP endpoints ---------------------------------------------------------------
+
+    def endpoint_address(self, remote_port: int) -> str:
+        """A local port forwarded to Serve's proxy on the head, held by a background
+        process so the URL outlives this one (rhcli.transport.http_forward)."""
+        return f"127.0.0.1:{http_forward.ensure_forward(self.name, self.target, remote_port)}"
+
+    def public_host(self) -> str:
+        return self.target.hostname
+
+    def close_endpoint_forward(self) -> None:
+        http_forward.stop_forward(self.name, self.target)
+
     # --- lifecycle --------------------------------------------------------------------
 
     def up(self, *, accept_host_key: bool = False) -> Cluster:
@@ -348,13 +362,13 @@ class SSHCluster(Cluster):
                     home=host.root,
                     address=f"{self.target.destination()}:{self.target.port}",
                 )
-            health = self.client().health()
+            health = self.client(start=False).health()
         return ClusterStatus.from_health(
             name=self.name,
             type=self.type,
             address=f"{self.target.destination()}:{self.target.port}",
             health=health,
-            nodes=node_records(self.client().nodes()),
+            nodes=node_records(self.client(start=False).nodes()),
         )
 
     def down(self) -> bool:
@@ -365,6 +379,7 @@ class SSHCluster(Cluster):
             self._synced.clear()
             self.warm_store().forget()
             self.master().close()
+            self.close_endpoint_forward()  # its endpoints end with it
             host = self.host(refresh=True)
             return bootstrap.stop_daemon(self.connection(), host)
 

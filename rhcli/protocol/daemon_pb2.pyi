@@ -48,7 +48,7 @@ class HealthRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class HealthReply(_message.Message):
-    __slots__ = ("version", "pid", "started_at", "uptime_s", "home", "python", "resources", "available", "runs_running", "workers", "runs_queued", "queue_depths")
+    __slots__ = ("version", "pid", "started_at", "uptime_s", "home", "python", "resources", "available", "runs_running", "workers", "runs_queued", "queue_depths", "ray_version", "endpoints")
     class ResourcesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +82,8 @@ class HealthReply(_message.Message):
     WORKERS_FIELD_NUMBER: _ClassVar[int]
     RUNS_QUEUED_FIELD_NUMBER: _ClassVar[int]
     QUEUE_DEPTHS_FIELD_NUMBER: _ClassVar[int]
+    RAY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
     version: str
     pid: int
     started_at: float
@@ -94,7 +96,9 @@ class HealthReply(_message.Message):
     workers: int
     runs_queued: int
     queue_depths: _containers.ScalarMap[str, int]
-    def __init__(self, version: _Optional[str] = ..., pid: _Optional[int] = ..., started_at: _Optional[float] = ..., uptime_s: _Optional[float] = ..., home: _Optional[str] = ..., python: _Optional[str] = ..., resources: _Optional[_Mapping[str, float]] = ..., available: _Optional[_Mapping[str, float]] = ..., runs_running: _Optional[int] = ..., workers: _Optional[int] = ..., runs_queued: _Optional[int] = ..., queue_depths: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    ray_version: str
+    endpoints: int
+    def __init__(self, version: _Optional[str] = ..., pid: _Optional[int] = ..., started_at: _Optional[float] = ..., uptime_s: _Optional[float] = ..., home: _Optional[str] = ..., python: _Optional[str] = ..., resources: _Optional[_Mapping[str, float]] = ..., available: _Optional[_Mapping[str, float]] = ..., runs_running: _Optional[int] = ..., workers: _Optional[int] = ..., runs_queued: _Optional[int] = ..., queue_depths: _Optional[_Mapping[str, int]] = ..., ray_version: _Optional[str] = ..., endpoints: _Optional[int] = ...) -> None: ...
 
 class FunctionRef(_message.Message):
     __slots__ = ("name", "entrypoint", "pickled", "code_root")
@@ -202,20 +206,22 @@ class RunInfo(_message.Message):
     def __init__(self, run_id: _Optional[str] = ..., function: _Optional[str] = ..., status: _Optional[_Union[RunStatus, str]] = ..., failure: _Optional[_Union[FailureKind, str]] = ..., reason: _Optional[str] = ..., created_at: _Optional[float] = ..., started_at: _Optional[float] = ..., ended_at: _Optional[float] = ..., parent: _Optional[str] = ..., items: _Optional[int] = ..., items_failed: _Optional[int] = ..., worker: _Optional[str] = ..., stored_at: _Optional[float] = ..., args_summary: _Optional[str] = ..., attempts: _Optional[int] = ..., items_succeeded: _Optional[int] = ...) -> None: ...
 
 class ListRunsRequest(_message.Message):
-    __slots__ = ("limit", "function", "include_items", "statuses", "parent", "stored_after")
+    __slots__ = ("limit", "function", "include_items", "statuses", "parent", "stored_after", "since")
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     FUNCTION_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_ITEMS_FIELD_NUMBER: _ClassVar[int]
     STATUSES_FIELD_NUMBER: _ClassVar[int]
     PARENT_FIELD_NUMBER: _ClassVar[int]
     STORED_AFTER_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
     limit: int
     function: str
     include_items: bool
     statuses: _containers.RepeatedScalarFieldContainer[RunStatus]
     parent: str
     stored_after: float
-    def __init__(self, limit: _Optional[int] = ..., function: _Optional[str] = ..., include_items: _Optional[bool] = ..., statuses: _Optional[_Iterable[_Union[RunStatus, str]]] = ..., parent: _Optional[str] = ..., stored_after: _Optional[float] = ...) -> None: ...
+    since: float
+    def __init__(self, limit: _Optional[int] = ..., function: _Optional[str] = ..., include_items: _Optional[bool] = ..., statuses: _Optional[_Iterable[_Union[RunStatus, str]]] = ..., parent: _Optional[str] = ..., stored_after: _Optional[float] = ..., since: _Optional[float] = ...) -> None: ...
 
 class ListRunsReply(_message.Message):
     __slots__ = ("runs",)
@@ -376,14 +382,18 @@ class InstallDone(_message.Message):
     def __init__(self, ok: _Optional[bool] = ..., skipped: _Optional[bool] = ..., fingerprint: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class LogsRequest(_message.Message):
-    __slots__ = ("run_id", "follow", "item")
+    __slots__ = ("run_id", "follow", "item", "tail", "since")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     FOLLOW_FIELD_NUMBER: _ClassVar[int]
     ITEM_FIELD_NUMBER: _ClassVar[int]
+    TAIL_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     follow: bool
     item: int
-    def __init__(self, run_id: _Optional[str] = ..., follow: _Optional[bool] = ..., item: _Optional[int] = ...) -> None: ...
+    tail: int
+    since: float
+    def __init__(self, run_id: _Optional[str] = ..., follow: _Optional[bool] = ..., item: _Optional[int] = ..., tail: _Optional[int] = ..., since: _Optional[float] = ...) -> None: ...
 
 class LogLine(_message.Message):
     __slots__ = ("seq", "stream", "t", "text", "item", "progress")
@@ -507,3 +517,105 @@ class MapStateBatch(_message.Message):
     map: RunInfo
     items: _containers.RepeatedCompositeFieldContainer[MapItemState]
     def __init__(self, map: _Optional[_Union[RunInfo, _Mapping]] = ..., items: _Optional[_Iterable[_Union[MapItemState, _Mapping]]] = ...) -> None: ...
+
+class EndpointSpec(_message.Message):
+    __slots__ = ("name", "function", "asgi", "route", "replicas", "min_replicas", "max_replicas", "resources", "public", "code_version")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    FUNCTION_FIELD_NUMBER: _ClassVar[int]
+    ASGI_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    MIN_REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    MAX_REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_FIELD_NUMBER: _ClassVar[int]
+    CODE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    function: FunctionRef
+    asgi: bool
+    route: str
+    replicas: int
+    min_replicas: int
+    max_replicas: int
+    resources: Resources
+    public: bool
+    code_version: str
+    def __init__(self, name: _Optional[str] = ..., function: _Optional[_Union[FunctionRef, _Mapping]] = ..., asgi: _Optional[bool] = ..., route: _Optional[str] = ..., replicas: _Optional[int] = ..., min_replicas: _Optional[int] = ..., max_replicas: _Optional[int] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., public: _Optional[bool] = ..., code_version: _Optional[str] = ...) -> None: ...
+
+class ServeRequest(_message.Message):
+    __slots__ = ("spec", "wait_s")
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    WAIT_S_FIELD_NUMBER: _ClassVar[int]
+    spec: EndpointSpec
+    wait_s: float
+    def __init__(self, spec: _Optional[_Union[EndpointSpec, _Mapping]] = ..., wait_s: _Optional[float] = ...) -> None: ...
+
+class EndpointInfo(_message.Message):
+    __slots__ = ("name", "route", "status", "message", "replicas_running", "replicas", "min_replicas", "max_replicas", "asgi", "public", "target", "port", "host", "token", "created_at", "updated_at", "resources")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_RUNNING_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    MIN_REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    MAX_REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    ASGI_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    route: str
+    status: str
+    message: str
+    replicas_running: int
+    replicas: int
+    min_replicas: int
+    max_replicas: int
+    asgi: bool
+    public: bool
+    target: str
+    port: int
+    host: str
+    token: str
+    created_at: float
+    updated_at: float
+    resources: Resources
+    def __init__(self, name: _Optional[str] = ..., route: _Optional[str] = ..., status: _Optional[str] = ..., message: _Optional[str] = ..., replicas_running: _Optional[int] = ..., replicas: _Optional[int] = ..., min_replicas: _Optional[int] = ..., max_replicas: _Optional[int] = ..., asgi: _Optional[bool] = ..., public: _Optional[bool] = ..., target: _Optional[str] = ..., port: _Optional[int] = ..., host: _Optional[str] = ..., token: _Optional[str] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ...) -> None: ...
+
+class ListEndpointsRequest(_message.Message):
+    __slots__ = ("show_token",)
+    SHOW_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    show_token: bool
+    def __init__(self, show_token: _Optional[bool] = ...) -> None: ...
+
+class ListEndpointsReply(_message.Message):
+    __slots__ = ("endpoints",)
+    ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
+    endpoints: _containers.RepeatedCompositeFieldContainer[EndpointInfo]
+    def __init__(self, endpoints: _Optional[_Iterable[_Union[EndpointInfo, _Mapping]]] = ...) -> None: ...
+
+class UnserveRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class UnserveReply(_message.Message):
+    __slots__ = ("found",)
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    found: bool
+    def __init__(self, found: _Optional[bool] = ...) -> None: ...
+
+class EndpointLogsRequest(_message.Message):
+    __slots__ = ("name", "follow")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    follow: bool
+    def __init__(self, name: _Optional[str] = ..., follow: _Optional[bool] = ...) -> None: ...

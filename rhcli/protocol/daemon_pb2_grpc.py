@@ -114,6 +114,26 @@ class DaemonStub:
                 request_serializer=rhcli_dot_protocol_dot_daemon__pb2.MapStateRequest.SerializeToString,
                 response_deserializer=rhcli_dot_protocol_dot_daemon__pb2.MapStateBatch.FromString,
                 _registered_method=True)
+        self.Serve = channel.unary_unary(
+                '/rhcli.v1.Daemon/Serve',
+                request_serializer=rhcli_dot_protocol_dot_daemon__pb2.ServeRequest.SerializeToString,
+                response_deserializer=rhcli_dot_protocol_dot_daemon__pb2.EndpointInfo.FromString,
+                _registered_method=True)
+        self.ListEndpoints = channel.unary_unary(
+                '/rhcli.v1.Daemon/ListEndpoints',
+                request_serializer=rhcli_dot_protocol_dot_daemon__pb2.ListEndpointsRequest.SerializeToString,
+                response_deserializer=rhcli_dot_protocol_dot_daemon__pb2.ListEndpointsReply.FromString,
+                _registered_method=True)
+        self.Unserve = channel.unary_unary(
+                '/rhcli.v1.Daemon/Unserve',
+                request_serializer=rhcli_dot_protocol_dot_daemon__pb2.UnserveRequest.SerializeToString,
+                response_deserializer=rhcli_dot_protocol_dot_daemon__pb2.UnserveReply.FromString,
+                _registered_method=True)
+        self.EndpointLogs = channel.unary_stream(
+                '/rhcli.v1.Daemon/EndpointLogs',
+                request_serializer=rhcli_dot_protocol_dot_daemon__pb2.EndpointLogsRequest.SerializeToString,
+                response_deserializer=rhcli_dot_protocol_dot_daemon__pb2.LogBatch.FromString,
+                _registered_method=True)
 
 
 class DaemonServicer:
@@ -243,6 +263,40 @@ class DaemonServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Serve(self, request, context):
+        """Deploys an HTTP endpoint through Ray Serve, or rolls it to a new spec; answers once
+        its replicas run, its deploy failed, or wait_s passed (status says which).
+        Idempotent: a spec equal to the one served changes nothing. FAILED_PRECONDITION
+        when Ray Serve is not installed or the cluster can never hold the replicas;
+        INVALID_ARGUMENT for a malformed spec; ALREADY_EXISTS for a route another endpoint has.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListEndpoints(self, request, context):
+        """The endpoints this daemon serves (tokens only when asked).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Unserve(self, request, context):
+        """Stops an endpoint: its Serve application, replicas, token and log go. Ending the
+        last one stops Serve (its HTTP proxy); unserving an unknown name changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EndpointLogs(self, request, context):
+        """Streams an endpoint's output (what its replicas print); with follow, until it is
+        unserved. NOT_FOUND when the endpoint neither runs nor left a log.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DaemonServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -325,6 +379,26 @@ def add_DaemonServicer_to_server(servicer, server):
                     servicer.MapState,
                     request_deserializer=rhcli_dot_protocol_dot_daemon__pb2.MapStateRequest.FromString,
                     response_serializer=rhcli_dot_protocol_dot_daemon__pb2.MapStateBatch.SerializeToString,
+            ),
+            'Serve': grpc.unary_unary_rpc_method_handler(
+                    servicer.Serve,
+                    request_deserializer=rhcli_dot_protocol_dot_daemon__pb2.ServeRequest.FromString,
+                    response_serializer=rhcli_dot_protocol_dot_daemon__pb2.EndpointInfo.SerializeToString,
+            ),
+            'ListEndpoints': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEndpoints,
+                    request_deserializer=rhcli_dot_protocol_dot_daemon__pb2.ListEndpointsRequest.FromString,
+                    response_serializer=rhcli_dot_protocol_dot_daemon__pb2.ListEndpointsReply.SerializeToString,
+            ),
+            'Unserve': grpc.unary_unary_rpc_method_handler(
+                    servicer.Unserve,
+                    request_deserializer=rhcli_dot_protocol_dot_daemon__pb2.UnserveRequest.FromString,
+                    response_serializer=rhcli_dot_protocol_dot_daemon__pb2.UnserveReply.SerializeToString,
+            ),
+            'EndpointLogs': grpc.unary_stream_rpc_method_handler(
+                    servicer.EndpointLogs,
+                    request_deserializer=rhcli_dot_protocol_dot_daemon__pb2.EndpointLogsRequest.FromString,
+                    response_serializer=rhcli_dot_protocol_dot_daemon__pb2.LogBatch.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -759,6 +833,114 @@ class Daemon:
             '/rhcli.v1.Daemon/MapState',
             rhcli_dot_protocol_dot_daemon__pb2.MapStateRequest.SerializeToString,
             rhcli_dot_protocol_dot_daemon__pb2.MapStateBatch.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Serve(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rhcli.v1.Daemon/Serve',
+            rhcli_dot_protocol_dot_daemon__pb2.ServeRequest.SerializeToString,
+            rhcli_dot_protocol_dot_daemon__pb2.EndpointInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEndpoints(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rhcli.v1.Daemon/ListEndpoints',
+            rhcli_dot_protocol_dot_daemon__pb2.ListEndpointsRequest.SerializeToString,
+            rhcli_dot_protocol_dot_daemon__pb2.ListEndpointsReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Unserve(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rhcli.v1.Daemon/Unserve',
+            rhcli_dot_protocol_dot_daemon__pb2.UnserveRequest.SerializeToString,
+            rhcli_dot_protocol_dot_daemon__pb2.UnserveReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EndpointLogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/rhcli.v1.Daemon/EndpointLogs',
+            rhcli_dot_protocol_dot_daemon__pb2.EndpointLogsRequest.SerializeToString,
+            rhcli_dot_protocol_dot_daemon__pb2.LogBatch.FromString,
             options,
             channel_credentials,
             insecure,

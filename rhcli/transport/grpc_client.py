@@ -170,11 +170,21 @@ class DaemonClient:
         except grpc.RpcError as exc:
             self._raise(exc)
 
-    def logs(self, run_id: str, *, follow: bool, item: int | None = None) -> Any:
+    def logs(
+        self,
+        run_id: str,
+        *,
+        follow: bool,
+        item: int | None = None,
+        tail: int | None = None,
+        since: float = 0.0,
+    ) -> Any:
         """A stream of LogBatch for one run (cancel() stops it early)."""
-        request = pb.LogsRequest(run_id=run_id, follow=follow)
+        request = pb.LogsRequest(run_id=run_id, follow=follow, since=since)
         if item is not None:
             request.item = item
+        if tail is not None:
+            request.tail = tail
         return _TranslatingStream(self._stub.Logs(request, metadata=self._metadata), self)
 
     def daemon_log(self, lines: int = 50) -> pb.DaemonLogReply:
@@ -194,11 +204,12 @@ class DaemonClient:
         parent: str = "",
         stored_after: float = 0.0,
         statuses: tuple[int, ...] = (),
+        since: float = 0.0,
     ) -> list[pb.RunInfo]:
         """The newest runs, newest first (of one function when given; map items too with
         include_items); parent: that map's items only, in index order; stored_after: only
         runs whose outcome was stored at or after that time (the daemon's clock);
-        statuses: only runs in one of these."""
+        statuses: only runs in one of these; since: only runs created at or after it."""
         request = pb.ListRunsRequest(
             limit=limit,
             function=function,
@@ -206,6 +217,7 @@ class DaemonClient:
             parent=parent,
             stored_after=stored_after,
             statuses=[pb.RunStatus.Name(s) for s in statuses],
+            since=since,
         )
         reply = self._unary(self._stub.ListRuns, request, HEALTH_TIMEOUT_S)
         return list(reply.runs)
@@ -220,6 +232,26 @@ class DaemonClient:
             yield from self._stub.InstallReqs(request, metadata=self._metadata)
         except grpc.RpcError as exc:
             self._raise(exc)
+
+    def serve(self, spec: pb.EndpointSpec, *, wait_s: float) -> pb.EndpointInfo:
+        """Deploy or roll an HTTP endpoint; answers when it runs, failed, or wait_s passed."""
+        request = pb.ServeRequest(spec=spec, wait_s=wait_s)
+        return self._unary(self._stub.Serve, request, wait_s + 60.0)  # type: ignore[no-any-return]
+
+    def list_endpoints(self, *, show_token: bool = False) -> list[pb.EndpointInfo]:
+        request = pb.ListEndpointsRequest(show_token=show_token)
+        reply = self._unary(self._stub.ListEndpoints, request, HEALTH_TIMEOUT_S * 3)
+        return list(reply.endpoints)
+
+    def unserve(self, name: str) -> bool:
+        """End an endpoint; False when there was none of that name."""
+        reply = self._unary(self._stub.Unserve, pb.UnserveRequest(name=name), 120.0)
+        return bool(reply.found)
+
+    def endpoint_logs(self, name: str, *, follow: bool) -> Any:
+        """A stream of LogBatch of an endpoint's output (cancel() stops it early)."""
+        request = pb.EndpointLogsRequest(name=name, follow=follow)
+        return _TranslatingStream(self._stub.EndpointLogs(request, metadata=self._metadata), self)
 
     def _unary(self, method: Any, request: Any, timeout: float | None, run_id: str = "") -> Any:
         try:

@@ -3,6 +3,8 @@
 The daemon listens on the host's loopback only; the client reaches it through this
 forward, opened once per client process and cluster and shared by every call. Each TCP
 connection gRPC makes becomes one direct-tcpip channel over the one SSH connection.
+The same forward, held by a process of its own, carries HTTP to the cluster's endpoints
+(rhcli.transport.http_forward): that one asks for a fixed local port and reconnects.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 import select
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import paramiko
@@ -44,8 +47,19 @@ def forward_refusal(transport: paramiko.Transport, remote_port: int) -> str:
 class Tunnel:
     """Forwards local connections to remote_port on the host's loopback."""
 
-    def __init__(self, transport: paramiko.Transport, remote_port: int) -> None:
+    def __init__(
+        self,
+        transport: paramiko.Transport,
+        remote_port: int,
+        *,
+        local_port: int = 0,
+        reconnect: Callable[[], paramiko.Transport] | None = None,
+    ) -> None:
+        """local_port: the port to listen on (0: any free one; a taken one is refused with
+        OSError). reconnect: makes a new SSH transport when the one in use has died (for
+        a forward that outlives connections); without it, a dead transport stays dead."""
         self._transport = transport
+        self._reconnect = reconnect
         # Several RPCs share the SSH connection at once (a call and its log stream): with
         # Nagle's algorithm on, a small write waits for the ACK of the previous one, which
         # the host delays by up to 40 ms. (A ProxyCommand or jump host has no socket here.)
@@ -55,7 +69,7 @@ class Tunnel:
         self.remote_port = remote_port
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind(("127.0.0.1", 0))
+        self._listener.bind(("127.0.0.1", local_port))
         self._listener.listen(64)
         self.local_port: int = self._listener.getsockname()[1]
         # Why the host refused the last forwarded connection ("" while none was refused):
@@ -79,6 +93,13 @@ class Tunnel:
                 conn, peer = self._listener.accept()
             except OSError:
                 return
+            try:
+                if self._reconnect is not None and not self._transport.is_active():
+                    self._transport = self._reconnect()
+            except Exception as exc:  # SSH or network down (reconnect raises rhcli errors)
+                log.debug("tunnel: cannot reconnect: %s", exc)
+                conn.close()
+                continue
             try:
                 channel = self._transport.open_channel(
                     "direct-tcpip", ("127.0.0.1", self.remote_port), peer

@@ -100,10 +100,12 @@ def test_json_prints_exactly_one_document(local: Any) -> None:
     assert document["duration_s"] >= 0
 
 
-def test_result_that_is_not_json_prints_its_repr(local: Any) -> None:
+def test_result_that_is_not_json_prints_a_repr_marker_and_says_so(local: Any) -> None:
     done = run_cli("run", "tests.fixtures.funcs:returns_object")
     assert done.returncode == 0, done.stderr
-    assert re.fullmatch(r"<object object at 0x[0-9a-f]+>\n", done.stdout)
+    # stdout stays JSON: never a bare repr passed off as the value
+    assert re.fullmatch(r"<object object at 0x[0-9a-f]+>", json.loads(done.stdout)["repr"])
+    assert "is not JSON" in done.stderr and "--output FILE" in done.stderr
 
 
 def test_manifest_function_runs_by_name_from_the_project(
@@ -135,7 +137,7 @@ def test_json_failure_is_still_one_document(local: Any) -> None:
     assert done.returncode == 1
     document = json.loads(done.stdout)
     assert document["status"] == "failed"
-    assert document["error"]["type"] == "builtins.ValueError"
+    assert document["error"]["type"] == "ValueError"  # as a traceback names it
     assert document["error"]["message"] == "bad value"
     assert "in fail_value" in document["error"]["traceback"]
 
@@ -144,7 +146,7 @@ def test_timeout_exits_4(local: Any) -> None:
     done = run_cli("run", "--timeout", "1", "tests.fixtures.funcs:sleep_then", "60")
     assert done.returncode == 4, done.stderr
     [line] = error_lines(done.stderr)
-    assert "timed_out" in line
+    assert "timed out:" in line
     assert "timed out after 1 s" in line
 
 
@@ -154,6 +156,18 @@ def test_missing_entrypoint_exits_2(local: Any) -> None:
     [line] = error_lines(done.stderr)
     assert "has no attribute 'nope'" in line
     assert "add" in line
+
+
+def test_a_module_importing_a_missing_package_exits_2_naming_it(local: Any, project: Path) -> None:
+    # Exit 2 (a setup problem rerunning cannot fix), not 1 (the function raised).
+    source = "import os\nimport not_a_real_pkg\n\ndef go():\n    return 1\n"
+    (project / "needs.py").write_text(source)
+    done = run_cli("run", "needs:go", cwd=project)
+    assert done.returncode == 2, done.stderr
+    [line] = error_lines(done.stderr)
+    assert "module 'needs' imports 'not_a_real_pkg'" in line
+    assert f"(at {project.resolve() / 'needs.py'}, line 2)" in line
+    assert "add it to the function's reqs" in line
 
 
 def test_unknown_function_lists_known(local: Any, manifest_project: Path) -> None:
@@ -217,7 +231,7 @@ def test_status_json_describes_the_running_daemon(local: Any) -> None:
     done = run_cli("--json", "status")
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
-    assert document["name"] == "local"
+    assert document["cluster"] == "local"
     assert document["up"] is True
     assert document["pid"] == local.daemon.state().pid
     assert document["resources"]["CPU"] >= 1

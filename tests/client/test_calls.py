@@ -161,6 +161,20 @@ def test_edit_in_the_same_second_with_the_same_size_is_picked_up(
     assert value() == "b"
 
 
+def test_a_function_added_after_a_call_found_it_missing_is_found_next_time(
+    local: Any, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The failed lookup imported the module: that import must be watched for edits too.
+    monkeypatch.chdir(project)
+    path = write_module(project, "growing", "def first():\n    return 1\n")
+    with pytest.raises(EntrypointNotFoundError):
+        rh.function("growing:second", system=local)()
+    stat = path.stat()
+    path.write_text(path.read_text() + "\n\ndef second():\n    return 2\n")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert rh.function("growing:second", system=local)() == 2
+
+
 def test_warm_worker_serves_consecutive_calls(local: Any) -> None:
     pid = rh.function(funcs.pid, system=local)
     first = pid()

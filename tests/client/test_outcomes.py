@@ -16,7 +16,14 @@ from rhcli.errors import (
     ResultNotSerializableError,
     RunError,
 )
-from rhcli.outcomes import ErrorInfo, Outcome, outcome_from_message, rebuild_exception, unwrap
+from rhcli.outcomes import (
+    ErrorInfo,
+    Outcome,
+    error_type,
+    outcome_from_message,
+    rebuild_exception,
+    unwrap,
+)
 from rhcli.protocol import daemon_pb2 as pb
 from tests.fixtures import funcs
 
@@ -125,6 +132,41 @@ def test_unwrap_raises_the_rhcli_error_for_each_way_a_run_ends_without_a_result(
     assert str(info.value) == "run job-1: why it ended"
     if isinstance(info.value, RunError):
         assert info.value.run_id == "job-1"
+
+
+@pytest.mark.parametrize(
+    ("status", "failure"),
+    [
+        (pb.TIMED_OUT, pb.TIMEOUT),
+        (pb.TIMED_OUT, pb.FAILURE_KIND_UNSPECIFIED),
+        (pb.FAILED, pb.WORKER_DIED),
+        (pb.FAILED, pb.RESULT_NOT_SERIALIZABLE),
+        (pb.FAILED, pb.ENTRYPOINT_NOT_FOUND),
+        (pb.FAILED, pb.RESOURCES_UNAVAILABLE),
+        (pb.FAILED, pb.INTERNAL),
+        (pb.FAILED, pb.FAILURE_KIND_UNSPECIFIED),
+        (pb.CANCELLED, pb.FAILURE_KIND_UNSPECIFIED),
+    ],
+)
+def test_error_type_names_the_class_unwrap_raises_as_a_traceback_names_it(
+    status: int, failure: int
+) -> None:
+    ended = outcome_from_message("job-1", pb.RunOutcome(status=status, failure=failure))
+    with pytest.raises(Exception) as info:
+        unwrap(ended)
+    cls = type(info.value)
+    assert error_type(ended) == f"{cls.__module__}.{cls.__qualname__}"
+    assert error_type(ended).startswith("rhcli.errors.")
+
+
+def test_error_type_of_a_raised_run_is_its_exceptions_without_builtins() -> None:
+    for exc, name in [
+        (ValueError("bad"), "ValueError"),
+        (funcs.CustomError("it broke"), "tests.fixtures.funcs.CustomError"),
+    ]:
+        error = pb.RemoteException(**dataclasses.asdict(_remote_exception(exc)))
+        message = pb.RunOutcome(status=pb.FAILED, failure=pb.RAISED, error=error)
+        assert error_type(outcome_from_message("job-1", message)) == name
 
 
 def test_run_timeout_error_is_also_a_timeout_error() -> None:

@@ -30,6 +30,13 @@ functions:
     timeout: 3600
   plain:
     entrypoint: jobs:plain
+endpoints:
+  sd:
+    function: generate
+    min_replicas: 0
+    max_replicas: 2
+    resources: {num_gpus: 1}
+  api: {asgi: "web:app", route: /v1, public: true}
 """
 
 
@@ -61,6 +68,9 @@ def test_a_cached_load_gives_the_records_a_fresh_read_gives(home: Path, tmp_path
     assert cached.cluster("box").hosts == ("10.0.0.5",)
     assert cached.function("generate").reqs == ()
     assert cached.function("plain").reqs is None
+    assert set(cached.endpoints) == {"sd", "api"}  # `rhcli up` serves them from a cached load
+    assert cached.endpoints["sd"].resources == {"num_gpus": 1.0}
+    assert cached.endpoints["api"].resources is None and cached.endpoints["api"].public
     assert load_manifest(path) == first
 
 

@@ -60,13 +60,15 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 def wheelhouse() -> Path:
-    """A folder with wheels of rhcli's dependencies (pip download, once per dep list)."""
+    """A folder with wheels of rhcli's dependencies and of Ray Serve at this Ray's version
+    (what serving an endpoint installs on every node), pip-downloaded once per dep list."""
     import hashlib
     import sys
+    from importlib import metadata
 
     from rhcli.transport import bootstrap
 
-    deps = bootstrap.dependencies()
+    deps = [*bootstrap.dependencies(), f"ray[serve]=={metadata.version('ray')}"]
     digest = hashlib.sha256("\n".join(deps).encode()).hexdigest()[:12]
     folder = Path(tempfile.gettempdir()) / f"rhcli-test-wheels-{digest}"
     if not (folder / ".complete").exists():

@@ -149,6 +149,26 @@ def test_a_spec_whose_marker_does_not_apply_is_satisfied() -> None:
     assert satisfied(('rhcli-no-such-distribution; python_version < "3"',))
 
 
+def test_an_extra_is_satisfied_only_when_what_it_requires_is_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A distribution installed without its extras, as ray is without ray[serve]: the
+    # extra's own requirements decide, not the distribution being there.
+    info = tmp_path / "rhcli_fake_dist-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: rhcli-fake-dist\nVersion: 1.0\n"
+        'Requires-Dist: packaging; extra == "present"\n'
+        'Requires-Dist: rhcli-no-such-distribution; extra == "absent"\n'
+        'Requires-Dist: rhcli-no-such-distribution; python_version < "3"\n'
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert satisfied(("rhcli-fake-dist",))
+    assert satisfied(("rhcli-fake-dist[present]==1.0",))
+    assert not satisfied(("rhcli-fake-dist[absent]",))
+    assert not satisfied(("rhcli-fake-dist[present,absent]",))
+
+
 # --- the installer without pip ----------------------------------------------------------
 
 

@@ -1,69 +1,102 @@
-"""The daemon's log followers wake on inotify, with instances kept in a pool: closing an
-inotify instance waits for the kernel (about 12 ms), so a watch hands its instance back
-instead, and the next watch starts clean."""
+"""Reading a run's log with `tail` and `since` (rhcli.server.run_logs): what `rhcli logs
+--tail N --since WHEN` gets from the daemon. Following and item filtering are pinned in
+test_logcapture.py."""
 
 from __future__ import annotations
 
 import json
-import select
+import os
 import threading
 from pathlib import Path
+from typing import Any
 
-from rhcli.server import run_logs
-from rhcli.server.run_logs import _Watch, append_end, read_records
-
-
-def test_a_closed_watch_hands_its_instance_to_the_next_one(tmp_path: Path) -> None:
-    first = _Watch.of(tmp_path / "a")
-    assert first is not None
-    fd = first._fd
-    first.close()
-    first.close()  # idempotent
-    second = _Watch.of(tmp_path / "b")
-    assert second is not None
-    try:
-        assert second._fd == fd
-    finally:
-        second.close()
+from rhcli.server.run_logs import append_end, log_path, read_records
 
 
-def test_a_reused_instance_hears_nothing_of_the_folder_watched_before(tmp_path: Path) -> None:
-    old = _Watch.of(tmp_path / "old")
-    assert old is not None
-    (tmp_path / "old" / "x").write_text("before\n")  # an event left unread
-    old.close()
-    new = _Watch.of(tmp_path / "new")
-    assert new is not None
-    try:
-        (tmp_path / "old" / "x").write_text("after\n")
-        assert not _readable(new, 0.3)  # nothing of the old folder, old events drained
-        (tmp_path / "new" / "y").write_text("now\n")
-        assert _readable(new, 5.0)  # its own folder's write
-    finally:
-        new.close()
+def _line(seq: int, text: str, t: float = 0.0, **extra: Any) -> dict[str, Any]:
+    return {"seq": seq, "stream": "out", "t": t, "text": text, **extra}
 
 
-def _readable(watch: _Watch, timeout: float) -> bool:
-    ready, _, _ = select.select([watch._fd], [], [], timeout)
-    return bool(ready)
+def _write(path: Path, *records: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        for record in records:
+            f.write(json.dumps(record) + "\n")
 
 
-def test_the_pool_keeps_a_bounded_number_of_idle_instances(tmp_path: Path) -> None:
-    watches = [_Watch.of(tmp_path / f"w{i}") for i in range(run_logs._POOL_MAX + 4)]
-    assert all(w is not None for w in watches)
-    for watch in watches:
-        assert watch is not None
-        watch.close()
-    assert len(run_logs._pool) <= run_logs._POOL_MAX
+def _texts(path: Path, **options: Any) -> list[Any]:
+    options.setdefault("follow", False)
+    batches = read_records(path, finished=lambda: True, cancelled=lambda: False, **options)
+    return [record.get("text", "END") for batch in batches for record in batch]
 
 
-def test_a_follower_stops_at_the_end_marker_of_a_run_that_printed_nothing(
-    tmp_path: Path,
-) -> None:
-    log = tmp_path / "run" / "log.jsonl"
-    log.parent.mkdir()
-    done = threading.Event()
-    threading.Timer(0.1, lambda: (append_end(log, "succeeded"), done.set())).start()
-    batches = list(read_records(log, follow=True, finished=done.is_set, cancelled=lambda: False))
-    assert [record.get("end") for batch in batches for record in batch] == [True]
-    assert json.loads(log.read_text())["status"] == "succeeded"
+def test_tail_keeps_the_last_lines_and_the_end_marker(tmp_path: Path) -> None:
+    path = log_path(tmp_path, "done")
+    _write(path, *(_line(i, f"line {i}") for i in range(10)))
+    append_end(path, "succeeded")
+    assert _texts(path, tail=3) == ["line 7", "line 8", "line 9", "END"]
+    assert _texts(path, tail=0) == ["END"]
+    assert _texts(path, tail=50) == [f"line {i}" for i in range(10)] + ["END"]
+
+
+def test_tail_counts_only_the_lines_of_the_item_asked_for(tmp_path: Path) -> None:
+    path = log_path(tmp_path, "map")
+    _write(path, *(_line(i, f"{i % 2}:{i}", item=i % 2) for i in range(8)))
+    assert _texts(path, tail=2, item=1) == ["1:5", "1:7"]
+
+
+def test_tail_of_a_log_larger_than_one_read_is_whole_lines(tmp_path: Path) -> None:
+    path = log_path(tmp_path, "big")
+    long = "x" * 3000
+    _write(path, *(_line(i, f"{i} {long}") for i in range(1000)))  # about 3 MB
+    assert [text.split()[0] for text in _texts(path, tail=2)] == ["998", "999"]
+
+
+def test_since_keeps_lines_written_at_or_after_it(tmp_path: Path) -> None:
+    path = log_path(tmp_path, "timed")
+    _write(path, _line(0, "old", t=100.0), _line(1, "edge", t=200.0), _line(2, "new", t=300.0))
+    append_end(path, "failed")
+    assert _texts(path, since=200.0) == ["edge", "new", "END"]
+    assert _texts(path, since=200.0, tail=1) == ["new", "END"]
+
+
+def test_tail_with_follow_gives_the_last_lines_then_every_new_one(tmp_path: Path) -> None:
+    path = log_path(tmp_path, "live")
+    _write(path, *(_line(i, f"before {i}") for i in range(5)))
+    started = threading.Event()
+
+    def more() -> None:
+        started.wait(10)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        for i in range(3):
+            os.write(fd, (json.dumps(_line(10 + i, f"after {i}")) + "\n").encode())
+        os.close(fd)
+        append_end(path, "succeeded")
+
+    writer = threading.Thread(target=more)
+    writer.start()
+    got = []
+    for batch in read_records(
+        path, follow=True, finished=lambda: False, cancelled=lambda: False, tail=2
+    ):
+        got += [record.get("text", "END") for record in batch]
+        started.set()
+    writer.join()
+    assert got == ["before 3", "before 4", "after 0", "after 1", "after 2", "END"]
+
+
+def test_tail_while_following_a_log_not_written_yet_keeps_every_line(tmp_path: Path) -> None:
+    # Nothing was written before the follower came: every line is a new one.
+    path = log_path(tmp_path, "late")
+    path.parent.mkdir(parents=True)
+    threading.Timer(
+        0.2, lambda: (_write(path, _line(0, "a"), _line(1, "b")), append_end(path, "succeeded"))
+    ).start()
+    got = [
+        record.get("text", "END")
+        for batch in read_records(
+            path, follow=True, finished=lambda: False, cancelled=lambda: False, tail=0
+        )
+        for record in batch
+    ]
+    assert got == ["a", "b", "END"]

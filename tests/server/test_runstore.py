@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -225,3 +226,17 @@ def test_many_threads_can_record_runs_at_once(store: RunStore) -> None:
     assert store.count(pb.SUCCEEDED) == 160
     outcome = store.outcome("t7-19")
     assert outcome is not None and outcome.result == b"t7-19"
+
+
+def test_list_runs_keeps_runs_created_since_a_time_and_of_given_statuses(
+    store: RunStore,
+) -> None:
+    store.create(run_id="old", function="f", args_digest="d", status=pb.RUNNING)
+    time.sleep(0.01)
+    cutoff = time.time()
+    time.sleep(0.01)
+    store.create(run_id="new", function="f", args_digest="d", status=pb.QUEUED)
+    assert [r.run_id for r in store.list_runs(since=cutoff)] == ["new"]
+    assert [r.run_id for r in store.list_runs(statuses=[pb.RUNNING])] == ["old"]
+    assert [r.run_id for r in store.list_runs(since=cutoff, statuses=[pb.RUNNING])] == []
+    assert [r.run_id for r in store.list_runs()] == ["new", "old"]

@@ -22,6 +22,10 @@ from rhcli.config.schema import ClusterSpec
 from rhcli.errors import UnreachableError
 
 DIR_ENV = "RHCLI_TEST_SKY_DIR"
+# Files in the launcher's folder: the test marks SkyPilot's API server down with the
+# first; a SkyPilot call made while it is down leaves the second (it would start one).
+SERVER_DOWN = "api-server-down"
+SERVER_STARTED = "api-server-started"
 
 
 class LoopbackLauncher:
@@ -52,7 +56,16 @@ class LoopbackLauncher:
         self._save(state)
         print(f"(test launcher) {spec.name} is up", file=sys.stderr)
 
+    def server_problem(self) -> str:
+        """As SkyPilot's health check: a problem while the test marks the server down."""
+        down = (self.dir / SERVER_DOWN).is_file()
+        return "SkyPilot's API server at http://127.0.0.1:46580 is not answering" if down else ""
+
     def record(self, name: str) -> SkyRecord | None:
+        if (self.dir / SERVER_DOWN).is_file():
+            # Every real SkyPilot call starts a server that is down: tests see it here.
+            (self.dir / SERVER_STARTED).write_text("started by a record() call\n")
+            (self.dir / SERVER_DOWN).unlink()
         entry = self.state().get(name)
         if entry is None:
             return None

@@ -340,6 +340,45 @@ def test_a_launch_error_ends_with_the_warning_when_a_vm_may_be_left() -> None:
     assert "WARNING" not in str(LaunchError(cluster="gpu", reason="CloudError: no quota"))
 
 
+def test_read_only_commands_never_start_skypilots_api_server(project: Path, tmp_path: Path) -> None:
+    """Real SkyPilot on a HOME of the test's where no API server runs: `status` and `runs`
+    of a sky cluster say what they cannot know, exit 3, and leave no server behind (any
+    other SkyPilot call would have started one, about 5 s and several processes)."""
+    from tests.support.sshd import free_port
+
+    home = tmp_path / "home"
+    home.mkdir()
+    _manifest(project)
+    server = f"http://127.0.0.1:{free_port()}"  # this test's own, where nothing answers
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "RHCLI_SKY_LAUNCHER": "",
+        "SKYPILOT_API_SERVER_ENDPOINT": server,
+    }
+    rhcli = Path(sys.executable).parent / "rhcli"
+    try:
+        for args in (["status", "gpu"], ["runs", "-c", "gpu"], ["--json", "status", "gpu"]):
+            done = subprocess.run(
+                [str(rhcli), *args],
+                cwd=project,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert done.returncode == ExitCode.UNREACHABLE, done.stderr
+            assert "Traceback" not in done.stderr
+            said = done.stdout + done.stderr
+            assert f"SkyPilot's API server at {server} is not answering" in said
+            assert "`sky api start` starts it" in said
+        assert _processes_with_home(home) == []
+    finally:
+        left = _stop_skypilot(env, home)
+    assert not left, f"SkyPilot processes left behind: {left}"
+
+
 def test_the_designs_ondemand_cluster_example_holds(
     sky: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
