@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import grpc
 
@@ -24,17 +24,18 @@ from rhcli.protocol import daemon_pb2_grpc as pb_grpc
 from rhcli.protocol.statuses import STATUS_NAMES
 from rhcli.protocol.wire import CHUNK_BYTES, INLINE_REPLY_LIMIT
 from rhcli.server.blobs import BlobTooLargeError
-from rhcli.server.endpoint_spec import EndpointRefused
+from rhcli.server.endpoint_rpcs import EndpointRpcs
 from rhcli.server.map_run import MapStopped, StopKind
 from rhcli.server.map_state import map_state_batches
 from rhcli.server.mapper import Mapper
 from rhcli.server.node_view import NodeView
 from rhcli.server.reqs import InstallResult, ReqsInstaller
 from rhcli.server.result_files import ResultLostError, is_disk_full
+from rhcli.server.rpc_common import abort, log_line
 from rhcli.server.run_logs import read_records
 from rhcli.server.runs import RunManager, UnknownRunError
 from rhcli.server.runstore import FINISHED, DuplicateRunError
-from rhcli.server.serving import EndpointManager, ServeMissing
+from rhcli.server.serving import EndpointManager
 
 # How long a log follower waits for a run that has no record yet.
 RECORD_WAIT_S = 30.0
@@ -48,7 +49,7 @@ _STOP_CODES = {
 }
 
 
-class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
+class DaemonServicer(EndpointRpcs, pb_grpc.DaemonServicer):  # type: ignore[misc]
     def __init__(
         self,
         *,
@@ -96,9 +97,9 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
         try:
             reply = self._runs.call(request, max_inline=INLINE_REPLY_LIMIT)
         except DuplicateRunError as exc:
-            _abort(context, grpc.StatusCode.ALREADY_EXISTS, str(exc))
+            abort(context, grpc.StatusCode.ALREADY_EXISTS, str(exc))
         except ResultLostError as exc:
-            _abort(context, grpc.StatusCode.DATA_LOSS, str(exc))
+            abort(context, grpc.StatusCode.DATA_LOSS, str(exc))
         except Exception as exc:
             self._abort_if_disk_full(context, exc)
             raise
@@ -116,7 +117,7 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
         log.parent.mkdir(parents=True, exist_ok=True)
         ended = self._runs.call_async(request, max_inline=INLINE_REPLY_LIMIT)
         for records in read_records(log, follow=True, finished=ended.done, cancelled=gone.is_set):
-            batch = pb.LogBatch(lines=[_log_line(r) for r in records if not r.get("end")])
+            batch = pb.LogBatch(lines=[log_line(r) for r in records if not r.get("end")])
             if batch.lines:
                 yield pb.CallEvent(logs=batch)
         if gone.is_set():
@@ -124,9 +125,9 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
         try:
             reply = ended.result()
         except DuplicateRunError as exc:
-            _abort(context, grpc.StatusCode.ALREADY_EXISTS, str(exc))
+            abort(context, grpc.StatusCode.ALREADY_EXISTS, str(exc))
         except ResultLostError as exc:
-            _abort(context, grpc.StatusCode.DATA_LOSS, str(exc))
+            abort(context, grpc.StatusCode.DATA_LOSS, str(exc))
         except Exception as exc:
             self._abort_if_disk_full(context, exc)
             raise
@@ -137,7 +138,7 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
         try:
             return self._runs.submit(request)
         except DuplicateRunError as exc:
-            _abort(context, grpc.StatusCode.ALREADY_EXISTS, str(exc))
+            abort(context, grpc.StatusCode.ALREADY_EXISTS, str(exc))
         except Exception as exc:
             self._abort_if_disk_full(context, exc)
             raise
@@ -150,7 +151,7 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
         except UnknownRunError:
             _abort_unknown_run(context, request.run_id)
         except ResultLostError as exc:
-            _abort(context, grpc.StatusCode.DATA_LOSS, str(exc))
+            abort(context, grpc.StatusCode.DATA_LOSS, str(exc))
         return _for_reply(reply)
 
     def ReadResult(
@@ -159,7 +160,7 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
         try:
             found = self._runs.store.result_file(request.run_id)
         except ResultLostError as exc:
-            _abort(context, grpc.StatusCode.DATA_LOSS, str(exc))
+            abort(context, grpc.StatusCode.DATA_LOSS, str(exc))
         if found is None:
             _abort_unknown_run(context, request.run_id)
         path, size = found
@@ -170,7 +171,7 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
                 sent += len(chunk)
         if sent != size:  # cut while being read: the client must not take the part it got
             lost = ResultLostError(request.run_id, path, sent, size)
-            _abort(context, grpc.StatusCode.DATA_LOSS, str(lost))
+            abort(context, grpc.StatusCode.DATA_LOSS, str(lost))
 
     def PutBlob(
         self, request_iterator: Iterator[pb.Chunk], context: grpc.ServicerContext
@@ -178,7 +179,7 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
         try:
             blob_id, size = self._runs.blobs.put(chunk.data for chunk in request_iterator)
         except BlobTooLargeError as exc:
-            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except Exception as exc:
             self._abort_if_disk_full(context, exc)
             raise
@@ -189,12 +190,12 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
     ) -> Iterator[pb.MapReply]:
         first = next(request_iterator, None)
         if first is None or first.WhichOneof("part") != "start":
-            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "a map starts with a MapStart")
+            abort(context, grpc.StatusCode.INVALID_ARGUMENT, "a map starts with a MapStart")
         try:
             for results in self._mapper.run(first.start, request_iterator):
                 yield pb.MapReply(results=[_map_result(r) for r in results])
         except MapStopped as stopped:  # after the last batch: the RPC ends with the error
-            _abort(context, _STOP_CODES[stopped.kind], str(stopped))
+            abort(context, _STOP_CODES[stopped.kind], str(stopped))
 
     def MapState(
         self, request: pb.MapStateRequest, context: grpc.ServicerContext
@@ -205,9 +206,9 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
         except UnknownRunError:
             _abort_unknown_run(context, map_id)
         if info.parent or not info.items:
-            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"run {map_id} is not a map")
+            abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"run {map_id} is not a map")
         if self._runs.is_active(map_id):
-            _abort(
+            abort(
                 context,
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"map {map_id} is still running on this cluster; wait for it to end "
@@ -270,7 +271,7 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
                     batch.end = True
                     batch.status = record.get("status", "")
                 else:
-                    batch.lines.append(_log_line(record))
+                    batch.lines.append(log_line(record))
             yield batch
         if not ended and request.follow and finished():
             status = store.status(run_id)
@@ -291,7 +292,7 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
         """Refuse the call with RESOURCE_EXHAUSTED when exc is a full disk (nothing was
         recorded: the record's transaction was rolled back); return otherwise."""
         if is_disk_full(exc):
-            _abort(
+            abort(
                 context,
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
                 f"the daemon's disk is full ({exc}) under {self._home}: no run was made. "
@@ -323,68 +324,19 @@ class DaemonServicer(pb_grpc.DaemonServicer):  # type: ignore[misc]
             else:
                 yield pb.InstallEvent(line=item)
 
-    # --- HTTP endpoints -----------------------------------------------------------------
-
-    def Serve(self, request: pb.ServeRequest, context: grpc.ServicerContext) -> pb.EndpointInfo:
-        try:
-            return self._endpoints.serve(request.spec, wait_s=request.wait_s)
-        except ServeMissing as exc:
-            _abort(context, grpc.StatusCode.FAILED_PRECONDITION, str(exc))
-        except EndpointRefused as exc:
-            _abort(context, _REFUSAL_CODES[exc.kind], str(exc))
-
-    def ListEndpoints(
-        self, request: pb.ListEndpointsRequest, context: grpc.ServicerContext
-    ) -> pb.ListEndpointsReply:
-        return pb.ListEndpointsReply(endpoints=self._endpoints.list(show_token=request.show_token))
-
-    def Unserve(self, request: pb.UnserveRequest, context: grpc.ServicerContext) -> pb.UnserveReply:
-        return pb.UnserveReply(found=self._endpoints.unserve(request.name))
-
-    def EndpointLogs(
-        self, request: pb.EndpointLogsRequest, context: grpc.ServicerContext
-    ) -> Iterator[pb.LogBatch]:
-        gone = threading.Event()
-        context.add_callback(gone.set)
-        name = request.name
-        path = self._endpoints.log_path(name)
-        if not self._endpoints.is_served(name) and not path.exists():
-            _abort(
-                context,
-                grpc.StatusCode.NOT_FOUND,
-                f"no endpoint {name!r} on this cluster, and no log of one; "
-                "`rhcli endpoints` lists those served",
-            )
-        for records in read_records(
-            path,
-            follow=request.follow,
-            finished=lambda: not self._endpoints.is_served(name),
-            cancelled=gone.is_set,
-        ):
-            yield pb.LogBatch(lines=[_log_line(r) for r in records if not r.get("end")])
-        if request.follow and not gone.is_set():
-            yield pb.LogBatch(end=True, status="unserved")
-
-
-_REFUSAL_CODES = {
-    "invalid": grpc.StatusCode.INVALID_ARGUMENT,
-    "exists": grpc.StatusCode.ALREADY_EXISTS,
-    "room": grpc.StatusCode.FAILED_PRECONDITION,
-}
-
 
 def _check_call(
     request: pb.CallRequest, context: grpc.ServicerContext, max_arg_bytes: int | None
 ) -> None:
     if not request.run_id or not request.function.WhichOneof("source"):
-        _abort(
+        abort(
             context,
             grpc.StatusCode.INVALID_ARGUMENT,
             "a call needs a run id and a function (entrypoint or pickled)",
         )
     # Inline arguments are checked here; uploaded ones (args_blob) when they were uploaded.
     if max_arg_bytes is not None and len(request.args) > max_arg_bytes:
-        _abort(
+        abort(
             context,
             grpc.StatusCode.INVALID_ARGUMENT,
             f"the call's arguments ({len(request.args):,} bytes) are over this daemon's "
@@ -408,27 +360,9 @@ def _for_reply(reply: pb.CallReply) -> pb.CallReply:
     return slim
 
 
-def _log_line(record: dict[str, Any]) -> pb.LogLine:
-    line = pb.LogLine(
-        seq=record["seq"],
-        stream=record["stream"],
-        t=record["t"],
-        text=record["text"],
-        progress=bool(record.get("cr")),
-    )
-    if "item" in record:
-        line.item = record["item"]
-    return line
-
-
 def _map_result(result: tuple[int, pb.RunOutcome]) -> pb.MapResult:
     index, outcome = result
     return pb.MapResult(index=index, outcome=outcome)
-
-
-def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, details: str) -> NoReturn:
-    context.abort(code, details)
-    raise AssertionError("abort returns only by raising")
 
 
 def _abort_unknown_run(context: grpc.ServicerContext, run_id: str) -> NoReturn:
