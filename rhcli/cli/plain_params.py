@@ -3,7 +3,8 @@
 Typer (0.2x) turns every parameter a command parses into a pydantic ``TypeAdapter``:
 importing pydantic and building the adapters cost about 150 ms of every `rhcli run`
 (more than the call itself; `--help` parses nothing and never paid it). Our parameters
-are all of a few plain types (str, int, float, bool, list[str]), for which a conversion
+are all of a few plain types (str, int, float, bool, list[str], a Path the command
+checks itself), for which a conversion
 is one line; ``install`` gives each such parameter of a command tree its conversion up
 front, and Typer uses it instead of building an adapter. Parameters of other types
 (paths, choices, files) keep Typer's own handling.
@@ -17,6 +18,7 @@ installed Typer no longer takes the conversions, so an upgrade cannot lose them 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -77,9 +79,11 @@ def _conversion(descriptor: Any) -> Callable[[Any], Any] | None:
     info = descriptor.parameter_info
     if getattr(info, "parser", None) is not None or getattr(info, "click_type", None):
         return None
+    annotation = descriptor.annotation
+    if descriptor.is_path and annotation is Path and _unconstrained_path(info):
+        return _path  # an --output FILE the command checks itself
     if descriptor.file_annotation is not None or descriptor.is_choice or descriptor.is_path:
         return None
-    annotation = descriptor.annotation
     if annotation is str:
         return _text
     if annotation is bool:
@@ -89,6 +93,27 @@ def _conversion(descriptor: Any) -> Callable[[Any], Any] | None:
     if annotation == list[str]:
         return _texts
     return None
+
+
+# Typer's path checks, at the values that mean "no check"; a path asking for any is Typer's.
+_PLAIN_PATH = {
+    "exists": False,
+    "file_okay": True,
+    "dir_okay": True,
+    "writable": False,
+    "readable": True,
+    "resolve_path": False,
+    "allow_dash": False,
+    "path_type": None,
+}
+
+
+def _unconstrained_path(info: Any) -> bool:
+    return all(getattr(info, name, value) == value for name, value in _PLAIN_PATH.items())
+
+
+def _path(value: Any) -> Path:
+    return Path(_text(value))
 
 
 def _text(value: Any) -> str:
