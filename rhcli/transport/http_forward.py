@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from rhcli.errors import UnreachableError
-from rhcli.transport.ssh import SSHConnection, SSHTarget
+from rhcli.transport.ssh_target import SSHTarget
 
 START_TIMEOUT_S = 30.0
 _MODULE = "rhcli.transport.http_forward"
@@ -167,6 +167,7 @@ def _locked(path: Path) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     """Hold the forward until SIGTERM; writes the state file once it listens."""
+    from rhcli.transport.ssh import SSHConnection  # paramiko: only in the holder process
     from rhcli.transport.tunnel import Tunnel
 
     parser = argparse.ArgumentParser(prog=f"python -m {_MODULE}")

@@ -337,13 +337,19 @@ def test_module_that_raises_on_import_surfaces_that_exception(
     assert fn() == "fixed"
 
 
-def test_module_missing_a_dependency_is_its_import_error_not_a_missing_entrypoint(
+def test_module_missing_a_dependency_names_the_package_to_install_not_a_missing_entrypoint(
     local: Any, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A setup problem that rerunning cannot fix: a usage error (exit 2), as docs/cli.md says.
     monkeypatch.chdir(project)
     write_module(project, "needs_dep", "import not_installed_anywhere_xyz\n\ndef fn():\n    pass\n")
-    with pytest.raises(ModuleNotFoundError, match="not_installed_anywhere_xyz"):
+    with pytest.raises(EntrypointNotFoundError) as raised:
         rh.function("needs_dep:fn", system=local)()
+    message = str(raised.value)
+    assert "module 'needs_dep' imports 'not_installed_anywhere_xyz'" in message
+    assert "needs_dep.py, line 1" in message and "rhcli install" in message
+    assert "no module named 'needs_dep'" not in message
+    assert raised.value.exit_code == 2
 
 
 # --- resources and the daemon -------------------------------------------------------------
