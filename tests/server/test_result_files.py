@@ -67,5 +67,5 @@ def test_rhcli_get_of_a_lost_result_exits_1_and_names_the_run(local: Any) -> Non
     done = run_cli("--json", "get", run_id)
     assert done.returncode == 1, done.stderr
     error = json.loads(done.stdout)["error"]  # the error document, and no result
-    assert error["type"] == "ResultLostError" and error["exit_code"] == 1
+    assert error["type"] == "rhcli.errors.ResultLostError" and error["exit_code"] == 1
     assert f"run {run_id} succeeded but its result was lost" in error["message"]
