@@ -47,6 +47,9 @@ def no_process_left_behind() -> Iterator[None]:
     """Torn down last: fails the session when a process it started is still running."""
     yield
     left = end_leftovers(SESSION_ID, grace=LEFTOVER_GRACE_S)
+    # The session's root, made at import: sessions that never start its daemon leave it
+    # empty, and /tmp would collect one per run.
+    shutil.rmtree(_SESSION_HOME, ignore_errors=True)
     if left:
         listing = "\n  ".join(str(p) for p in left)
         pytest.fail(
