@@ -66,11 +66,12 @@ class Function:
 
     @property
     def system(self) -> Cluster:
-        if not isinstance(self._system, Cluster):
+        found = self._system  # read once: threads of one Function may resolve it at once
+        if not isinstance(found, Cluster):
             from rhcli.clusters.registry import cluster
 
-            self._system = cluster(self._system, manifest=self._manifest)
-        return self._system
+            found = self._system = cluster(found, manifest=self._manifest)
+        return found
 
     def __repr__(self) -> str:
         how = "by value" if self.source.by_value else self.source.entrypoint
