@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from rhcli.cli import context, style
+from rhcli.cli.help_format import examples
 from rhcli.cli.options import ClusterOpt, OptionalRunIdArg
 from rhcli.cli.render import exit_code_for, outcome_document, report_failure
 from rhcli.cli.timespec import duration, parse_since
@@ -28,9 +29,14 @@ def register(app: typer.Typer) -> None:
         "stderr. With -f, follow it until the run ends, then tell its outcome on stderr "
         "and exit with the code it maps to (0, 1, 4, ...). With --endpoint NAME instead "
         "of a run id: what an HTTP endpoint's replicas print (-f: until it is unserved).",
-        epilog="Examples:\n\n\b\n  rhcli logs -f last\n  rhcli logs $ID --tail 20\n"
-        "  rhcli logs $ID --since 5m --timestamps\n  rhcli logs $MAP_ID --item 3\n"
-        "  rhcli --json logs $ID | jq -r .text\n  rhcli logs --endpoint sq -f",
+        epilog=examples(
+            "rhcli logs -f last",
+            "rhcli logs $ID --tail 20",
+            "rhcli logs $ID --since 5m --timestamps",
+            "rhcli logs $MAP_ID --item 3",
+            "rhcli --json logs $ID | jq -r .text",
+            "rhcli logs --endpoint sq -f",
+        ),
     )(logs)
 
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from rhcli.cli import context, render
+from rhcli.cli.help_format import examples
 from rhcli.cli.options import ClusterOpt, OutputOpt, RunIdArg, at_least_one, positive_seconds
 from rhcli.cli.runs_table import print_runs
 from rhcli.cli.timespec import parse_since
@@ -28,24 +29,31 @@ def register(app: typer.Typer) -> None:
         help="Wait for a run to end and print its outcome exactly as `run` would have: "
         "the result on stdout, or the remote traceback and an error line on stderr, with "
         "the same exit code. A map's id prints its items' results.",
-        epilog="Examples:\n\n\b\n  rhcli get last\n  rhcli get $ID --timeout 60\n"
-        "  rhcli get $ID --no-wait; echo $?        # 4 while it runs\n"
-        "  rhcli get $ID --output image.png",
+        epilog=examples(
+            "rhcli get last",
+            "rhcli get $ID --timeout 60",
+            "rhcli get $ID --no-wait; echo $?        # 4 while it runs",
+            "rhcli get $ID --output image.png",
+        ),
     )(get)
     app.command(
         "runs",
         short_help="List runs, newest first.",
         help="List the newest runs: id, function, status, when it started, how long it "
         "ran (so far, for a running run).",
-        epilog="Examples:\n\n\b\n  rhcli runs\n  rhcli runs --status failed --since 1d\n"
-        "  rhcli runs --function train -n 5\n  rhcli --json runs --status running",
+        epilog=examples(
+            "rhcli runs",
+            "rhcli runs --status failed --since 1d",
+            "rhcli runs --function train -n 5",
+            "rhcli --json runs --status running",
+        ),
     )(runs)
     app.command(
         "cancel",
         short_help="Stop a queued or running run.",
         help="Stop a queued or running run and print its status; a run that has ended is "
         "left as it is (a second cancel is a no-op).",
-        epilog="Examples:\n\n\b\n  rhcli cancel $ID\n  rhcli cancel last",
+        epilog=examples("rhcli cancel $ID", "rhcli cancel last"),
     )(cancel)
 
 
