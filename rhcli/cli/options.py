@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -58,27 +58,24 @@ FnArg = Annotated[
         show_default=False,
     ),
 ]
-RunIdArg = Annotated[
-    str,
-    typer.Argument(
+_RUN_ID_HELP = (
+    "a run id (printed by `run --detach`, listed by `rhcli runs`), or `last` for the newest run"
+)
+
+
+def _run_id_argument(help_text: str) -> Any:
+    return typer.Argument(
         metavar="RUN_ID",
-        help="a run id (printed by `run --detach`, listed by `rhcli runs`), or `last` "
-        "for the newest run",
+        help=help_text,
         autocompletion=complete_run_ids,
         show_default=False,
-    ),
-]
+    )
 
+
+RunIdArg = Annotated[str, _run_id_argument(_RUN_ID_HELP)]
 # `rhcli logs`: a run id, or --endpoint instead.
 OptionalRunIdArg = Annotated[
-    str | None,
-    typer.Argument(
-        metavar="RUN_ID",
-        help="a run id (printed by `run --detach`, listed by `rhcli runs`), or `last` "
-        "for the newest run; or give --endpoint NAME instead",
-        autocompletion=complete_run_ids,
-        show_default=False,
-    ),
+    str | None, _run_id_argument(_RUN_ID_HELP + "; or give --endpoint NAME instead")
 ]
 
 ClusterArg = Annotated[
