@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -143,18 +144,28 @@ def start_dashboard(
         text=True,
         preexec_fn=_default_sigint,
     )
-    assert process.stdout is not None
-    deadline = time.monotonic() + timeout
-    line = process.stdout.readline()
-    if not line or time.monotonic() > deadline:
-        process.kill()
-        _, err = process.communicate()
-        raise AssertionError(f"rhcli dashboard printed no address: {err}")
+    stdout = process.stdout
+    assert stdout is not None
+    started = time.monotonic()
+    first: list[str] = []
+    reader = threading.Thread(target=lambda: first.append(stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    line = first[0] if first else ""
     found = re.search(r"http://127\.0\.0\.1:\d+/\?token=[\w-]+", line)
     if found is None:
+        # Say everything there is to know: a start-up that fails once in a long suite
+        # must be diagnosable from the CI log alone.
+        code = process.poll()
         process.kill()
-        _, err = process.communicate()
-        raise AssertionError(f"rhcli dashboard printed no address: {line!r} {err}")
+        reader.join()  # the kill ends its read; one reader of stdout at a time
+        line = first[0] if first else ""
+        out, err = process.communicate()
+        state = f"exited with {code}" if code is not None else f"still running after {timeout} s"
+        raise AssertionError(
+            f"rhcli dashboard printed no address ({state}, {time.monotonic() - started:.1f} s "
+            f"after start); stdout: {(line + out)!r}; stderr: {err!r}"
+        )
     url = found.group(0)
     return Dashboard(process=process, url=url, printed=line.strip())
 
