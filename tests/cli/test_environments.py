@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
+from tests.support.processes import spawn_interruptible
 from tests.support.terminal import ANSI, run_in_terminal
 
 FUNCS = "tests.fixtures.funcs"
@@ -144,12 +145,11 @@ def test_ctrl_c_in_a_command_without_a_handler_of_its_own_is_told(
 ) -> None:
     # `--args-json -` waits on stdin before anything is sent: Ctrl-C there.
     args = [*(["--json"] if as_json else []), "run", f"{FUNCS}:add", "--args-json", "-"]
-    process = subprocess.Popen(
+    process = spawn_interruptible(
         [str(Path(sys.executable).parent / "rhcli"), *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
         cwd=tmp_path,
         env={**os.environ, "RHCLI_HOME": str(tmp_path / "root")},
     )

@@ -23,10 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-
-def _default_sigint() -> None:
-    # A child of a background job inherits SIGINT ignored (docs: NOTES.md).
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+from tests.support.processes import spawn_interruptible
 
 
 @dataclass
@@ -135,14 +132,12 @@ def start_dashboard(
     """Start `rhcli [ARGS...]` (e.g. "dashboard", "--no-open", "--port", "0") and wait
     for the address it prints."""
     rhcli = Path(sys.executable).parent / "rhcli"
-    process = subprocess.Popen(
+    process = spawn_interruptible(
         [str(rhcli), *args],
         cwd=cwd,
         env={**os.environ, **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=_default_sigint,
     )
     stdout = process.stdout
     assert stdout is not None

@@ -3,22 +3,28 @@
 A process inherits an ignored SIGINT when the suite runs from a background job of a
 non-interactive shell (a CI step, `./scripts/test.sh &`): Python then installs no
 KeyboardInterrupt handler, and a test's SIGINT does nothing. So a test that sends SIGINT
-sets its child's disposition itself, whatever the suite inherited.
+starts its child through `env --default-signal=INT`, which resets the disposition and
+execs the command (same pid), whatever the suite inherited.
+
+Why not Popen's preexec_fn: it runs Python in the child between fork and exec, and a
+fork of this process, whose gRPC client threads are running, can abort there in gRPC's
+fork handler (seen in CI: the child died of SIGABRT before exec, after "epoll_wait
+error: Bad file descriptor", and Popen returned as if it had started).
 """
 
 from __future__ import annotations
 
-import signal
+import shutil
 import subprocess
 from typing import Any
 
 
-def _default_sigint() -> None:
-    # Runs in the child between fork and exec: the exec'd Python then sees SIGINT at its
-    # default and installs its KeyboardInterrupt handler, as in a terminal.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+def interruptible(argv: list[str]) -> list[str]:
+    """argv, run with SIGINT at its default (coreutils env >= 8.31, as on Debian 11+)."""
+    env = shutil.which("env") or "/usr/bin/env"
+    return [env, "--default-signal=INT", *argv]
 
 
 def spawn_interruptible(argv: list[str], **popen: Any) -> subprocess.Popen[str]:
     """Popen(argv, text=True, **popen) with SIGINT at its default in the child."""
-    return subprocess.Popen(argv, text=True, preexec_fn=_default_sigint, **popen)
+    return subprocess.Popen(interruptible(argv), text=True, **popen)
