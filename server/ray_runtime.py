@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,7 @@ def start_ray(*, address: str, temp_dir: Path, owner_marker: str, token_path: Pa
 
     if address == "local":  # attached to a cluster, Ray uses the cluster's temp dir
         temp_dir.mkdir(parents=True, exist_ok=True)
+        prune_sessions(temp_dir)
     ray.init(
         address=address,
         include_dashboard=False,
@@ -107,6 +109,28 @@ def start_ray(*, address: str, temp_dir: Path, owner_marker: str, token_path: Pa
         _temp_dir=str(temp_dir) if address == "local" else None,
     )
     log.info("ray ready at %s: %s", address, ray.cluster_resources())
+
+
+def prune_sessions(temp_dir: Path, keep: int = 1) -> list[Path]:
+    """Remove this root's old Ray session folders (logs, sockets), all but the newest
+    `keep`; returns the removed ones. Each start of a private Ray makes a new session
+    folder under /tmp and Ray never removes one, so a root started daily would fill /tmp;
+    the newest is kept for a look at how the last daemon ended. Call only while no
+    process of this root's Ray runs (after the leftover sweep, before ray.init)."""
+    sessions = sorted(
+        (
+            entry
+            for entry in temp_dir.glob("session_2*")
+            if entry.is_dir() and not entry.is_symlink()
+        ),
+        key=lambda entry: entry.stat().st_mtime,
+    )
+    removed = sessions[: max(0, len(sessions) - keep)]
+    for old in removed:
+        shutil.rmtree(old, ignore_errors=True)  # a file left is retried at the next start
+    if removed:
+        log.info("removed %d old Ray session folders of this root", len(removed))
+    return removed
 
 
 def stop_ray() -> None:

@@ -20,6 +20,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,6 +41,45 @@ os.environ["SPT_NOENV"] = "1"
 # How long processes get to end by themselves after the last fixture is torn down (Ray's
 # agents take a few seconds after their daemon).
 LEFTOVER_GRACE_S = float(os.environ.get("RHCLI_TEST_LEFTOVER_GRACE_S", "20"))
+
+
+# The folders whose tests share one costly remote cluster, built once per worker by a
+# session fixture: an SSH box, namespace hosts, a sky cluster (about a minute each).
+REMOTE_GROUPS = ("ssh", "multinode", "sky")
+
+
+def _unit(nodeid: str) -> str:
+    """The part of the suite a test belongs to: its remote folder, else its file."""
+    parts = nodeid.split("::", 1)[0].split("/")
+    if len(parts) > 2 and parts[0] == "tests" and parts[1] in REMOTE_GROUPS:
+        return parts[1]
+    return "/".join(parts)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The remote folders first: they are the longest units of the suite, and a worker
+    that started one late would end the run alone (see pytest_xdist_make_scheduler)."""
+    rank = {name: i for i, name in enumerate(REMOTE_GROUPS)}
+    items.sort(key=lambda item: rank.get(_unit(item.nodeid), len(REMOTE_GROUPS)))
+
+
+@pytest.hookimpl(optionalhook=True)  # only where pytest-xdist is installed
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """How the suite splits over pytest-xdist workers (`-n 2`, as scripts/test.sh runs
+    it): each remote folder is one unit of work, so its cluster is built by one worker
+    only, and every other file is one unit, so its module fixtures (private daemons)
+    start once. Taken in collection order (`--no-loadscope-reorder`).
+
+    A scheduler of our own rather than xdist's `--dist loadgroup` marks: with pytest 9,
+    xdist 3.8 renames the items' `_nodeid`, which `nodeid` no longer reads, so the
+    groups never reach its scheduler (seen: one folder's tests on both workers)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByUnit(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return _unit(nodeid)
+
+    return ByUnit(config, log)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,14 +1,11 @@
 """The SkyPilot boundary: the only module of rhcli that imports `sky` (PyPI `skypilot`).
 
-Two jobs:
-
-- **Translation** of a `type: sky` cluster spec into real SkyPilot objects
-  (`resources_for`, `task_for`): `instance_type` "A100:4" is an accelerator request,
-  "CPU:8" a CPU count, anything else an instance type; `provider` names SkyPilot's cloud
-  (None leaves the choice to SkyPilot: the cheapest that fits).
-- **The launcher**: launch, look up, autostop and tear down a cluster through SkyPilot's
-  asynchronous request API (each call returns a request id; `sky.stream_and_get` shows
-  its progress on stderr and returns its result or raises its error).
+Two jobs. **Translation** of a `type: sky` cluster spec into SkyPilot objects
+(`resources_for`, `task_for`): `instance_type` "A100:4" is an accelerator request, "CPU:8"
+a CPU count, anything else an instance type; `provider` names SkyPilot's cloud (None: the
+cheapest that fits). **The launcher**: launch, look up, autostop and tear down a cluster
+through SkyPilot's request API (`sky.stream_and_get` shows a request's progress on stderr
+and returns its result or raises its error). Every call runs inside `_guest_call`.
 
 `sky` is imported lazily, inside these functions, so `import rhcli` and every command
 that does not touch a sky cluster never pay for it (about 1.5 s) or need it installed.
@@ -46,9 +43,8 @@ if TYPE_CHECKING:
     from rhcli.config.schema import ClusterSpec
 
 LAUNCHER_ENV = "RHCLI_SKY_LAUNCHER"
-# Run on the head node by the keep-alive (rhcli.clusters.sky_keepalive): each line it reads resets
-# SkyPilot's autostop idle timer with the skylet's own function, and is answered "ok".
-# One long-lived process, because importing the skylet costs seconds.
+# Run on the head node by the keep-alive (rhcli.clusters.sky_keepalive), one long-lived
+# process (the skylet imports in seconds): each line read resets the idle timer, "ok".
 BUMP_IDLE_TIMER = (
     "import sys\n"
     "from sky.skylet import autostop_lib\n"
@@ -79,9 +75,8 @@ class SkyRecord:
     ssh_user: str | None = None
     key_path: str | None = None  # the private key, written mode 0600 under rhcli's root
     proxy_command: str | None = None
-    # Every node's address the client reaches it on (its external IP), head first, as
-    # SkyPilot orders them; "" for a node SkyPilot knows only by its private address.
-    # Empty: only the head is known (head_ip). node_ports: each node's SSH port, alike.
+    # Every node's address for the client (external IP), head first as SkyPilot orders
+    # them ("": private only; empty: only head_ip known); node_ports: their SSH ports.
     node_ips: tuple[str, ...] = ()
     node_ports: tuple[int, ...] = ()
 
@@ -151,7 +146,8 @@ def resources_for(spec: ClusterSpec) -> Any:
         from sky.utils import registry
 
         try:
-            kwargs["cloud"] = registry.CLOUD_REGISTRY.from_str(spec.provider)
+            with _guest_call():
+                kwargs["cloud"] = registry.CLOUD_REGISTRY.from_str(spec.provider)
         except ValueError as exc:
             raise UsageError(f"cluster {spec.name!r}: provider: {_clean(exc)}") from None
     if spec.image_id and spec.image_id.startswith("docker:"):
@@ -165,7 +161,8 @@ def resources_for(spec: ClusterSpec) -> Any:
             kwargs[name] = value
     kwargs["use_spot"] = spec.use_spot
     try:
-        return sky.Resources(**kwargs)
+        with _guest_call():
+            return sky.Resources(**kwargs)
     except (ValueError, TypeError) as exc:
         raise UsageError(f"cluster {spec.name!r}: SkyPilot refuses it: {_clean(exc)}") from None
 
@@ -194,7 +191,7 @@ class SkyPilotLauncher:
         except Exception as exc:  # SkyPilot's API server cannot be reached: nothing launched
             raise LaunchError(cluster=spec.name, reason=_clean(exc)) from exc
         try:
-            with _stdout_to_stderr():
+            with _guest_call():
                 request = sky.launch(
                     task, cluster_name=spec.name, idle_minutes_to_autostop=spec.autostop_mins
                 )
@@ -207,7 +204,7 @@ class SkyPilotLauncher:
 
     def record(self, name: str) -> SkyRecord | None:
         sky = self._sky
-        with _stdout_to_stderr():
+        with _guest_call():
             found = sky.get(
                 sky.status([name], refresh=sky.StatusRefreshMode.AUTO, _include_credentials=True)
             )
@@ -234,7 +231,7 @@ class SkyPilotLauncher:
         if not self._exists(name):
             return False
         try:
-            with _stdout_to_stderr():
+            with _guest_call():
                 sky.stream_and_get(sky.down(name), output_stream=sys.stderr)
         except sky.exceptions.ClusterDoesNotExist:
             return False
@@ -248,7 +245,7 @@ class SkyPilotLauncher:
     def set_autostop(self, name: str, minutes: int | None) -> None:
         sky = self._sky
         try:
-            with _stdout_to_stderr():
+            with _guest_call():
                 sky.stream_and_get(
                     sky.autostop(name, -1 if minutes is None else minutes),
                     output_stream=sys.stderr,
@@ -266,7 +263,7 @@ class SkyPilotLauncher:
 
     def _exists(self, name: str) -> bool:
         sky = self._sky
-        with _stdout_to_stderr():
+        with _guest_call():
             return any(item["name"] == name for item in sky.get(sky.status([name])))
 
     def forget_failed_launch(self, name: str) -> str:
@@ -279,7 +276,7 @@ class SkyPilotLauncher:
         failures = []
         for purge in (False, True):
             try:
-                with _stdout_to_stderr():
+                with _guest_call():
                     sky.stream_and_get(sky.down(name, purge=purge), output_stream=sys.stderr)
                 return ""
             except sky.exceptions.ClusterDoesNotExist:
@@ -381,10 +378,18 @@ def load_launcher(cluster: str, state_dir: Path) -> Launcher:
 
 
 @contextlib.contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
-    """SkyPilot prints progress on stdout; rhcli keeps stdout for results (--json)."""
-    with contextlib.redirect_stdout(sys.stderr):
-        yield
+def _guest_call() -> Iterator[None]:
+    """Around each SkyPilot call: its progress goes to stderr (stdout is for results), and
+    the `sys.tracebacklimit = 0` that SkyPilot leaves set when an error leaves its
+    print_exception_no_traceback() is undone (the user's own tracebacks went empty)."""
+    limit = getattr(sys, "tracebacklimit", None)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        vars(sys).pop("tracebacklimit", None)
+        if limit is not None:
+            sys.tracebacklimit = limit
 
 
 def _clean(exc: BaseException) -> str:

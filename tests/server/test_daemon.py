@@ -432,6 +432,8 @@ class Restarted:
     finished_reply: pb.CallReply
     in_flight: pb.CallRequest
     in_flight_errors: list[BaseException]
+    # A Ray session folder older than both starts, planted in the root's Ray temp dir.
+    planted_session: Path
 
     @property
     def root(self) -> Path:
@@ -448,6 +450,9 @@ def restarted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Restarted]:
     try:
         # Files a previous daemon could have left: both name processes that are no daemon.
         _plant(root, state_pid=dead.pid, pid_file=other.pid)
+        planted_session = daemon.paths.ray_temp_dir / "session_2000-01-01_00-00-00_000000_1"
+        (planted_session / "logs").mkdir(parents=True)
+        os.utime(planted_session, (946684800, 946684800))
         port = _free_port()  # a fixed port: the new daemon answers where the old one did
         with _env(RHCLI_PORT=str(port)):
             first = daemon.start()
@@ -503,6 +508,7 @@ def restarted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Restarted]:
             finished_reply=finished_reply,
             in_flight=in_flight,
             in_flight_errors=errors,
+            planted_session=planted_session,
         )
     finally:
         other.kill()
@@ -515,6 +521,16 @@ def test_stale_pid_and_state_files_do_not_keep_a_new_daemon_from_starting(
 ) -> None:
     assert restarted.first.pid not in restarted.stale_pids
     assert restarted.other_process.poll() is None  # the process a stale file named lives on
+
+
+def test_each_start_keeps_only_the_previous_ray_session_of_the_root(
+    restarted: Restarted,
+) -> None:
+    # Two starts over a planted older session: the second removed it, and kept the one
+    # of the daemon it followed (a look at how that ended) beside its own.
+    sessions = list(restarted.daemon.paths.ray_temp_dir.glob("session_2*"))
+    assert not restarted.planted_session.exists()
+    assert len([s for s in sessions if not s.is_symlink()]) == 2
 
 
 def test_a_new_token_is_written_at_every_start(restarted: Restarted) -> None:

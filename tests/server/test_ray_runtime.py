@@ -1,5 +1,7 @@
-"""sweep_leftovers: what a killed daemon's Ray left behind is found and stopped, and nothing
-else is touched. Stand-in processes (sleep) play the leftovers; no Ray is started here."""
+"""The daemon's Ray around its starts. sweep_leftovers: what a killed daemon's Ray left
+behind is found and stopped, and nothing else is touched (stand-in processes, sleep, play
+the leftovers). prune_sessions: a root's old Ray session folders do not pile up in /tmp.
+No Ray is started here."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from rhcli.config.root_processes import OWNER_ENV, sweep_leftovers
+from rhcli.server.ray_runtime import prune_sessions
 
 Spawn = Callable[..., subprocess.Popen[bytes]]
 
@@ -120,3 +123,36 @@ def test_a_process_only_reading_a_file_in_the_ray_dir_is_spared(
     _ready(proc, "tail")
     assert sweep_leftovers(marker, temp_dir=tmp_path / "ray") == 0
     assert proc.poll() is None
+
+
+def _session(temp_dir: Path, name: str, age_s: float) -> Path:
+    folder = temp_dir / f"session_2026-12-03_{name}"
+    (folder / "logs").mkdir(parents=True)
+    (folder / "logs" / "raylet.out").write_text("log\n")
+    stamp = time.time() - age_s
+    os.utime(folder, (stamp, stamp))
+    return folder
+
+
+def test_a_new_private_ray_keeps_only_the_newest_old_session_of_its_root(tmp_path: Path) -> None:
+    oldest = _session(tmp_path, "a", age_s=300)
+    older = _session(tmp_path, "b", age_s=200)
+    newest = _session(tmp_path, "c", age_s=100)
+    (tmp_path / "session_latest").symlink_to(newest)
+    (tmp_path / "not-a-session").mkdir()
+
+    assert prune_sessions(tmp_path) == [oldest, older]
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "not-a-session",
+        newest.name,
+        "session_latest",
+    ]
+    assert (newest / "logs" / "raylet.out").read_text() == "log\n"
+
+
+def test_pruning_an_empty_or_fresh_ray_dir_removes_nothing(tmp_path: Path) -> None:
+    assert prune_sessions(tmp_path) == []
+    only = _session(tmp_path, "a", age_s=10)
+    assert prune_sessions(tmp_path) == []
+    assert only.is_dir()

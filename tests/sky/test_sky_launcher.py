@@ -117,6 +117,16 @@ def test_an_unknown_provider_is_a_usage_error_listing_the_clouds() -> None:
         resources_for(spec(provider="awz"))
 
 
+def test_a_refused_spec_leaves_the_processes_own_tracebacks_whole() -> None:
+    # SkyPilot raises inside print_exception_no_traceback(), which leaves
+    # sys.tracebacklimit = 0 behind: every later traceback of the user's process, a
+    # notebook's or a script's, would print as its last line only.
+    before = getattr(sys, "tracebacklimit", None)
+    with pytest.raises(UsageError):
+        resources_for(spec(provider="awz"))
+    assert getattr(sys, "tracebacklimit", None) == before
+
+
 def test_a_container_image_is_refused_with_the_reason() -> None:
     with pytest.raises(NotSupportedError, match="container image"):
         resources_for(spec(image_id="docker:python:3.11"))
