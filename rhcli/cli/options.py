@@ -63,9 +63,9 @@ _RUN_ID_HELP = (
 )
 
 
-def _run_id_argument(help_text: str) -> Any:
+def _run_id_argument(help_text: str, metavar: str = "RUN_ID") -> Any:
     return typer.Argument(
-        metavar="RUN_ID",
+        metavar=metavar,
         help=help_text,
         autocompletion=complete_run_ids,
         show_default=False,
@@ -75,7 +75,8 @@ def _run_id_argument(help_text: str) -> Any:
 RunIdArg = Annotated[str, _run_id_argument(_RUN_ID_HELP)]
 # `rhcli logs`: a run id, or --endpoint instead.
 OptionalRunIdArg = Annotated[
-    str | None, _run_id_argument(_RUN_ID_HELP + "; or give --endpoint NAME instead")
+    str | None,
+    _run_id_argument(_RUN_ID_HELP + "; or give --endpoint NAME instead", metavar="[RUN_ID]"),
 ]
 
 ClusterArg = Annotated[

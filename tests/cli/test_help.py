@@ -41,6 +41,8 @@ def test_every_command_has_examples_and_no_type_names(command: str) -> None:
 def test_usage_names_arguments_as_the_docs_do() -> None:
     assert run_cli("run", "-h").stdout.splitlines()[0] == "Usage: rhcli run [OPTIONS] FN [ARGS]..."
     assert run_cli("get", "-h").stdout.splitlines()[0] == "Usage: rhcli get [OPTIONS] RUN_ID"
+    # Optional, since --endpoint NAME may stand in for it.
+    assert run_cli("logs", "-h").stdout.splitlines()[0] == "Usage: rhcli logs [OPTIONS] [RUN_ID]"
     assert run_cli("up", "-h").stdout.splitlines()[0] == "Usage: rhcli up [OPTIONS] [CLUSTER]"
 
 
