@@ -23,6 +23,10 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,sky,dashboard,serve]'
+# Bytecode for the editable sources, written now: where PYTHONDONTWRITEBYTECODE=1 is set
+# (as on these CI machines) no import ever writes it, and each of the suite's hundreds of
+# rhcli, daemon and Ray worker processes would compile rhcli from source again.
+.venv/bin/python -m compileall -q -j 0 rhcli server config tests >/dev/null
 # Started from a background job of a non-interactive shell (CI runners, `cmd &` in a
 # script), this shell and its children inherit SIGINT as ignored, and a shell cannot undo
 # that itself; Python then installs no KeyboardInterrupt handler. Give pytest Python's
