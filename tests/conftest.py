@@ -12,6 +12,7 @@ behind (SkyPilot executors, Ray agents, ssh masters) is a failing suite.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
@@ -31,6 +32,9 @@ REPO = Path(__file__).resolve().parent.parent
 # Set before anything imports rhcli's paths, so every cluster of this session uses it.
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="rhcli-test-home-"))
 os.environ["RHCLI_HOME"] = str(_SESSION_HOME)
+# The controller of an xdist run imports this module too but runs no fixture: the root it
+# made goes when it exits (a worker's goes with no_process_left_behind, then again here).
+atexit.register(shutil.rmtree, _SESSION_HOME, ignore_errors=True)
 os.environ.pop("RHCLI_FILE", None)
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 # Inherited by every process the session starts (see the module docstring); SPT_NOENV

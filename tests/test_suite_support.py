@@ -146,6 +146,27 @@ def test_a_session_that_leaves_a_process_running_fails_and_ends_it(tmp_path: Pat
     )  # ended by the check
 
 
+def test_a_run_on_xdist_workers_leaves_no_session_root_behind(tmp_path: Path) -> None:
+    # Its controller imports the conftest too, making a root, but runs no fixture.
+    (tmp_path / "test_quiet.py").write_text("def test_nothing():\n    pass\n")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "pytest", "-q", "-p", "tests.conftest"),
+            *("-p", "no:cacheprovider", "-n", "1", str(tmp_path / "test_quiet.py")),
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(temp)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
+    assert list(temp.glob("rhcli-test-home-*")) == []
+
+
 def test_test_sshds_pass_the_marker_on_to_their_sessions() -> None:
     assert session_env() == {SESSION_ENV: SESSION_ID, "SPT_NOENV": "1"}
 
