@@ -27,14 +27,14 @@ fi
 # (as on these CI machines) no import ever writes it, and each of the suite's hundreds of
 # rhcli, daemon and Ray worker processes would compile rhcli from source again.
 .venv/bin/python -m compileall -q -j 0 rhcli server config tests >/dev/null
-# Started from a background job of a non-interactive shell (CI runners, `cmd &` in a
-# script), this shell and its children inherit SIGINT as ignored, and a shell cannot undo
-# that itself; Python then installs no KeyboardInterrupt handler. Give pytest Python's
-# default (the tests that send SIGINT also set their own children's disposition).
 # Two workers (pytest-xdist): the suite mostly waits (daemons starting, hosts booting),
 # and tests/conftest.py keeps each remote folder's cluster on one worker.
 # RHCLI_TEST_WORKERS=0 runs everything in this one process.
 workers=(-n "${RHCLI_TEST_WORKERS:-2}" --dist loadscope --no-loadscope-reorder)
+# Started from a background job of a non-interactive shell (CI runners, `cmd &` in a
+# script), this shell and its children inherit SIGINT as ignored, and a shell cannot undo
+# that itself; Python then installs no KeyboardInterrupt handler. Give pytest Python's
+# default (the tests that send SIGINT also set their own children's disposition).
 if env --default-signal=INT true 2>/dev/null; then
   exec env --default-signal=INT .venv/bin/python -m pytest "${workers[@]}" "$@"
 fi

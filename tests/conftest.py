@@ -32,8 +32,8 @@ REPO = Path(__file__).resolve().parent.parent
 # Set before anything imports rhcli's paths, so every cluster of this session uses it.
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="rhcli-test-home-"))
 os.environ["RHCLI_HOME"] = str(_SESSION_HOME)
-# The controller of an xdist run imports this module too but runs no fixture: the root it
-# made goes when it exits (a worker's goes with no_process_left_behind, then again here).
+# Removed when the process exits, used or not: a session that never starts its daemon,
+# and an xdist controller (it imports this module but runs no fixture), leave it empty.
 atexit.register(shutil.rmtree, _SESSION_HOME, ignore_errors=True)
 os.environ.pop("RHCLI_FILE", None)
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -91,9 +91,6 @@ def no_process_left_behind() -> Iterator[None]:
     """Torn down last: fails the session when a process it started is still running."""
     yield
     left = end_leftovers(SESSION_ID, grace=LEFTOVER_GRACE_S)
-    # The session's root, made at import: sessions that never start its daemon leave it
-    # empty, and /tmp would collect one per run.
-    shutil.rmtree(_SESSION_HOME, ignore_errors=True)
     if left:
         listing = "\n  ".join(str(p) for p in left)
         pytest.fail(

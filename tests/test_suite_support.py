@@ -116,26 +116,26 @@ def test_that_leaves_a_process_running():
 """
 
 
-def test_a_session_that_leaves_a_process_running_fails_and_ends_it(tmp_path: Path) -> None:
-    (tmp_path / "test_leaky.py").write_text(LEAKY_TEST)
-    done = subprocess.run(
+def _nested_session(
+    test_file: Path, *options: str, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """pytest run on test_file with this suite's conftest, in test_file's folder."""
+    return subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "tests.conftest",
-            "-p",
-            "no:cacheprovider",
-            str(tmp_path / "test_leaky.py"),
+            *(sys.executable, "-m", "pytest", "-q", "-p", "tests.conftest"),
+            *("-p", "no:cacheprovider", *options, str(test_file)),
         ],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(REPO), "RHCLI_TEST_LEFTOVER_GRACE_S": "1"},
+        cwd=test_file.parent,
+        env={**os.environ, "PYTHONPATH": str(REPO), **env},
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_a_session_that_leaves_a_process_running_fails_and_ends_it(tmp_path: Path) -> None:
+    (tmp_path / "test_leaky.py").write_text(LEAKY_TEST)
+    done = _nested_session(tmp_path / "test_leaky.py", env={"RHCLI_TEST_LEFTOVER_GRACE_S": "1"})
     assert done.returncode != 0, done.stdout
     assert "1 passed, 1 error" in done.stdout
     assert "1 processes started by this test session were still running" in done.stdout
@@ -151,17 +151,7 @@ def test_a_run_on_xdist_workers_leaves_no_session_root_behind(tmp_path: Path) ->
     (tmp_path / "test_quiet.py").write_text("def test_nothing():\n    pass\n")
     temp = tmp_path / "tmp"
     temp.mkdir()
-    done = subprocess.run(
-        [
-            *(sys.executable, "-m", "pytest", "-q", "-p", "tests.conftest"),
-            *("-p", "no:cacheprovider", "-n", "1", str(tmp_path / "test_quiet.py")),
-        ],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(temp)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _nested_session(tmp_path / "test_quiet.py", "-n", "1", env={"TMPDIR": str(temp)})
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
     assert list(temp.glob("rhcli-test-home-*")) == []

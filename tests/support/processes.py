@@ -14,15 +14,13 @@ error: Bad file descriptor", and Popen returned as if it had started).
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from typing import Any
 
 
 def interruptible(argv: list[str]) -> list[str]:
     """argv, run with SIGINT at its default (coreutils env >= 8.31, as on Debian 11+)."""
-    env = shutil.which("env") or "/usr/bin/env"
-    return [env, "--default-signal=INT", *argv]
+    return ["env", "--default-signal=INT", *argv]
 
 
 def spawn_interruptible(argv: list[str], **popen: Any) -> subprocess.Popen[str]:
