@@ -25,9 +25,18 @@ def driver() -> Iterator[Any]:
 
 
 def wait(driver: Any, condition: Any, timeout: float = WAIT_S) -> Any:
+    """condition's first true value; live pages redraw what they show, so an element a
+    condition found may be replaced before it reads it: that try counts as not yet."""
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+    )
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    return WebDriverWait(driver, timeout, poll_frequency=0.1, ignored_exceptions=ignored).until(
+        condition
+    )
 
 
 def css(driver: Any, selector: str) -> list[Any]:
