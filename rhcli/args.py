@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pickle
 import reprlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import cloudpickle
@@ -37,15 +38,16 @@ def max_arg_bytes() -> int:
 
 
 def check_args_size(
-    payload: bytes, args: tuple[Any, ...], kwargs: dict[str, Any], limit: int | None = None
+    size: int, args: tuple[Any, ...], kwargs: dict[str, Any], limit: int | None = None
 ) -> None:
-    """Raise ArgumentTooLargeError, naming the largest argument, when payload > limit.
+    """Raise ArgumentTooLargeError, naming the largest argument, when the pickled size of
+    (args, kwargs) is over limit.
 
     Only a payload over the limit is looked into (each argument pickled alone), so the
     check costs one comparison on every call that passes it.
     """
     limit = max_arg_bytes() if limit is None else limit
-    if len(payload) <= limit:
+    if size <= limit:
         return
     sizes: list[tuple[int, str]] = []
     for index, value in enumerate(args):
@@ -53,7 +55,7 @@ def check_args_size(
     for key, value in kwargs.items():
         sizes.append((_pickled_size(value), f"{key}= ({type(value).__name__})"))
     largest = max(sizes)[1] if sizes else "list"
-    raise ArgumentTooLargeError(argument=largest, size=len(payload), limit=limit)
+    raise ArgumentTooLargeError(argument=largest, size=size, limit=limit)
 
 
 def _pickled_size(value: Any) -> int:
@@ -61,6 +63,27 @@ def _pickled_size(value: Any) -> int:
         return len(cloudpickle.dumps(value, protocol=PICKLE_PROTOCOL))
     except Exception:
         return 0
+
+
+class PickledArgs:
+    """A call's pickled (args, kwargs) in the pieces the pickler wrote: a large bytes,
+    bytearray or buffer (a numpy array's) among the arguments is one of the pieces
+    itself, not a copy of it. ``joined()`` is the whole payload."""
+
+    def __init__(self) -> None:
+        self.parts: list[Any] = []
+        self.size = 0
+
+    def write(self, data: Any) -> None:
+        """The pickler's output, piece by piece (as a file's write)."""
+        if not isinstance(data, bytes):
+            data = memoryview(data).cast("B")  # a buffer of the caller's: kept, not copied
+        self.parts.append(data)
+        self.size += len(data)
+
+    def joined(self) -> bytes:
+        only = self.parts[0] if len(self.parts) == 1 else None
+        return only if isinstance(only, bytes) else b"".join(self.parts)
 
 
 def dump_args(
@@ -71,14 +94,37 @@ def dump_args(
     Raises ArgumentNotSerializableError naming the culprit, and UsageError for a RunRef
     of another cluster.
     """
+    return _pickled(args, kwargs, target, lambda pkl, value: pkl.dumps(value, PICKLE_PROTOCOL))
+
+
+def dump_call_args(
+    args: tuple[Any, ...], kwargs: dict[str, Any], target: Cluster | None = None
+) -> tuple[PickledArgs, list[str]]:
+    """dump_args with the payload in pieces: a large argument is not copied into it.
+    (About 3 us more than dump_args: for one call, not for each item of a map.)"""
+    pickled = PickledArgs()
+    _, depends_on = _pickled(
+        args, kwargs, target, lambda pickler, value: pickler.dump(value, pickled, PICKLE_PROTOCOL)
+    )
+    return pickled, depends_on
+
+
+def _pickled(
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    target: Cluster | None,
+    dump: Callable[[Any, Any], Any],
+) -> tuple[Any, list[str]]:
+    """dump(pickle module, (args, kwargs)) with the module the values need, and the
+    RunRefs among them; the errors of dump_args."""
     try:
         if _plain((args, kwargs)):  # no RunRef can be among them, nothing by value
-            return pickle.dumps((args, kwargs), protocol=PICKLE_PROTOCOL), []
+            return dump(pickle, (args, kwargs)), []
         if target is None:
-            return cloudpickle.dumps((args, kwargs), protocol=PICKLE_PROTOCOL), []
+            return dump(cloudpickle, (args, kwargs)), []
         with sending_to(target) as depends_on:
-            payload: bytes = cloudpickle.dumps((args, kwargs), protocol=PICKLE_PROTOCOL)
-        return payload, sorted(depends_on)
+            out = dump(cloudpickle, (args, kwargs))
+        return out, sorted(depends_on)
     except RhcliError:
         raise
     except Exception as whole:
@@ -127,7 +173,21 @@ def _check_one(label: str, value: Any) -> None:
 
 
 SUMMARY_CHARS = 200
-_summary_repr = reprlib.Repr()
+
+
+class _SummaryRepr(reprlib.Repr):
+    """reprlib cut to a summary's size; bytes as their start and size. (reprlib has no
+    rule of its own for bytes: it made the whole repr first, about 70 ms for 10 MB.)"""
+
+    def repr_bytes(self, value: bytes | bytearray, level: int) -> str:
+        if len(value) <= self.maxstring:
+            return repr(value)
+        return f"{value[: self.maxstring // 2]!r}... ({len(value):,} bytes)"
+
+    repr_bytearray = repr_bytes
+
+
+_summary_repr = _SummaryRepr()
 _summary_repr.maxstring = 60
 _summary_repr.maxother = 60
 _summary_repr.maxlist = _summary_repr.maxtuple = _summary_repr.maxdict = 6

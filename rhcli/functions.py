@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from rhcli import on_cluster
-from rhcli.args import check_args_size, dump_args, summarize_args
+from rhcli.args import check_args_size, dump_call_args, summarize_args
 from rhcli.clusters.base import Cluster
 from rhcli.errors import UnreachableError
 from rhcli.function_ref import (
@@ -236,8 +236,6 @@ class Function:
         deadline = None if enqueue or not request.timeout_s else request.timeout_s
         if deadline:
             deadline += DEADLINE_GRACE_S
-        if stream_logs is False:
-            reply = self.system.call_daemon(lambda client: client.call(request, timeout=deadline))
         try:
             if stream_logs is False:
                 reply = self.system.call_daemon(
@@ -287,8 +285,8 @@ class Function:
         _refuse_call_during_cluster_import(self.name)
         system = self.system
         # Arguments are pickled before any I/O: an unpicklable one is refused unsent.
-        payload, depends_on = dump_args(args, kwargs, target=system)
-        check_args_size(payload, args, kwargs)  # refused here: no run is made, nothing sent
+        pickled, depends_on = dump_call_args(args, kwargs, target=system)
+        check_args_size(pickled.size, args, kwargs)  # refused here: no run made, none sent
         self.prepare()
         effective_timeout = timeout if timeout is not None else self.timeout
         self.last_run_id = new_run_id(self.name)
@@ -302,10 +300,12 @@ class Function:
             depends_on=depends_on,
             args_summary=summarize_args(args, kwargs),
         )
-        if len(payload) > INLINE_ARGS_LIMIT:
-            request.args_blob = system.call_daemon(lambda client: client.put_blob(payload))
+        if pickled.size > INLINE_ARGS_LIMIT:
+            request.args_blob = system.call_daemon(
+                lambda client: client.put_blob(pickled.parts, pickled.size)
+            )
         else:
-            request.args = payload
+            request.args = pickled.joined()
         return request
 
     def function_message(self) -> Any:

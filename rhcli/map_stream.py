@@ -58,7 +58,7 @@ def map_requests(
         payload, depends_on = dump_args(args, kwargs, target=target)
         if depends_on:
             raise UsageError(f"map item {index} holds a RunRef: pass rh.get(ref) instead")
-        check_args_size(payload, args, kwargs, limit)
+        check_args_size(len(payload), args, kwargs, limit)
         payloads.append(payload)
         indices.append(index)
         size += len(payload)

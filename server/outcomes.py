@@ -71,6 +71,7 @@ def held_reply(
     reply = pb.CallReply(run_id=run_id)
     reply.outcome.CopyFrom(outcome)  # without a large result: small
     if result is None:
-        return reply, outcome.ByteSize()  # the inline result is within it
+        # The inline result is the size that counts (ByteSize() would serialize it all).
+        return reply, len(outcome.result)
     reply.outcome.result = bytes(result)
     return reply, len(result)

@@ -6,7 +6,7 @@ errors (unreachable, refused, timed out) so nothing above it sees a grpc.RpcErro
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
 import grpc
@@ -23,6 +23,7 @@ from rhcli.errors import (
 )
 from rhcli.protocol import daemon_pb2 as pb
 from rhcli.protocol import daemon_pb2_grpc as pb_grpc
+from rhcli.protocol.chunks import encode_chunks
 from rhcli.protocol.wire import (
     CHUNK_BYTES,
     DEADLINE_GRACE_S,
@@ -60,6 +61,13 @@ class DaemonClient:
         self._restart_hint = restart_hint
         self._channel = grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
         self._stub = pb_grpc.DaemonStub(self._channel)
+        # PutBlob's chunks go out as the bytes rhcli.protocol.chunks writes (see there).
+        self._put_blob = self._channel.stream_unary(
+            f"/{pb.DESCRIPTOR.services_by_name['Daemon'].full_name}/PutBlob",
+            request_serializer=None,
+            response_deserializer=pb.BlobRef.FromString,
+            _registered_method=True,
+        )
         self._metadata = ((TOKEN_METADATA_KEY, token),)
 
     def close(self) -> None:
@@ -131,18 +139,10 @@ class DaemonClient:
             self._raise(exc, run_id=run_id)
         return buffer
 
-    def put_blob(self, data: bytes) -> str:
-        """Upload data in chunks; returns the blob id a call can name."""
-        view = memoryview(data)
-
-        def chunks() -> Iterator[pb.Chunk]:
-            for offset in range(0, len(view), CHUNK_BYTES):
-                yield pb.Chunk(
-                    data=bytes(view[offset : offset + CHUNK_BYTES]),
-                    total_size=len(view) if offset == 0 else 0,
-                )
-
-        ref = self._unary(self._stub.PutBlob, chunks(), None)
+    def put_blob(self, parts: Sequence[Any], size: int) -> str:
+        """Upload parts (bytes-likes, in order; size bytes in all) as one blob, in
+        chunks; returns the blob id a call can name."""
+        ref = self._unary(self._put_blob, encode_chunks(parts, size, CHUNK_BYTES), None)
         return ref.blob_id  # type: ignore[no-any-return]
 
     def map(self, requests: Iterator[pb.MapRequest]) -> Iterator[pb.MapReply]:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from rhcli.args import dump_args
+from rhcli.args import dump_args, dump_call_args
 from rhcli.errors import (
     ArgumentNotSerializableError,
     ExitCode,
@@ -88,6 +88,37 @@ def test_plain_arguments_pickle_to_the_bytes_cloudpickle_makes(
     assert payload == cloudpickle.dumps((args, kwargs), protocol=5)
     assert depends_on == []
     assert pickle.loads(payload) == (args, kwargs)
+
+
+@pytest.mark.parametrize(
+    "args, kwargs",
+    [
+        ((1, 2), {}),
+        ((b"x" * 3_000_000, bytearray(200_000)), {"fn": funcs.add}),
+        ((list(range(100_000)),), {"text": "y" * 500_000}),
+    ],
+)
+def test_a_call_pickled_in_pieces_joins_to_the_payload_of_dump_args(
+    args: tuple[object, ...], kwargs: dict[str, object]
+) -> None:
+    pickled, depends_on = dump_call_args(args, kwargs)
+    payload, _ = dump_args(args, kwargs)
+    assert pickled.joined() == payload
+    assert pickled.size == len(payload)
+    assert depends_on == []
+
+
+def test_a_large_argument_is_a_piece_of_the_pickle_itself_not_a_copy() -> None:
+    import numpy  # installed with Ray
+
+    data, array = b"x" * 5_000_000, numpy.arange(1_000_000, dtype=numpy.float64)
+    pickled, _ = dump_call_args((data,), {"array": array})
+    assert any(part is data for part in pickled.parts)
+    views = [part for part in pickled.parts if isinstance(part, memoryview)]
+    assert len(views) == 1
+    assert numpy.shares_memory(numpy.frombuffer(views[0], dtype=numpy.float64), array)
+    ((got,), extra) = pickle.loads(pickled.joined())
+    assert got == data and (extra["array"] == array).all()
 
 
 def test_a_function_of_the_main_script_among_plain_values_still_travels_by_value() -> None:

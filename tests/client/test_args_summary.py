@@ -20,6 +20,14 @@ def test_large_values_are_cut_short() -> None:
     assert text.startswith("[0, 1, 2, 3, 4, 5, ...]")
 
 
+def test_large_bytes_show_their_start_and_size() -> None:
+    # Made without the whole value's repr (a 10 MB argument's took longer than its upload).
+    text = summarize_args((b"x" * 10_000_000,), {"mask": bytearray(b"y" * 100)})
+    assert text.startswith("b'" + "x" * 30 + "'... (10,000,000 bytes), mask=bytearray(")
+    assert text.endswith(", mask=bytearray(b'" + "y" * 30 + "')... (100 bytes)")
+    assert summarize_args((b"short",), {}) == "b'short'"
+
+
 def test_a_repr_that_raises_shows_the_type() -> None:
     text = summarize_args((Broken(),), {"b": Broken()})
     assert text.startswith("<Broken ") and ", b=<Broken " in text

@@ -182,6 +182,26 @@ def test_warm_worker_serves_consecutive_calls(local: Any) -> None:
     assert pid() == first
 
 
+@pytest.mark.parametrize("stream_logs", [False, True], ids=["blocking", "stream_logs"])
+def test_a_call_sends_its_request_to_the_daemon_once(
+    local: Any, monkeypatch: pytest.MonkeyPatch, stream_logs: bool
+) -> None:
+    # A request sent twice is answered twice (the second from the store, as a retry),
+    # so only counting the sends shows it: it once cost every blocking call a round trip.
+    sent: list[str] = []
+    for name in ("call", "call_stream", "submit"):
+        real = getattr(DaemonClient, name)
+
+        def counted(self: Any, request: Any, *args: Any, _real: Any = real, **kw: Any) -> Any:
+            sent.append(request.run_id)
+            return _real(self, request, *args, **kw)
+
+        monkeypatch.setattr(DaemonClient, name, counted)
+    add = rh.function(funcs.add, system=local)
+    assert add(2, 3, stream_logs=stream_logs) == 5
+    assert sent == [add.last_run_id]
+
+
 # --- remote exceptions ---------------------------------------------------------------------
 
 
