@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rhcli import on_cluster
 from rhcli.args import check_args_size, dump_call_args, summarize_args
@@ -25,11 +25,12 @@ from rhcli.function_ref import (
     resources_message,
 )
 from rhcli.log_follower import Follower, LogPrinter, batch_printer, printer_for
-from rhcli.map_stream import Call
-from rhcli.maps import collect_map, map_calls, stream_map
 from rhcli.outcomes import Outcome, outcome_from_message, unwrap
 from rhcli.protocol.wire import DEADLINE_GRACE_S, INLINE_ARGS_LIMIT
 from rhcli.runref import RunRef, new_run_id
+
+if TYPE_CHECKING:  # the map modules load with the first map (a CLI run does without)
+    from rhcli.map_stream import Call
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,8 @@ class Function:
         most. ``resume``, ``recover``, ``timeout``, ``stream_logs`` and
         ``return_exceptions`` are map's own keywords, never passed to the function.
         """
+        from rhcli.maps import collect_map, map_calls
+
         calls = map_calls(iterables, kwargs)
         return collect_map(
             self,
@@ -158,6 +161,8 @@ class Function:
     ) -> list[Any]:
         """Like map, but each item is a tuple of positional arguments; every keyword goes
         unchanged to every call."""
+        from rhcli.maps import collect_map
+
         calls = [(tuple(item), kwargs) for item in arg_tuples]
         return collect_map(
             self,
@@ -189,6 +194,8 @@ class Function:
         goes, never all at once (a resume or recover reads them into a list first). Raises
         MapIncompleteError, after the last outcome, when items are left without one.
         """
+        from rhcli.maps import stream_map
+
         return stream_map(
             self,
             calls,
@@ -219,15 +226,7 @@ class Function:
         run's output is printed as it comes, all of it before this returns.
         """
         request = self._request(args, kwargs, timeout=timeout, want_json=want_json, enqueue=enqueue)
-        log.debug(
-            "run %s: %s on %s (timeout %s, enqueue %s, detach %s)",
-            request.run_id,
-            self.name,
-            self.system.name,
-            f"{request.timeout_s:g} s" if request.timeout_s else "none",
-            enqueue,
-            detach,
-        )
+        log.debug("run %s of %s on %s", request.run_id, self.name, self.system.name)
         if detach:
             self.system.call_daemon(lambda client: client.submit(request))
             return Outcome(run_id=request.run_id, status="queued" if enqueue else "running")
